@@ -1,0 +1,49 @@
+"""Insights layer: words about the day's facts (deterministic writer until the LLM lands)."""
+
+import dagster as dg
+
+from sparky_assets.defs.common import COVERAGE, DAILY, upstream_missing
+from sparky_assets.defs.metrics import daily_metrics
+from sparky_assets.lib.insights import DeterministicWriter, FactSheet, InsightWriter
+from sparky_assets.lib.metrics import ActivityMetrics
+from sparky_resources.models import Coverage
+from sparky_resources.store import DataStore, MissingDataError
+
+
+def load_facts(store: DataStore, key: str) -> tuple[FactSheet, Coverage | None]:
+    """The fact sheet of one day from the stored metrics and coverage."""
+    try:
+        metrics = ActivityMetrics.model_validate(store.read("processed", "daily_metrics", key))
+    except MissingDataError as exc:
+        raise upstream_missing(exc) from None
+    raw_coverage = store.read_or("raw", COVERAGE, key, None)
+    coverage = Coverage.model_validate(raw_coverage) if raw_coverage else None
+    failed = sorted(r.repo for r in coverage.failed) if coverage else []
+    return FactSheet(period="daily", partition=key, metrics=metrics, failed_repos=failed), coverage
+
+
+@dg.asset(
+    group_name="insights",
+    deps=[daily_metrics],
+    kinds={"json"},
+    description=(
+        "A headline and highlights that only restate the day's computed facts, with the "
+        "writer and a hash of the facts. data/processed/daily_insights/<day>.json"
+    ),
+    **DAILY,
+)
+def daily_insights(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+    writer: InsightWriter = DeterministicWriter()
+    last = None
+    for key in context.partition_keys:
+        facts, _ = load_facts(store, key)
+        last = writer.write(facts)
+        store.write("processed", "daily_insights", key, last.model_dump(mode="json"))
+    assert last is not None
+    return dg.MaterializeResult(
+        metadata={
+            "writer": writer.name,
+            "days": len(context.partition_keys),
+            "headline": last.headline,
+        }
+    )

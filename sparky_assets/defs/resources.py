@@ -1,0 +1,18 @@
+"""Resources built from `sparky.toml`: the only place config becomes Dagster resources."""
+
+import dagster as dg
+
+from sparky_resources.config import get_config
+from sparky_resources.local_git import LocalGitResource
+from sparky_resources.store import DataStore
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    config = get_config()
+    return dg.Definitions(
+        resources={
+            "local_git": LocalGitResource(repos=[str(p) for p in config.local_repos]),
+            "store": DataStore(data_dir=str(config.data_dir), output_dir=str(config.output_dir)),
+        }
+    )

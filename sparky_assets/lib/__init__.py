@@ -1,0 +1,1 @@
+"""Pure, Dagster-free logic: identity, metrics, insights, rendering. Most tests live here."""

@@ -1,0 +1,102 @@
+"""Markdown digests from facts and insights, through Jinja2 templates in `templates/`.
+
+Everything that came from a commit (names, subjects, repo names) is escaped for markdown
+before it reaches the page: text from repositories is data, never markup.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from sparky_assets import __version__
+from sparky_assets.lib.insights import FactSheet, Insights
+from sparky_assets.lib.metrics import METRIC_DEFINITIONS
+from sparky_resources.models import Coverage
+
+_TEMPLATES = Path(__file__).parent / "templates"
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def md(value: Any) -> str:
+    """Escape text for a markdown table cell or line: no markup, no line breaks, no HTML."""
+    text = " ".join(str(value).split())
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def yaml_str(value: Any) -> str:
+    """A YAML scalar that is always a quoted string (JSON strings are valid YAML)."""
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(_TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=False,  # markdown, escaped field by field with |md
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["md"] = md
+    env.filters["yaml"] = yaml_str
+    env.filters["num"] = lambda n: f"{n:,}"
+    return env
+
+
+_ENV = _env()
+
+
+def render_daily(
+    facts: FactSheet,
+    insights: Insights,
+    coverage: Coverage | None,
+    *,
+    org: str,
+    timezone: str,
+) -> str:
+    partial = coverage is not None and coverage.collected_at < coverage.window_end
+    return _ENV.get_template("daily.md.j2").render(
+        facts=facts,
+        m=facts.metrics,
+        insights=insights,
+        coverage=coverage,
+        partial=partial,
+        org=org,
+        timezone=timezone,
+        version=__version__,
+        definitions=_definitions(),
+    )
+
+
+def _definitions() -> list[str]:
+    """The bullet list of metric definitions from the metrics module's docstring."""
+    items: list[str] = []
+    for line in METRIC_DEFINITIONS.splitlines():
+        if line.startswith("- "):
+            items.append(line.strip())
+        elif items and line.startswith("  ") and line.strip():
+            items[-1] += " " + line.strip()
+    return items
+
+
+def digest_sidecar(
+    facts: FactSheet, insights: Insights, coverage: Coverage | None, *, org: str
+) -> dict[str, Any]:
+    """The `.json` next to the markdown: the same facts, for tools. No email addresses."""
+    metrics = facts.metrics.model_dump(mode="json")
+    for person in metrics["top_contributors"]:
+        person.pop("identity", None)
+    return {
+        "period": facts.period,
+        "partition": facts.partition,
+        "org": org,
+        "generator": f"sparky {__version__}",
+        "metrics": metrics,
+        "insights": insights.model_dump(mode="json"),
+        "coverage": coverage.model_dump(mode="json") if coverage else None,
+    }

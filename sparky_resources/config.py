@@ -1,0 +1,300 @@
+"""Sparky's configuration: `sparky.toml` validated by pydantic, with one clear error per problem.
+
+The file is found at `$SPARKY_CONFIG` (default `./sparky.toml`). Relative paths in it are
+resolved against the file's own folder, so `SPARKY_CONFIG=/etc/sparky/sparky.toml` works from
+any working directory. Secrets never come from this file: only from the environment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import os
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+CONFIG_ENV = "SPARKY_CONFIG"
+DEFAULT_CONFIG = "sparky.toml"
+DEFAULT_BOTS = ["dependabot[bot]", "renovate[bot]", "github-actions[bot]", "pre-commit-ci[bot]"]
+_SECRET_KEY = re.compile(r"token|secret|password|passwd|credential|api_key", re.IGNORECASE)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for the person who edits `sparky.toml`."""
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            "expected an IANA time zone name such as 'UTC' or 'Europe/Berlin'"
+        ) from None
+    return name
+
+
+def _check_not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a non-empty string")
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+NonBlank = Annotated[str, AfterValidator(_check_not_blank)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SparkySection(_Section):
+    timezone: TimeZoneName = "UTC"
+    start_date: dt.date
+    data_dir: NonBlank = "data"
+    output_dir: NonBlank = "output"
+
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _parse_date(cls, value: Any) -> Any:
+        # TOML has a native date type; a quoted "YYYY-MM-DD" string is accepted too.
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError("expected a date written as YYYY-MM-DD") from None
+        if isinstance(value, dt.datetime):
+            raise ValueError("expected a date (YYYY-MM-DD) without a time")
+        return value
+
+    @field_validator("start_date")
+    @classmethod
+    def _not_in_future(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+        tz = ZoneInfo(info.data.get("timezone") or "UTC")
+        today = dt.datetime.now(tz).date()
+        if value > today:
+            raise ValueError(f"expected a date that is not in the future (today is {today})")
+        return value
+
+
+class GitHubSection(_Section):
+    org: str | None = None
+    api_url: HttpUrl = HttpUrl("https://api.github.com")
+    graphql_url: HttpUrl | None = None
+    include: list[NonBlank] = Field(default_factory=lambda: ["*"])
+    exclude: list[NonBlank] = Field(default_factory=list)
+
+    @field_validator("api_url", "graphql_url", mode="before")
+    @classmethod
+    def _url_from_string(cls, value: Any) -> Any:
+        return HttpUrl(value) if isinstance(value, str) else value
+
+    @field_validator("org")
+    @classmethod
+    def _org_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})", value):
+            raise ValueError("expected a GitHub organization login (letters, digits, '-')")
+        return value
+
+
+class LocalSection(_Section):
+    repos: list[NonBlank] = Field(default_factory=list)
+
+
+class IdentitySection(_Section):
+    bots: list[NonBlank] = Field(default_factory=lambda: list(DEFAULT_BOTS))
+    aliases: dict[str, NonBlank] = Field(default_factory=dict)
+
+    @field_validator("aliases")
+    @classmethod
+    def _emails(cls, value: dict[str, str]) -> dict[str, str]:
+        for alias, canonical in value.items():
+            for email in (alias, canonical):
+                if "@" not in email:
+                    raise ValueError(f"expected email -> email pairs, got {email!r}")
+        return {alias.lower(): canonical.lower() for alias, canonical in value.items()}
+
+
+class LlmSection(_Section):
+    base_url: HttpUrl = HttpUrl("http://localhost:11434")
+    model: NonBlank = "qwen2.5-coder:1.5b"
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    max_concurrency: Annotated[int, Field(ge=1, le=64)] = 1
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _url_from_string(cls, value: Any) -> Any:
+        return HttpUrl(value) if isinstance(value, str) else value
+
+    @field_validator("timeout_s", mode="before")
+    @classmethod
+    def _int_is_float(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class PublishSection(_Section):
+    repo: NonBlank = "output"
+    remote: str = ""
+    branch: NonBlank = "main"
+    push: bool = False
+
+
+class SparkyConfig(BaseModel):
+    """The whole `sparky.toml`. `base_dir` is the file's folder (not read from the file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sparky: SparkySection
+    github: GitHubSection = Field(default_factory=GitHubSection)
+    local: LocalSection = Field(default_factory=LocalSection)
+    identity: IdentitySection = Field(default_factory=IdentitySection)
+    llm: LlmSection = Field(default_factory=LlmSection)
+    publish: PublishSection = Field(default_factory=PublishSection)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> SparkyConfig:
+        if not self.local.repos and not self.github.org:
+            raise ValueError("set [github].org or list at least one clone in [local].repos")
+        names = [repo_name(p) for p in self.local_repos]
+        for name in dict.fromkeys(names):
+            same = [raw for raw, n in zip(self.local.repos, names, strict=True) if n == name]
+            if len(same) > 1:
+                raise ValueError(
+                    f"[local].repos = {same!r}: two clones share the name {name!r}; "
+                    "expected clones in folders with different names"
+                )
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.sparky.timezone)
+
+    def resolve(self, path: str) -> Path:
+        """A path from the file, made absolute against the file's folder."""
+        return (self.base_dir / Path(path).expanduser()).resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.resolve(self.sparky.data_dir)
+
+    @property
+    def output_dir(self) -> Path:
+        return self.resolve(self.sparky.output_dir)
+
+    @property
+    def local_repos(self) -> list[Path]:
+        return [self.resolve(p) for p in self.local.repos]
+
+    @property
+    def ollama_url(self) -> str:
+        """`OLLAMA_HOST` (Ollama's own variable, scheme optional) wins over `[llm].base_url`."""
+        host = os.environ.get("OLLAMA_HOST", "").strip()
+        if host and "://" not in host:
+            host = f"http://{host}"
+        return (host or str(self.llm.base_url)).rstrip("/")
+
+    def github_repo_selected(self, name: str) -> bool:
+        inc = any(fnmatch.fnmatchcase(name, pat) for pat in self.github.include)
+        return inc and not any(fnmatch.fnmatchcase(name, pat) for pat in self.github.exclude)
+
+
+def repo_name(path: str | Path) -> str:
+    """A clone's display name: its folder name, without a bare repository's `.git`."""
+    p = Path(path).expanduser().resolve()
+    name = p.name
+    return name[:-4] if name.endswith(".git") and len(name) > 4 else name
+
+
+def config_path() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG).expanduser().resolve()
+
+
+def load_config(path: str | Path | None = None) -> SparkyConfig:
+    """Read and validate a config file; raise ConfigError with one line per problem."""
+    file = Path(path).expanduser().resolve() if path is not None else config_path()
+    where = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{where}: config file not found (set {CONFIG_ENV} or copy the example sparky.toml)"
+        ) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{where}: cannot read config file: {exc.__class__.__name__}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    if "base_dir" in raw:  # set from the file's location, never from its content
+        raise ConfigError(
+            f"{where}: [base_dir]: unknown key (check the spelling against the example sparky.toml)"
+        ) from None
+    try:
+        return SparkyConfig.model_validate({**raw, "base_dir": file.parent})
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_describe(where, err) for err in exc.errors())) from None
+
+
+def _describe(where: str, err: Any) -> str:
+    """One line: file, `[section].key`, the bad value (never a secret) and what was expected."""
+    loc = [str(part) for part in err["loc"]]
+    if loc:
+        key = f"[{loc[0]}]" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
+    else:
+        key = "(top level)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        if _SECRET_KEY.search(loc[-1]):
+            return (
+                f"{where}: {key}: secrets are not read from the config file; "
+                "set them in the environment (e.g. GITHUB_TOKEN)"
+            )
+        return f"{where}: {key}: unknown key (check the spelling against the example sparky.toml)"
+    if kind == "missing":
+        return f"{where}: {key}: required key is missing"
+    message = err["msg"].removeprefix("Value error, ")
+    if kind == "value_error" and len(loc) == 0:
+        return f"{where}: {message}"
+    value = err.get("input")
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    if _SECRET_KEY.search(key):
+        shown = "<redacted>"
+    return f"{where}: {key} = {shown}: {_expected(message)}"
+
+
+def _expected(message: str) -> str:
+    """Pydantic's "Input should be X" as "expected X"."""
+    if message.startswith("expected"):
+        return message
+    rest = message.removeprefix("Input should be ")
+    if rest != message:
+        if rest.startswith(("greater", "less")):
+            rest = "a number " + rest
+        return f"expected {rest}"
+    if message[:1].isupper() and not message[1:2].isupper():
+        message = message[:1].lower() + message[1:]
+    return f"expected {message}"
+
+
+@cache
+def get_config() -> SparkyConfig:
+    """The process-wide config, read once (Dagster loads definitions once per process)."""
+    return load_config()

@@ -1,0 +1,558 @@
+"""Tests for `sparky_resources.config`: loading, defaults, path resolution and error messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from sparky_resources.config import (
+    CONFIG_ENV,
+    DEFAULT_BOTS,
+    ConfigError,
+    SparkyConfig,
+    load_config,
+)
+
+MINIMAL = '[sparky]\nstart_date = 2024-01-01\n[local]\nrepos = ["."]\n'
+
+FULL = """\
+[sparky]
+timezone = "Europe/Berlin"
+start_date = 2025-01-01
+data_dir = "data"
+output_dir = "output"
+[github]
+org = "raibid-labs"
+api_url = "https://api.github.com"
+include = ["*"]
+exclude = ["archived-*"]
+[local]
+repos = ["."]
+[identity]
+bots = ["dependabot[bot]"]
+aliases = { "old@example.com" = "new@example.com" }
+[llm]
+base_url = "http://localhost:11434"
+model = "qwen2.5-coder:1.5b"
+timeout_s = 120
+max_concurrency = 1
+[publish]
+repo = "output"
+remote = ""
+branch = "main"
+push = false
+"""
+
+FUTURE = dt.date.today() + dt.timedelta(days=30)
+SECRET = "ghp_secret123"
+
+
+def sparky(**keys: str) -> str:
+    """A `[sparky]` section with a valid start_date, overridden or extended by `keys`."""
+    values = {"start_date": "2024-01-01", **keys}
+    return "[sparky]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
+
+
+LOCAL = '[local]\nrepos = ["."]\n'
+
+
+def write(folder: Path, text: str, name: str = "sparky.toml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_error(path: Path) -> str:
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    # Raised `from None`: no chained pydantic/tomllib traceback rides along.
+    assert excinfo.value.__suppress_context__
+    assert excinfo.value.__cause__ is None
+    return str(excinfo.value)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+
+
+# --- valid files ---------------------------------------------------------------------------------
+
+
+def test_minimal_file_loads_with_documented_defaults(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL))
+
+    assert isinstance(cfg, SparkyConfig)
+    assert cfg.sparky.start_date == dt.date(2024, 1, 1)
+    assert cfg.sparky.timezone == "UTC"
+    assert cfg.tz == ZoneInfo("UTC")
+    assert cfg.sparky.data_dir == "data"
+    assert cfg.sparky.output_dir == "output"
+    assert cfg.base_dir == tmp_path.resolve()
+
+    assert cfg.github.org is None
+    assert str(cfg.github.api_url).rstrip("/") == "https://api.github.com"
+    assert cfg.github.graphql_url is None
+    assert cfg.github.include == ["*"]
+    assert cfg.github.exclude == []
+
+    assert cfg.local.repos == ["."]
+
+    assert cfg.identity.bots == DEFAULT_BOTS
+    assert "dependabot[bot]" in cfg.identity.bots
+    assert "renovate[bot]" in cfg.identity.bots
+    assert cfg.identity.aliases == {}
+
+    assert str(cfg.llm.base_url).rstrip("/") == "http://localhost:11434"
+    assert cfg.llm.model == "qwen2.5-coder:1.5b"
+    assert cfg.llm.timeout_s == 120.0
+    assert cfg.llm.max_concurrency == 1
+
+    assert cfg.publish.repo == "output"
+    assert cfg.publish.remote == ""
+    assert cfg.publish.branch == "main"
+    assert cfg.publish.push is False
+
+
+def test_default_bots_are_not_shared_between_configs(tmp_path: Path) -> None:
+    a = load_config(write(tmp_path / "a", MINIMAL))
+    b = load_config(write(tmp_path / "b", MINIMAL))
+    assert a.identity.bots == b.identity.bots
+    assert a.identity.bots is not b.identity.bots
+    assert a.identity.bots is not DEFAULT_BOTS
+
+
+def test_full_file_loads_every_value(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, FULL))
+
+    assert cfg.sparky.timezone == "Europe/Berlin"
+    assert cfg.tz == ZoneInfo("Europe/Berlin")
+    assert cfg.sparky.start_date == dt.date(2025, 1, 1)
+    assert cfg.data_dir == tmp_path.resolve() / "data"
+    assert cfg.output_dir == tmp_path.resolve() / "output"
+
+    assert cfg.github.org == "raibid-labs"
+    assert str(cfg.github.api_url).rstrip("/") == "https://api.github.com"
+    assert cfg.github.include == ["*"]
+    assert cfg.github.exclude == ["archived-*"]
+    assert cfg.github_repo_selected("sparky")
+    assert not cfg.github_repo_selected("archived-old-thing")
+
+    assert cfg.local_repos == [tmp_path.resolve()]
+
+    assert cfg.identity.bots == ["dependabot[bot]"]
+    assert cfg.identity.aliases == {"old@example.com": "new@example.com"}
+
+    assert str(cfg.llm.base_url).rstrip("/") == "http://localhost:11434"
+    assert cfg.llm.model == "qwen2.5-coder:1.5b"
+    assert cfg.llm.timeout_s == 120.0
+    assert isinstance(cfg.llm.timeout_s, float)
+    assert cfg.llm.max_concurrency == 1
+
+    assert cfg.publish.repo == "output"
+    assert cfg.publish.remote == ""
+    assert cfg.publish.branch == "main"
+    assert cfg.publish.push is False
+
+
+def test_github_org_alone_is_a_source(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, sparky() + '[github]\norg = "raibid-labs"\n'))
+    assert cfg.github.org == "raibid-labs"
+    assert cfg.local_repos == []
+
+
+def test_quoted_start_date_and_today_are_accepted(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, sparky(start_date='"2024-02-29"') + LOCAL))
+    assert cfg.sparky.start_date == dt.date(2024, 2, 29)
+
+    today = dt.date.today()
+    cfg = load_config(write(tmp_path, sparky(start_date=today.isoformat()) + LOCAL))
+    assert cfg.sparky.start_date == today
+
+
+def test_aliases_are_lowercased(tmp_path: Path) -> None:
+    text = MINIMAL + '[identity]\naliases = { "Old@Example.COM" = "New@Example.com" }\n'
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.identity.aliases == {"old@example.com": "new@example.com"}
+
+
+def test_config_is_frozen(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL))
+    with pytest.raises(ValueError):
+        cfg.sparky.timezone = "Europe/Berlin"  # type: ignore[misc]
+
+
+# --- bad files: one problem, one line ------------------------------------------------------------
+
+# (id, file text or None for "no file", substrings that must appear, substrings that must not)
+BAD_CONFIGS = [
+    ("missing-file", None, ["config file not found", "SPARKY_CONFIG"], []),
+    ("invalid-toml", "[sparky\nstart_date = 2024-01-01\n", ["not valid TOML", "line 1"], []),
+    ("empty-file", "", ["[sparky]", "required key is missing"], []),
+    (
+        "unknown-key-typo",
+        sparky(timezon='"UTC"') + LOCAL,
+        ["[sparky].timezon", "unknown key", "spelling"],
+        [],
+    ),
+    (
+        "unknown-section",
+        MINIMAL + "[sparkyy]\nx = 1\n",
+        ["[sparkyy]", "unknown key"],
+        [],
+    ),
+    (
+        "timezone-wrong-type",
+        sparky(timezone="5") + LOCAL,
+        ["[sparky].timezone = 5", "expected", "string"],
+        [],
+    ),
+    (
+        "timezone-unknown",
+        sparky(timezone='"Mars/Olympus"') + LOCAL,
+        ["[sparky].timezone = 'Mars/Olympus'", "expected an IANA time zone"],
+        [],
+    ),
+    (
+        "start-date-malformed",
+        sparky(start_date='"2024-13-01"') + LOCAL,
+        ["[sparky].start_date = '2024-13-01'", "expected a date written as YYYY-MM-DD"],
+        [],
+    ),
+    (
+        "start-date-with-time",
+        sparky(start_date="2024-01-01T10:00:00") + LOCAL,
+        ["[sparky].start_date", "2024", "without a time"],
+        [],
+    ),
+    (
+        "start-date-future",
+        sparky(start_date=FUTURE.isoformat()) + LOCAL,
+        ["[sparky].start_date", str(FUTURE.year), "expected a date that is not in the future"],
+        [],
+    ),
+    (
+        "start-date-missing",
+        "[sparky]\n" + LOCAL,
+        ["[sparky].start_date", "required key is missing"],
+        [],
+    ),
+    (
+        "data-dir-blank",
+        sparky(data_dir='""') + LOCAL,
+        ["[sparky].data_dir = ''", "expected a non-empty string"],
+        [],
+    ),
+    (
+        "llm-timeout-negative",
+        MINIMAL + "[llm]\ntimeout_s = -1\n",
+        ["[llm].timeout_s = -1", "expected", "greater than 0"],
+        [],
+    ),
+    (
+        "llm-timeout-too-long",
+        MINIMAL + "[llm]\ntimeout_s = 99999\n",
+        ["[llm].timeout_s = 99999", "expected", "less than or equal to 3600"],
+        [],
+    ),
+    (
+        "llm-max-concurrency-zero",
+        MINIMAL + "[llm]\nmax_concurrency = 0\n",
+        ["[llm].max_concurrency = 0", "expected", "greater than or equal to 1"],
+        [],
+    ),
+    (
+        "llm-base-url-invalid",
+        MINIMAL + '[llm]\nbase_url = "not a url"\n',
+        ["[llm].base_url = 'not a url'", "expected", "URL"],
+        [],
+    ),
+    (
+        "llm-model-blank",
+        MINIMAL + '[llm]\nmodel = "  "\n',
+        ["[llm].model = '  '", "expected a non-empty string"],
+        [],
+    ),
+    (
+        "github-api-url-scheme",
+        MINIMAL + '[github]\napi_url = "ftp://example.com"\n',
+        ["[github].api_url = 'ftp://example.com'", "expected", "'http' or 'https'"],
+        [],
+    ),
+    (
+        "local-repos-not-a-list",
+        sparky() + '[local]\nrepos = "."\n',
+        ["[local].repos = '.'", "expected", "list"],
+        [],
+    ),
+    (
+        "local-repos-blank-entry",
+        sparky() + '[local]\nrepos = [" "]\n',
+        ["[local].repos[0] = ' '", "expected a non-empty string"],
+        [],
+    ),
+    (
+        "publish-push-string",
+        MINIMAL + '[publish]\npush = "yes"\n',
+        ["[publish].push = 'yes'", "expected", "boolean"],
+        [],
+    ),
+    (
+        "github-org-invalid",
+        sparky() + '[github]\norg = "bad org!"\n',
+        ["[github].org = 'bad org!'", "expected a GitHub organization login"],
+        [],
+    ),
+    (
+        "github-org-leading-dash",
+        sparky() + '[github]\norg = "-bad"\n',
+        ["[github].org = '-bad'", "expected a GitHub organization login"],
+        [],
+    ),
+    (
+        "no-source",
+        sparky(),
+        ["[github].org", "[local].repos"],
+        [],
+    ),
+    (
+        "duplicate-clone-names",
+        sparky() + '[local]\nrepos = ["a/x", "b/x.git"]\n',
+        ["two clones share the name 'x'", "different names"],
+        [],
+    ),
+    (
+        "secret-in-github-section",
+        MINIMAL + f'[github]\ntoken = "{SECRET}"\n',
+        ["[github].token", "environment", "GITHUB_TOKEN"],
+        [SECRET, "ghp_"],
+    ),
+    (
+        "secret-at-top-level",
+        f'github_token = "{SECRET}"\n' + MINIMAL,
+        ["[github_token]", "environment"],
+        [SECRET, "ghp_"],
+    ),
+    (
+        "secret-as-table",
+        MINIMAL + f'[llm.api_key]\nvalue = "{SECRET}"\n',
+        ["[llm].api_key", "environment"],
+        [SECRET, "ghp_"],
+    ),
+    (
+        "secret-like-key-value-redacted",
+        MINIMAL + '[identity]\naliases = { "password@example.com" = 5 }\n',
+        ["[identity].aliases", "<redacted>", "expected"],
+        ["= 5"],
+    ),
+    (
+        "alias-not-an-email",
+        MINIMAL + '[identity]\naliases = { "old" = "new@example.com" }\n',
+        ["[identity].aliases", "'old'", "expected email -> email pairs"],
+        [],
+    ),
+    (
+        "alias-target-not-an-email",
+        MINIMAL + '[identity]\naliases = { "old@example.com" = "new" }\n',
+        ["[identity].aliases", "'new'", "expected email -> email pairs"],
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "must", "must_not"),
+    [pytest.param(text, must, must_not, id=case) for case, text, must, must_not in BAD_CONFIGS],
+)
+def test_bad_config_gives_one_clear_line(
+    tmp_path: Path, text: str | None, must: list[str], must_not: list[str]
+) -> None:
+    path = tmp_path / "sparky.toml" if text is None else write(tmp_path, text)
+
+    message = load_error(path)
+
+    assert message.startswith(f"{path.resolve()}: "), message
+    for part in must:
+        assert part in message, f"{part!r} not in {message!r}"
+    for part in must_not:
+        assert part not in message, f"{part!r} leaked into {message!r}"
+    assert "\n" not in message, message
+    assert "Traceback" not in message
+    assert "For further information" not in message
+    assert "errors.pydantic.dev" not in message
+
+
+def test_secret_message_names_no_value_even_with_other_problems(tmp_path: Path) -> None:
+    text = sparky(timezone='"Mars/Olympus"') + LOCAL + f'[github]\ntoken = "{SECRET}"\n'
+    message = load_error(write(tmp_path, text))
+    assert SECRET not in message
+    assert "'Mars/Olympus'" in message
+    assert len(message.splitlines()) == 2
+
+
+def test_several_problems_give_several_lines(tmp_path: Path) -> None:
+    text = (
+        sparky(start_date='"nope"', timezone='"Mars/Olympus"', timezon='"UTC"')
+        + LOCAL
+        + "[llm]\ntimeout_s = -1\n"
+        + '[publish]\npush = "yes"\n'
+    )
+    path = write(tmp_path, text)
+
+    lines = load_error(path).splitlines()
+
+    assert len(lines) == 5, lines
+    assert all(line.startswith(f"{path.resolve()}: ") for line in lines), lines
+    joined = "\n".join(lines)
+    for key in (
+        "[sparky].start_date",
+        "[sparky].timezone",
+        "[sparky].timezon",
+        "[llm].timeout_s",
+        "[publish].push",
+    ):
+        assert key in joined
+    assert "For further information" not in joined
+
+
+# --- where the file is and what relative paths mean ---------------------------------------------
+
+
+def test_sparky_config_env_selects_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen = write(tmp_path / "etc", sparky(timezone='"Europe/Berlin"') + LOCAL)
+    decoy_dir = tmp_path / "cwd"
+    write(decoy_dir, sparky(timezone='"Asia/Tokyo"') + LOCAL)
+    monkeypatch.chdir(decoy_dir)
+    monkeypatch.setenv(CONFIG_ENV, str(chosen))
+
+    cfg = load_config()
+
+    assert cfg.sparky.timezone == "Europe/Berlin"
+    assert cfg.base_dir == chosen.parent.resolve()
+
+
+def test_without_env_the_file_in_the_cwd_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, sparky(timezone='"Asia/Tokyo"') + LOCAL)
+    monkeypatch.chdir(tmp_path)
+
+    assert load_config().sparky.timezone == "Asia/Tokyo"
+
+
+def test_sparky_config_env_pointing_nowhere_names_that_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "nowhere" / "sparky.toml"
+    monkeypatch.setenv(CONFIG_ENV, str(missing))
+
+    with pytest.raises(ConfigError) as excinfo:
+        load_config()
+
+    message = str(excinfo.value)
+    assert str(missing.resolve()) in message
+    assert "SPARKY_CONFIG" in message
+    assert "\n" not in message
+
+
+def test_relative_paths_resolve_against_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg_dir = tmp_path / "cfg"
+    text = sparky(data_dir='"data"', output_dir='"../out"') + '[local]\nrepos = [".", "clones/a"]\n'
+    path = write(cfg_dir, text)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv(CONFIG_ENV, str(path))
+
+    for cfg in (load_config(path), load_config()):
+        base = cfg_dir.resolve()
+        assert cfg.data_dir == base / "data"
+        assert cfg.output_dir == tmp_path.resolve() / "out"
+        assert cfg.local_repos == [base, base / "clones" / "a"]
+        assert cfg.resolve("x/y") == base / "x" / "y"
+        assert not str(cfg.data_dir).startswith(str(elsewhere.resolve()))
+
+
+def test_relative_config_path_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "cfg", MINIMAL)
+    monkeypatch.chdir(tmp_path)
+
+    cfg = load_config("cfg/sparky.toml")
+    monkeypatch.chdir("/")
+
+    assert cfg.base_dir == (tmp_path / "cfg").resolve()
+    assert cfg.data_dir == (tmp_path / "cfg" / "data").resolve()
+
+
+def test_absolute_and_home_paths_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    absolute = tmp_path / "abs" / "out"
+    text = sparky(data_dir='"~/sparky-data"', output_dir=f'"{absolute.as_posix()}"') + LOCAL
+    cfg = load_config(write(tmp_path / "cfg", text))
+
+    assert cfg.data_dir == home.resolve() / "sparky-data"
+    assert cfg.output_dir == absolute.resolve()
+
+
+# --- OLLAMA_HOST -------------------------------------------------------------------------------
+
+
+def test_ollama_url_defaults_to_the_file_value(tmp_path: Path) -> None:
+    text = MINIMAL + '[llm]\nbase_url = "http://gpu-box:11434"\n'
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.ollama_url.rstrip("/") == "http://gpu-box:11434"
+
+
+def test_ollama_host_env_overrides_base_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = MINIMAL + '[llm]\nbase_url = "http://gpu-box:11434"\n'
+    cfg = load_config(write(tmp_path, text))
+
+    monkeypatch.setenv("OLLAMA_HOST", "http://ollama.internal:9999")
+    assert cfg.ollama_url == "http://ollama.internal:9999"
+
+    monkeypatch.setenv("OLLAMA_HOST", "")
+    assert cfg.ollama_url.rstrip("/") == "http://gpu-box:11434"
+
+
+# --- regressions: problems found in review, fixed -------------------------------------------
+
+
+def test_duplicate_clone_message_names_the_key(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, sparky() + '[local]\nrepos = ["a/x", "b/x"]\n'))
+    assert "[local].repos" in message
+
+
+def test_duplicate_clone_check_ignores_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The clones are <cfg> ("cfg") and <cfg>/other/work ("work"): distinct names.
+    path = write(tmp_path / "cfg", sparky() + '[local]\nrepos = [".", "other/work"]\n')
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)  # from here "." would be named "work" if resolved against the cwd
+    cfg = load_config(path)
+    assert [p.name for p in cfg.local_repos] == ["cfg", "work"]
+
+
+def test_base_dir_in_the_file_is_an_unknown_key(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, 'base_dir = "/etc"\n' + MINIMAL))
+    assert "base_dir" in message
+
+
+def test_url_scheme_message_keeps_url_capitalised(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, MINIMAL + '[github]\napi_url = "ftp://example.com"\n'))
+    assert "uRL" not in message
