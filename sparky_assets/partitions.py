@@ -2,14 +2,10 @@
 
 `end_offset=1` makes today a partition too: its digest is marked partial until the day ends,
 so the demo and the UI show today's work without waiting for midnight.
-
-Run as `python -m sparky_assets.partitions --last 7` to print the range of the last 7 days
-as `START...END`, the form `dagster asset materialize --partition-range` takes.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 
 import dagster as dg
@@ -43,14 +39,3 @@ def recent_range(
 daily_partitions = build_daily_partitions(get_config())
 ORG_TZ = get_config().tz
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--last", type=int, default=7, help="number of days up to today")
-    args = parser.parse_args()
-    first, last = recent_range(get_config(), args.last)
-    print(f"{first}...{last}")
-
-
-if __name__ == "__main__":
-    main()

@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from gitrepo import KnownHistory, build_known_history  # noqa: E402
+from gitrepo import KnownHistory, build_known_history
 
 TZ = "America/New_York"
 START = "2024-05-01"

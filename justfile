@@ -1,0 +1,52 @@
+# Sparky's recipes. The venv is made by the README's Quickstart lines (or `just setup`).
+
+venv := justfile_directory() / ".venv"
+bin := venv / "bin"
+export VIRTUAL_ENV := venv
+export PATH := bin + ":" + env("PATH")
+# The embedded SQLite instance lives in .dagster/ unless you point DAGSTER_HOME elsewhere.
+export DAGSTER_HOME := env("DAGSTER_HOME", justfile_directory() / ".dagster")
+daily := "repositories,raw_commits,daily_metrics,daily_insights,daily_digest"
+
+# List the recipes
+default:
+    @just --list
+
+# Create or update the virtual environment
+setup:
+    python3 -m venv {{venv}}
+    {{bin}}/pip install -q -e '.[dev]'
+
+# Materialize the daily digests of the last N days (one run) and print where they are
+demo days="7": _home
+    dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition-range "$(sparky range --last {{days}})"
+    @echo "Daily digests:"
+    @sparky digests --last {{days}}
+
+# Materialize the daily chain for one day, e.g. `just day 2025-06-03`
+day date: _home
+    dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition {{date}}
+
+# The Dagster UI on http://127.0.0.1:3000 (materialize, backfill, lineage, checks)
+dev: _home
+    dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# Lint and run the whole test suite
+test: lint
+    pytest -q
+
+# Lint with ruff
+lint:
+    ruff check .
+
+# Sparky's git collection against plain `git log --numstat` (synthetic 10k-commit repo)
+bench *args:
+    python benchmarks/local_git.py {{args}}
+
+# Validate the definitions with Dagster's own tooling
+check:
+    dg check defs
+
+_home:
+    @mkdir -p "$DAGSTER_HOME"
+    @test -f "$DAGSTER_HOME/dagster.yaml" || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"

@@ -1,0 +1,59 @@
+"""The whole asset graph loads and reads like the design's table."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from sparky_assets.definitions import defs as load_defs
+
+DAILY_CHAIN = ["repositories", "raw_commits", "daily_metrics", "daily_insights", "daily_digest"]
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    return load_defs()
+
+
+def test_definitions_load_and_validate(defs: dg.Definitions) -> None:
+    dg.Definitions.validate_loadable(defs)
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    assert keys == set(DAILY_CHAIN)
+
+
+def test_lineage_is_the_daily_chain(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    for upstream, downstream in zip(DAILY_CHAIN, DAILY_CHAIN[1:], strict=False):
+        parents = graph.get(dg.AssetKey(downstream)).parent_keys
+        assert parents == {dg.AssetKey(upstream)}, downstream
+
+
+def test_every_asset_is_daily_documented_and_range_aware(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    for name in DAILY_CHAIN:
+        node = graph.get(dg.AssetKey(name))
+        partitions = node.partitions_def
+        assert isinstance(partitions, dg.DailyPartitionsDefinition), name
+        # From the session's sparky.toml (tests/conftest.py).
+        assert partitions.timezone == "America/New_York"
+        assert partitions.start.strftime("%Y-%m-%d") == "2024-05-01"
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), name
+        assert node.description and len(node.description) > 40, name
+        assert node.owners == ["team:sparky"], name
+        assert node.group_name in {"collect", "metrics", "insights", "digests"}, name
+        assert node.kinds, name
+
+
+def test_raw_commits_declares_its_coverage_check(defs: dg.Definitions) -> None:
+    checks = defs.resolve_asset_graph().asset_check_keys
+    assert dg.AssetCheckKey(dg.AssetKey("raw_commits"), "all_repositories_collected") in checks
+
+
+def test_resources_come_from_the_config_file(defs: dg.Definitions, session_root) -> None:
+    resources = defs.resources or {}
+    assert set(resources) >= {"local_git", "store"}
+    assert resources["local_git"].repos == [
+        str(session_root / "known"),
+        str(session_root / "missing-clone"),
+    ]
+    assert resources["store"].data_dir == str(session_root / "data")

@@ -1,0 +1,176 @@
+"""The daily chain through a real Dagster instance, over a real git repository.
+
+Expected numbers for 2024-06-03 (America/New_York) are worked out by hand in
+tests/gitrepo.py: non-merge commits app (+12 -0, 2 files), feature (+1 -1, 2 files),
+bob (+3 -1, 1 file), bot (+1 -1, 1 file), empty (0, 0, 0) and one merge.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from gitrepo import KnownHistory, Repo
+
+from sparky_assets.defs.collect import raw_commits, repositories
+from sparky_assets.defs.digests import daily_digest
+from sparky_assets.defs.insights import daily_insights
+from sparky_assets.defs.metrics import daily_metrics
+from sparky_resources.local_git import LocalGitResource
+from sparky_resources.store import DataStore
+
+CHAIN = [repositories, raw_commits, daily_metrics, daily_insights, daily_digest]
+DAY = "2024-06-03"
+CONTRACT_FIELDS = {
+    "repo", "sha", "author_name", "author_email", "committer_name", "committer_email",
+    "authored_at", "committed_at", "subject", "additions", "deletions", "files_changed",
+    "is_merge",
+}
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+def run(instance, repos, tmp: Path, *, assets=CHAIN, partition=DAY, tags=None, ok=True):
+    resources = {
+        "local_git": LocalGitResource(repos=[str(r) for r in repos]),
+        "store": DataStore(data_dir=str(tmp / "data"), output_dir=str(tmp / "output")),
+    }
+    return dg.materialize(
+        assets,
+        partition_key=partition,
+        resources=resources,
+        instance=instance,
+        tags=tags,
+        raise_on_error=ok,
+    )
+
+
+def read(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_one_partition_end_to_end(instance, known: KnownHistory, tmp_path: Path) -> None:
+    result = run(instance, [known.path, tmp_path / "gone"], tmp_path)
+    assert result.success
+
+    raw = read(tmp_path / "data/raw/raw_commits" / f"{DAY}.json")
+    assert isinstance(raw, list) and len(raw) == 6
+    assert all(set(record) >= CONTRACT_FIELDS for record in raw)
+
+    metrics = read(tmp_path / "data/processed/daily_metrics" / f"{DAY}.json")
+    assert {k: metrics[k] for k in ("commits", "merges", "active_contributors",
+                                    "lines_added", "lines_deleted", "files_changed")} == {
+        "commits": 5, "merges": 1, "active_contributors": 5,
+        "lines_added": 17, "lines_deleted": 3, "files_changed": 6,
+    }
+
+    digest = (tmp_path / "output/daily" / f"{DAY}.md").read_text(encoding="utf-8")
+    assert "| Commits | 5 |" in digest and "| Lines added | 17 |" in digest
+    assert "gone: **not collected**: no such path" in digest
+    assert (tmp_path / "output/daily" / f"{DAY}.json").exists()
+
+    # The markdown is in the materialization's metadata, as written.
+    event = instance.get_latest_materialization_event(dg.AssetKey("daily_digest"))
+    assert event.asset_materialization.partition == DAY
+    assert event.asset_materialization.metadata["preview"].value == digest
+
+    # The coverage check warns about the missing clone without failing the run.
+    checks = result.get_asset_check_evaluations()
+    assert [(c.check_name, c.passed, c.severity) for c in checks] == [
+        ("all_repositories_collected", False, dg.AssetCheckSeverity.WARN)
+    ]
+
+
+def test_rematerializing_a_partition_is_idempotent(
+    instance, known: KnownHistory, tmp_path: Path
+) -> None:
+    run(instance, [known.path], tmp_path)
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file() and "_coverage" not in p.parts)
+    first = {p: p.read_bytes() for p in files}
+    run(instance, [known.path], tmp_path)
+    second = {p: p.read_bytes() for p in files}
+    assert first == second
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file() and "_coverage" not in p.parts) \
+        == files  # nothing new, no temp files left behind
+
+
+def test_a_range_is_one_run_and_one_file_per_day(
+    instance, known: KnownHistory, tmp_path: Path
+) -> None:
+    tags = {ASSET_PARTITION_RANGE_START_TAG: "2024-06-01", ASSET_PARTITION_RANGE_END_TAG: "2024-06-04"}
+    result = run(instance, [known.path], tmp_path, partition=None, tags=tags)
+    assert result.success
+    assert len(instance.get_runs()) == 1
+
+    days = ["2024-06-01", "2024-06-02", "2024-06-03", "2024-06-04"]
+    raw_dir = tmp_path / "data/raw/raw_commits"
+    assert sorted(p.stem for p in raw_dir.glob("*.json")) == days
+    shas = {d: [r["sha"] for r in read(raw_dir / f"{d}.json")] for d in days}
+    s = known.shas
+    assert shas["2024-06-01"] == [s["root"]]
+    assert shas["2024-06-02"] == [s["zoe_midnight"]]
+    assert len(shas["2024-06-03"]) == 6
+    assert shas["2024-06-04"] == [s["dave"]]
+    assert sorted(p.stem for p in (tmp_path / "output/daily").glob("*.md")) == days
+    # Each day's digest has that day's numbers: June 4 is Dave's one line.
+    june4 = read(tmp_path / "data/processed/daily_metrics/2024-06-04.json")
+    assert (june4["commits"], june4["lines_added"], june4["active_contributors"]) == (1, 1, 1)
+    # Every partition of every asset is recorded as materialized.
+    for asset in ("raw_commits", "daily_digest"):
+        materialized = instance.get_materialized_partitions(dg.AssetKey(asset))
+        assert materialized == set(days), asset
+
+
+def test_a_failing_repository_keeps_what_it_had(
+    instance, known: KnownHistory, tmp_path: Path
+) -> None:
+    clone = tmp_path / "repos" / "proj"
+    subprocess.run(["git", "clone", "-q", str(known.path), str(clone)], check=True)
+    other = tmp_path / "repos" / "other"
+    Repo(other)
+    run(instance, [clone, other], tmp_path)
+    raw_path = tmp_path / "data/raw/raw_commits" / f"{DAY}.json"
+    before = read(raw_path)
+    assert len(before) == 6
+
+    shutil.rmtree(clone / ".git" / "objects")
+    (clone / ".git" / "objects").mkdir()
+    result = run(instance, [clone, other], tmp_path)
+    assert result.success
+    assert read(raw_path) == before
+    coverage = read(tmp_path / "data/raw/_coverage/raw_commits" / f"{DAY}.json")
+    proj = next(r for r in coverage["repos"] if r["repo"] == "proj")
+    assert (proj["status"], proj["kept_previous"]) == ("failed", 6)
+    digest = (tmp_path / "output/daily" / f"{DAY}.md").read_text(encoding="utf-8")
+    assert "proj: **not collected**" in digest and "kept 6 commit(s)" in digest
+
+
+def test_no_readable_repository_fails_with_one_clear_message(
+    instance, tmp_path: Path
+) -> None:
+    result = run(instance, [tmp_path / "nowhere"], tmp_path, assets=[raw_commits], ok=False)
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    message = failure.step_failure_data.error.message
+    assert "no repository could be read" in message and "no such path" in message
+    assert not (tmp_path / "data/raw/raw_commits" / f"{DAY}.json").exists()
+
+
+def test_metrics_without_raw_data_say_what_to_materialize(instance, tmp_path: Path) -> None:
+    result = run(instance, [], tmp_path, assets=[daily_metrics], ok=False)
+    (failure,) = result.get_step_failure_events()
+    message = failure.step_failure_data.error.message
+    assert f"raw_commits has no data for {DAY}" in message
+    assert f"materialize raw_commits for {DAY} first" in message
