@@ -1,7 +1,7 @@
 """`sparky`: small helpers for the shell around Dagster's own CLI (used by the justfile).
 
-    sparky range --last 7     prints START...END for `dagster asset materialize --partition-range`
-    sparky digests --last 7   prints the paths of the daily digests of those days that exist
+sparky range --last 7     prints START...END for `dagster asset materialize --partition-range`
+sparky digests --last 7   prints the paths of the daily digests of those days that exist
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from sparky_resources.config import ConfigError, get_config
 def _days(first: str, last: str) -> list[str]:
     start = dt.datetime.strptime(first, DAY_FORMAT).date()
     end = dt.datetime.strptime(last, DAY_FORMAT).date()
-    return [(start + dt.timedelta(days=i)).strftime(DAY_FORMAT) for i in range((end - start).days + 1)]
+    return [
+        (start + dt.timedelta(days=i)).strftime(DAY_FORMAT) for i in range((end - start).days + 1)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     for path in found:
         print(path)
     if not found:
-        print(f"sparky: no daily digests for {first}...{last} in {config.output_dir}", file=sys.stderr)
+        print(
+            f"sparky: no daily digests for {first}...{last} in {config.output_dir}", file=sys.stderr
+        )
         return 1
     return 0
 

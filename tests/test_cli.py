@@ -26,7 +26,8 @@ def write_config(folder: Path, repos: list[Path], timezone: str = "Asia/Tokyo") 
     path = folder / "sparky.toml"
     listed = ", ".join(json.dumps(str(r)) for r in repos)
     path.write_text(
-        f'[sparky]\ntimezone = "{timezone}"\nstart_date = 2024-05-01\n[local]\nrepos = [{listed}]\n',
+        f'[sparky]\ntimezone = "{timezone}"\nstart_date = 2024-05-01\n'
+        f"[local]\nrepos = [{listed}]\n",
         encoding="utf-8",
     )
     return path
@@ -35,37 +36,63 @@ def write_config(folder: Path, repos: list[Path], timezone: str = "Asia/Tokyo") 
 def materialize(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "sparky_assets.definitions", *args],
-        env=env, capture_output=True, text=True, timeout=300, cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
 
 
 def test_materialize_from_the_cli_with_another_config(known: KnownHistory, tmp_path: Path) -> None:
     config = write_config(tmp_path / "cfg", [known.path])
-    proc = materialize(sparky_env(config, tmp_path / "home"),
-                       "--select", "raw_commits,daily_metrics", "--partition", "2024-06-03")
+    proc = materialize(
+        sparky_env(config, tmp_path / "home"),
+        "--select",
+        "raw_commits,daily_metrics",
+        "--partition",
+        "2024-06-03",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     # Tokyo's June 3 is [June 2 15:00Z, June 3 15:00Z): zoe_midnight (22:15Z June 2, +2 lines),
     # alice_app (13:00Z, +12) and zoe_feature (14:00Z, +1 -1, 2 files); Bob's 23:30Z is June 4.
     raw = json.loads((tmp_path / "cfg/data/raw/raw_commits/2024-06-03.json").read_text())
     s = known.shas
     assert {r["sha"] for r in raw} == {s["zoe_midnight"], s["alice_app"], s["zoe_feature"]}
-    metrics = json.loads((tmp_path / "cfg/data/processed/daily_metrics/2024-06-03.json").read_text())
-    assert (metrics["commits"], metrics["lines_added"], metrics["lines_deleted"],
-            metrics["active_contributors"], metrics["files_changed"]) == (3, 15, 1, 2, 5)
+    metrics = json.loads(
+        (tmp_path / "cfg/data/processed/daily_metrics/2024-06-03.json").read_text()
+    )
+    assert (
+        metrics["commits"],
+        metrics["lines_added"],
+        metrics["lines_deleted"],
+        metrics["active_contributors"],
+        metrics["files_changed"],
+    ) == (3, 15, 1, 2, 5)
 
 
 def test_partition_outside_the_range_is_refused(known: KnownHistory, tmp_path: Path) -> None:
     config = write_config(tmp_path / "cfg", [known.path])
-    proc = materialize(sparky_env(config, tmp_path / "home"),
-                       "--select", "raw_commits", "--partition", "2020-01-01")
+    proc = materialize(
+        sparky_env(config, tmp_path / "home"),
+        "--select",
+        "raw_commits",
+        "--partition",
+        "2020-01-01",
+    )
     assert proc.returncode != 0
     assert "partition key `2020-01-01`" in proc.stderr
     assert not (tmp_path / "cfg/data").exists()
 
 
 def test_missing_config_is_one_clear_line(tmp_path: Path) -> None:
-    proc = materialize(sparky_env(tmp_path / "absent.toml", tmp_path / "home"),
-                       "--select", "raw_commits", "--partition", "2024-06-03")
+    proc = materialize(
+        sparky_env(tmp_path / "absent.toml", tmp_path / "home"),
+        "--select",
+        "raw_commits",
+        "--partition",
+        "2024-06-03",
+    )
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert "absent.toml: config file not found (set SPARKY_CONFIG" in last
@@ -75,7 +102,10 @@ def test_recent_range_prints_the_last_days_for_the_cli(known: KnownHistory, tmp_
     config = write_config(tmp_path / "cfg", [known.path], timezone="Pacific/Kiritimati")
     proc = subprocess.run(
         [sys.executable, "-m", "sparky_assets.cli", "range", "--last", "7"],
-        env=sparky_env(config, tmp_path / "home"), capture_output=True, text=True, check=True,
+        env=sparky_env(config, tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     today = dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
     week_ago = today - dt.timedelta(days=6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import dagster as dg
 import pytest
 
@@ -23,7 +25,7 @@ def test_definitions_load_and_validate(defs: dg.Definitions) -> None:
 
 def test_lineage_is_the_daily_chain(defs: dg.Definitions) -> None:
     graph = defs.resolve_asset_graph()
-    for upstream, downstream in zip(DAILY_CHAIN, DAILY_CHAIN[1:], strict=False):
+    for upstream, downstream in itertools.pairwise(DAILY_CHAIN):
         parents = graph.get(dg.AssetKey(downstream)).parent_keys
         assert parents == {dg.AssetKey(upstream)}, downstream
 

@@ -52,9 +52,18 @@ def test_commit_older_than_its_parent_is_not_lost(known: KnownHistory) -> None:
     s = known.shas
     # git's own --since stops at the skewed tip and finds nothing for June 3 ...
     since = subprocess.run(
-        ["git", "-C", str(known.path), "log", "--format=%H",
-         "--since=2024-06-03T04:00:00Z", "--until=2024-06-04T04:00:00Z"],
-        capture_output=True, text=True, check=True,
+        [
+            "git",
+            "-C",
+            str(known.path),
+            "log",
+            "--format=%H",
+            "--since=2024-06-03T04:00:00Z",
+            "--until=2024-06-04T04:00:00Z",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert s["alice_app"] not in since
     # ... Sparky windows after the walk, so June 3 is complete and the skewed commit is on May 20.
@@ -100,7 +109,9 @@ def test_full_history_matches_git_rev_list(known: KnownHistory) -> None:
     records = read_commits(known.path)
     count = subprocess.run(
         ["git", "-C", str(known.path), "rev-list", "--count", "HEAD"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert len(records) == int(count) == 10
     # Root commit: README (3) + docs/old.md (5) + .mailmap (1) lines, 3 files.
@@ -120,7 +131,9 @@ def test_bare_clone_reads_the_same_and_applies_mailmap(known: KnownHistory, tmp_
     assert any(r.author_email == "bob@example.com" for r in records)
 
 
-def test_default_branch_is_read_not_the_checked_out_branch(known: KnownHistory, tmp_path: Path) -> None:
+def test_default_branch_is_read_not_the_checked_out_branch(
+    known: KnownHistory, tmp_path: Path
+) -> None:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(known.path), str(clone)], check=True)
     repo = Repo.__new__(Repo)
@@ -133,7 +146,9 @@ def test_default_branch_is_read_not_the_checked_out_branch(known: KnownHistory, 
     assert len(read_commits(clone, *day("2024-06-03"))) == 6  # not 7: topic is not default
 
 
-def test_one_failing_repository_does_not_stop_the_others(known: KnownHistory, tmp_path: Path) -> None:
+def test_one_failing_repository_does_not_stop_the_others(
+    known: KnownHistory, tmp_path: Path
+) -> None:
     not_a_repo = tmp_path / "plain-folder"
     not_a_repo.mkdir()
     corrupt = tmp_path / "corrupt"
@@ -144,8 +159,13 @@ def test_one_failing_repository_does_not_stop_the_others(known: KnownHistory, tm
     Repo(empty)
 
     resource = LocalGitResource(
-        repos=[str(not_a_repo), str(known.path), str(tmp_path / "missing"), str(corrupt),
-               str(empty)]
+        repos=[
+            str(not_a_repo),
+            str(known.path),
+            str(tmp_path / "missing"),
+            str(corrupt),
+            str(empty),
+        ]
     )
     result = resource.collect(*day("2024-06-03"))
 

@@ -30,8 +30,18 @@ from sparky_resources.store import DataStore
 CHAIN = [repositories, raw_commits, daily_metrics, daily_insights, daily_digest]
 DAY = "2024-06-03"
 CONTRACT_FIELDS = {
-    "repo", "sha", "author_name", "author_email", "committer_name", "committer_email",
-    "authored_at", "committed_at", "subject", "additions", "deletions", "files_changed",
+    "repo",
+    "sha",
+    "author_name",
+    "author_email",
+    "committer_name",
+    "committer_email",
+    "authored_at",
+    "committed_at",
+    "subject",
+    "additions",
+    "deletions",
+    "files_changed",
     "is_merge",
 }
 
@@ -70,10 +80,23 @@ def test_one_partition_end_to_end(instance, known: KnownHistory, tmp_path: Path)
     assert all(set(record) >= CONTRACT_FIELDS for record in raw)
 
     metrics = read(tmp_path / "data/processed/daily_metrics" / f"{DAY}.json")
-    assert {k: metrics[k] for k in ("commits", "merges", "active_contributors",
-                                    "lines_added", "lines_deleted", "files_changed")} == {
-        "commits": 5, "merges": 1, "active_contributors": 5,
-        "lines_added": 17, "lines_deleted": 3, "files_changed": 6,
+    assert {
+        k: metrics[k]
+        for k in (
+            "commits",
+            "merges",
+            "active_contributors",
+            "lines_added",
+            "lines_deleted",
+            "files_changed",
+        )
+    } == {
+        "commits": 5,
+        "merges": 1,
+        "active_contributors": 5,
+        "lines_added": 17,
+        "lines_deleted": 3,
+        "files_changed": 6,
     }
 
     digest = (tmp_path / "output/daily" / f"{DAY}.md").read_text(encoding="utf-8")
@@ -102,14 +125,19 @@ def test_rematerializing_a_partition_is_idempotent(
     run(instance, [known.path], tmp_path)
     second = {p: p.read_bytes() for p in files}
     assert first == second
-    assert sorted(p for p in tmp_path.rglob("*") if p.is_file() and "_coverage" not in p.parts) \
-        == files  # nothing new, no temp files left behind
+    assert (
+        sorted(p for p in tmp_path.rglob("*") if p.is_file() and "_coverage" not in p.parts)
+        == files
+    )  # nothing new, no temp files left behind
 
 
 def test_a_range_is_one_run_and_one_file_per_day(
     instance, known: KnownHistory, tmp_path: Path
 ) -> None:
-    tags = {ASSET_PARTITION_RANGE_START_TAG: "2024-06-01", ASSET_PARTITION_RANGE_END_TAG: "2024-06-04"}
+    tags = {
+        ASSET_PARTITION_RANGE_START_TAG: "2024-06-01",
+        ASSET_PARTITION_RANGE_END_TAG: "2024-06-04",
+    }
     result = run(instance, [known.path], tmp_path, partition=None, tags=tags)
     assert result.success
     assert len(instance.get_runs()) == 1
@@ -157,9 +185,7 @@ def test_a_failing_repository_keeps_what_it_had(
     assert "proj: **not collected**" in digest and "kept 6 commit(s)" in digest
 
 
-def test_no_readable_repository_fails_with_one_clear_message(
-    instance, tmp_path: Path
-) -> None:
+def test_no_readable_repository_fails_with_one_clear_message(instance, tmp_path: Path) -> None:
     result = run(instance, [tmp_path / "nowhere"], tmp_path, assets=[raw_commits], ok=False)
     assert not result.success
     (failure,) = result.get_step_failure_events()

@@ -19,7 +19,7 @@ from sparky_assets.lib.metrics import METRIC_DEFINITIONS
 from sparky_resources.models import Coverage
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def md(value: Any) -> str:
