@@ -48,7 +48,7 @@ class GitError(RuntimeError):
     """A git command failed; the message is git's own first line of complaint."""
 
 
-def _git_env() -> dict[str, str]:
+def git_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C", LANG="C", GIT_PAGER="cat", PAGER="cat")
     return env
@@ -62,7 +62,7 @@ def _run_git(path: Path, args: Sequence[str], stdin: str | None = None) -> str:
         text=True,
         encoding="utf-8",
         errors="replace",
-        env=_git_env(),
+        env=git_env(),
         check=False,
     )
     if proc.returncode != 0:
@@ -142,17 +142,22 @@ def _select_window(
     return chosen, len(chosen) == total
 
 
-def _stream_log(path: Path, args: Sequence[str], stdin: str | None) -> Iterator[str]:
+def log_argv(path: Path, *args: str) -> list[str]:
+    """The `git log --numstat` command line Sparky parses (the benchmark's baseline runs it too)."""
+    return ["git", "-C", str(path), *_STABLE, "log", f"--format={_RS}{_FORMAT}", *_LOG_OPTS, *args]
+
+
+def _stream_log(argv: Sequence[str], stdin: str | None) -> Iterator[str]:
     """Yield git log's stdout line by line, feeding stdin from a thread (no pipe deadlock)."""
     proc = subprocess.Popen(
-        ["git", "-C", str(path), *_STABLE, "log", *args],
+        list(argv),
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         encoding="utf-8",
         errors="replace",
-        env=_git_env(),
+        env=git_env(),
         bufsize=1 << 20,
     )
     errors: list[str] = []
@@ -260,16 +265,14 @@ def read_commits(
     ref = ref or default_ref(p)
     if ref is None:
         return []
-    fmt = [f"--format={_RS}{_FORMAT}", *_LOG_OPTS]
-    if start is None and end is None:
-        return list(parse_log(_stream_log(p, [*fmt, ref], None), name))
-    shas, everything = _select_window(p, ref, start, end)
-    if not shas:
-        return []
-    if everything:
-        return list(parse_log(_stream_log(p, [*fmt, ref], None), name))
-    lines = _stream_log(p, [*fmt, "--no-walk=unsorted", "--stdin"], "\n".join(shas) + "\n")
-    return list(parse_log(lines, name))
+    if start is not None or end is not None:
+        shas, everything = _select_window(p, ref, start, end)
+        if not shas:
+            return []
+        if not everything:
+            argv = log_argv(p, "--no-walk=unsorted", "--stdin")
+            return list(parse_log(_stream_log(argv, "\n".join(shas) + "\n"), name))
+    return list(parse_log(_stream_log(log_argv(p, ref), None), name))
 
 
 @dataclass
