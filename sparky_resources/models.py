@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -71,3 +72,9 @@ class Coverage(_Record):
     @property
     def failed(self) -> list[RepoCoverage]:
         return [r for r in self.repos if r.status == "failed"]
+
+    @property
+    def is_partial(self) -> bool:
+        """Collected before the window ended: the day's numbers may still grow."""
+        collected = dt.datetime.fromisoformat(self.collected_at)
+        return collected < dt.datetime.fromisoformat(self.window_end)

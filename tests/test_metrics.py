@@ -359,3 +359,17 @@ def test_merges_count_no_lines_or_contributors() -> None:
     assert m.active_repos == 1
     gamma = next(r for r in m.per_repo if r.repo == "gamma")
     assert (gamma.commits, gamma.merges, gamma.contributors, gamma.lines_added) == (0, 1, 0, 0)
+
+
+def test_an_identity_is_either_a_bot_or_a_human() -> None:
+    # One identity (ci@corp.example): one commit under the listed bot name "Jenkins", one
+    # under "CI User". Whatever it is, it is one contributor, counted once: either 1 human
+    # and shown as a human, or 0 humans and shown as a bot.
+    commits = [
+        rec("r", "1", "Jenkins", "ci@corp.example", 1, 0, 1),
+        rec("r", "2", "CI User", "ci@corp.example", 1, 0, 1),
+    ]
+    m = compute_activity("2024-06-03", commits, bots=["jenkins"])
+    assert m.active_contributors == 1
+    shown_as_humans = sum(not c.is_bot for c in m.top_contributors)
+    assert m.human_contributors == shown_as_humans

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 import yaml
 from gitrepo import KnownHistory
 
@@ -249,10 +248,6 @@ def test_partial_day_note_only_when_collected_before_the_day_ended() -> None:
     assert "No coverage record" in none
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="render_daily compares collected_at and window_end as strings, not instants",
-)
 def test_partial_day_compares_instants_across_offsets() -> None:
     # 2024-06-04T01:00:00+00:00 is 2024-06-03T21:00 in New York: three hours before the
     # window ends at 2024-06-04T00:00:00-04:00 (= 04:00Z). As strings, "...T01" > "...T00".

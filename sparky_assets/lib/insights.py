@@ -62,6 +62,8 @@ class DeterministicWriter:
         m = facts.metrics
         if m.commits == 0 and m.merges == 0:
             headline = "No commits landed on the default branches."
+        elif m.commits == 0:
+            headline = f"No new commits; {_plural(m.merges, 'merge commit')} landed."
         else:
             headline = (
                 f"{_plural(m.commits, 'commit')} by {_plural(m.active_contributors, 'contributor')}"

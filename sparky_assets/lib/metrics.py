@@ -89,10 +89,12 @@ def compute_activity(
         {"additions": "int64", "deletions": "int64", "files_changed": "int64", "is_merge": "bool"}
     )
     df["identity"] = [identity_key(e, aliases) for e in df["author_email"]]
+    # Bot or human is a property of the identity: one bot-looking commit makes it a bot.
     df["is_bot"] = [
         bot_reason(n, e, bots) is not None
         for n, e in zip(df["author_name"], df["author_email"], strict=True)
     ]
+    df["is_bot"] = df.groupby("identity")["is_bot"].transform("any").astype(bool)
     work = df[~df["is_merge"]]
     merges = df[df["is_merge"]]
 
@@ -149,7 +151,7 @@ def _top_contributors(work: pd.DataFrame) -> list[ContributorActivity]:
     for ident, group in work.groupby("identity", sort=False):
         # The most used (mailmapped) name of this identity; ties go to the alphabetically first.
         names = group["author_name"].value_counts()
-        name = sorted(names[names == names.max()].index)[0]
+        name = _display_name(sorted(names[names == names.max()].index)[0])
         out.append(
             ContributorActivity(
                 name=name,
@@ -163,3 +165,8 @@ def _top_contributors(work: pd.DataFrame) -> list[ContributorActivity]:
         )
     out.sort(key=lambda c: (-c.commits, -(c.lines_added + c.lines_deleted), c.name.lower()))
     return out[:TOP_CONTRIBUTORS]
+
+
+def _display_name(name: str) -> str:
+    """An author name for people to read; a name that is an email shows only its local part."""
+    return name.split("@", 1)[0] if "@" in name else name

@@ -20,12 +20,19 @@ from sparky_resources.models import Coverage
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+_MD_BLOCK_START = re.compile(r"[#+\-=]|\d+[.)]")
 
 
 def md(value: Any) -> str:
     """Escape text for a markdown table cell or line: no markup, no line breaks, no HTML."""
-    text = " ".join(str(value).split())
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    # A leading "#", "+", "-", "=" or "1." would start a heading or a list where text is placed
+    # at the start of a line or list item.
+    start = _MD_BLOCK_START.match(text)
+    if start is None:
+        return text
+    cut = start.end() - 1 if text[0].isdigit() else 0  # "1." is escaped as "1\."
+    return text[:cut] + "\\" + text[cut:]
 
 
 def yaml_str(value: Any) -> str:
@@ -59,7 +66,7 @@ def render_daily(
     org: str,
     timezone: str,
 ) -> str:
-    partial = coverage is not None and coverage.collected_at < coverage.window_end
+    partial = coverage is not None and coverage.is_partial
     return _ENV.get_template("daily.md.j2").render(
         facts=facts,
         m=facts.metrics,
@@ -98,5 +105,13 @@ def digest_sidecar(
         "generator": f"sparky {__version__}",
         "metrics": metrics,
         "insights": insights.model_dump(mode="json"),
-        "coverage": coverage.model_dump(mode="json") if coverage else None,
+        # When it was collected matters only while the day is partial; leaving it out otherwise
+        # keeps a re-materialized digest byte-for-byte the same.
+        "coverage": (
+            coverage.model_dump(
+                mode="json", exclude=None if coverage.is_partial else {"collected_at"}
+            )
+            if coverage
+            else None
+        ),
     }

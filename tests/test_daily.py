@@ -1,0 +1,140 @@
+"""Daily partitions from instants: the org-local day, splitting a window, keeping records.
+
+Every expected day below is worked out by hand from the zone's offset on that date.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from sparky_assets.lib.daily import day_of, kept_from_previous, split_by_day
+
+NY = ZoneInfo("America/New_York")
+TOKYO = ZoneInfo("Asia/Tokyo")
+KOLKATA = ZoneInfo("Asia/Kolkata")
+BERLIN = ZoneInfo("Europe/Berlin")
+UTC = ZoneInfo("UTC")
+
+
+@pytest.mark.parametrize(
+    ("instant", "tz", "day"),
+    [
+        # New York in June is UTC-4: June 3 is [04:00Z June 3, 04:00Z June 4).
+        ("2024-06-03T00:15:00+02:00", NY, "2024-06-02"),  # 22:15Z June 2 = 18:15 June 2
+        ("2024-06-04T03:59:59+00:00", NY, "2024-06-03"),  # 23:59:59 June 3
+        ("2024-06-04T04:00:00Z", NY, "2024-06-04"),  # 00:00:00 June 4
+        ("2024-06-03T23:59:59-04:00", NY, "2024-06-03"),
+        ("2024-06-04T00:00:01-04:00", NY, "2024-06-04"),
+        ("2024-06-04T01:30:00+02:00", NY, "2024-06-03"),  # 23:30Z June 3 = 19:30 June 3
+        # Tokyo is UTC+9 all year: 15:00Z is midnight.
+        ("2024-06-02T15:00:00+00:00", TOKYO, "2024-06-03"),
+        ("2024-06-02T14:59:59+00:00", TOKYO, "2024-06-02"),
+        ("2024-06-02T20:00:00-04:00", TOKYO, "2024-06-03"),  # 00:00Z June 3 = 09:00 June 3
+        # Kolkata is UTC+5:30: 18:30Z is midnight.
+        ("2024-06-02T18:30:00+00:00", KOLKATA, "2024-06-03"),
+        ("2024-06-02T18:29:59+00:00", KOLKATA, "2024-06-02"),
+        # UTC: the instant's own UTC date, whatever offset it was written with.
+        ("2024-06-03T23:30:00-05:00", UTC, "2024-06-04"),  # 04:30Z June 4
+        ("2024-06-04T00:30:00+01:00", UTC, "2024-06-03"),  # 23:30Z June 3
+    ],
+)
+def test_day_of_near_midnight(instant: str, tz: ZoneInfo, day: str) -> None:
+    assert day_of(instant, tz) == day
+
+
+@pytest.mark.parametrize(
+    ("instant", "day"),
+    [
+        # 2024-11-03 in New York has 25 hours: EDT (UTC-4) until 02:00 local = 06:00Z, then
+        # EST (UTC-5). The day is [04:00Z Nov 3, 05:00Z Nov 4).
+        ("2024-11-03T03:59:59+00:00", "2024-11-02"),  # 23:59:59 EDT Nov 2
+        ("2024-11-03T04:00:00+00:00", "2024-11-03"),  # 00:00 EDT Nov 3
+        ("2024-11-03T01:30:00-04:00", "2024-11-03"),  # the first 01:30 (EDT) ...
+        ("2024-11-03T01:30:00-05:00", "2024-11-03"),  # ... and the second (EST)
+        ("2024-11-03T23:30:00-05:00", "2024-11-03"),
+        ("2024-11-04T04:30:00+00:00", "2024-11-03"),  # 23:30 EST Nov 3
+        ("2024-11-04T04:59:59+00:00", "2024-11-03"),  # 23:59:59 EST Nov 3, hour 25
+        ("2024-11-04T05:00:00+00:00", "2024-11-04"),  # 00:00 EST Nov 4
+        # 2024-03-10 has 23 hours: EST until 02:00 local = 07:00Z, then EDT.
+        # The day is [05:00Z Mar 10, 04:00Z Mar 11).
+        ("2024-03-10T04:59:59+00:00", "2024-03-09"),  # 23:59:59 EST Mar 9
+        ("2024-03-10T05:00:00+00:00", "2024-03-10"),
+        ("2024-03-11T03:59:59+00:00", "2024-03-10"),  # 23:59:59 EDT Mar 10
+        ("2024-03-11T04:00:00+00:00", "2024-03-11"),
+    ],
+)
+def test_day_of_on_new_york_dst_changes(instant: str, day: str) -> None:
+    assert day_of(instant, NY) == day
+
+
+@pytest.mark.parametrize(
+    ("instant", "day"),
+    [
+        # Berlin leaves summer time on 2024-10-27 at 03:00 CEST = 01:00Z; the day is
+        # [22:00Z Oct 26, 23:00Z Oct 27) (CEST UTC+2 at its start, CET UTC+1 at its end).
+        ("2024-10-26T21:59:59+00:00", "2024-10-26"),
+        ("2024-10-26T22:00:00+00:00", "2024-10-27"),
+        ("2024-10-27T22:59:59+00:00", "2024-10-27"),  # 23:59:59 CET
+        ("2024-10-27T23:00:00+00:00", "2024-10-28"),
+        ("2024-10-27T23:30:00+01:00", "2024-10-27"),
+    ],
+)
+def test_day_of_on_berlin_dst_change(instant: str, day: str) -> None:
+    assert day_of(instant, BERLIN) == day
+
+
+def record(sha: str, committed_at: str, repo: str = "alpha") -> dict[str, Any]:
+    return {"repo": repo, "sha": sha, "committed_at": committed_at}
+
+
+def test_split_by_day_gives_every_key_a_list_and_drops_the_rest() -> None:
+    records = [
+        record("a", "2024-06-02T12:00:00-04:00"),  # June 2: not a key -> dropped
+        record("b", "2024-06-03T00:15:00+02:00"),  # 18:15 June 2 NY -> dropped
+        record("c", "2024-06-03T09:00:00-04:00"),  # June 3
+        record("d", "2024-06-04T01:30:00+02:00"),  # 19:30 June 3 NY
+        record("e", "2024-06-04T00:00:01-04:00"),  # June 4 (quiet key is June 5)
+        record("f", "2024-06-06T00:00:00-04:00"),  # June 6: not a key -> dropped
+    ]
+    keys = ["2024-06-03", "2024-06-04", "2024-06-05"]
+    days = split_by_day(records, keys, NY)
+    assert list(days) == keys
+    assert [r["sha"] for r in days["2024-06-03"]] == ["c", "d"]
+    assert [r["sha"] for r in days["2024-06-04"]] == ["e"]
+    assert days["2024-06-05"] == []
+
+
+def test_split_by_day_with_no_records_or_no_keys() -> None:
+    assert split_by_day([], ["2024-06-03", "2024-06-04"], NY) == {
+        "2024-06-03": [],
+        "2024-06-04": [],
+    }
+    assert split_by_day([record("a", "2024-06-03T12:00:00Z")], [], NY) == {}
+
+
+def test_split_by_day_on_the_25_hour_day() -> None:
+    records = [
+        record("late", "2024-11-04T04:30:00+00:00"),  # 23:30 EST Nov 3
+        record("next", "2024-11-04T05:00:00+00:00"),  # 00:00 EST Nov 4
+    ]
+    days = split_by_day(records, ["2024-11-03", "2024-11-04"], NY)
+    assert [r["sha"] for r in days["2024-11-03"]] == ["late"]
+    assert [r["sha"] for r in days["2024-11-04"]] == ["next"]
+
+
+def test_kept_from_previous_keeps_only_failed_repos() -> None:
+    previous = [
+        record("1", "2024-06-03T09:00:00-04:00", repo="alpha"),
+        record("2", "2024-06-03T10:00:00-04:00", repo="beta"),
+        record("3", "2024-06-03T11:00:00-04:00", repo="gamma"),
+        record("4", "2024-06-03T12:00:00-04:00", repo="beta"),
+        {"sha": "5", "committed_at": "2024-06-03T13:00:00-04:00"},  # no repo at all
+    ]
+    kept = kept_from_previous(previous, ["beta", "gamma"])
+    assert [r["sha"] for r in kept] == ["2", "3", "4"]
+    assert kept_from_previous(previous, []) == []
+    assert kept_from_previous([], ["beta"]) == []
+    assert kept_from_previous(previous, ["delta"]) == []
