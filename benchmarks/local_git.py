@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from sparky_resources.local_git import default_ref, git_env, log_argv, read_commits
+from sparky_resources.local_git import default_refs, git_env, log_argv, read_commits
 
 _RS = "\x1e"  # the record separator that starts each commit in Sparky's log format
 
@@ -227,8 +227,8 @@ def _changes(tree: _Tree, rng: random.Random) -> list[tuple[str, str, bytes | No
 
 def run_git_log(path: Path) -> bytes:
     """The baseline: git computes the same numstat output and we consume it through a pipe."""
-    ref = default_ref(path) or "HEAD"
-    proc = subprocess.run(log_argv(path, ref), capture_output=True, env=git_env())
+    refs = default_refs(path) or ["HEAD"]
+    proc = subprocess.run(log_argv(path, *refs), capture_output=True, env=git_env())
     if proc.returncode != 0:
         sys.exit(f"error: git log failed: {proc.stderr.decode(errors='replace').strip()}")
     return proc.stdout

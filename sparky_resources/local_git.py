@@ -91,14 +91,14 @@ def inspect_repo(path: str | Path) -> RepoInfo:
         return RepoInfo(name=name, path=str(p), error=str(exc) or exc.__class__.__name__)
     try:
         with repo:
-            ref = default_ref(p)
-            head = _run_git(p, ["log", "-1", "--format=%H%x1f%cI", ref]).strip() if ref else ""
+            refs = default_refs(p)
+            head = _run_git(p, ["log", "-1", "--format=%H%x1f%cI", *refs]).strip() if refs else ""
             sha, _, committed = head.partition(_US)
             return RepoInfo(
                 name=name,
                 path=str(p),
                 bare=repo.bare,
-                ref=ref,
+                refs=refs,
                 head_sha=sha or None,
                 head_committed_at=committed or None,
             )
@@ -106,31 +106,40 @@ def inspect_repo(path: str | Path) -> RepoInfo:
         return RepoInfo(name=name, path=str(p), error=f"cannot read {p}: {exc}")
 
 
-def default_ref(path: Path) -> str | None:
-    """The clone's default branch: `origin/HEAD` when the clone has one, else `HEAD`.
+def _resolves(path: Path, ref: str) -> bool:
+    try:
+        _run_git(path, ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"])
+    except GitError:
+        return False
+    return True
 
-    None for a repository without commits yet.
+
+def default_refs(path: Path) -> list[str]:
+    """The refs of the clone's default branch, whatever branch is checked out.
+
+    With an `origin/HEAD` (a clone): the remote's default branch as last fetched, plus the local
+    branch of the same name, so both fetched and pulled (or not yet pushed) work count. Without
+    one: `HEAD` (for a bare repository, its default branch). Empty for a repository without
+    commits yet; GitError for one whose refs do not resolve.
     """
-    for ref in ("refs/remotes/origin/HEAD", "HEAD"):
-        try:
-            _run_git(path, ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"])
-        except GitError:
-            continue
-        if ref == "HEAD":
-            return "HEAD"
-        target = _run_git(path, ["symbolic-ref", "--quiet", ref]).strip()
-        return target or ref
+    if _resolves(path, "refs/remotes/origin/HEAD"):
+        target = _run_git(path, ["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"]).strip()
+        target = target or "refs/remotes/origin/HEAD"
+        local = "refs/heads/" + target.rsplit("/", 1)[-1]
+        return [target, local] if _resolves(path, local) else [target]
+    if _resolves(path, "HEAD"):
+        return ["HEAD"]
     # "No commits yet" has no refs at all; refs that do not resolve mean a broken repository.
     if _run_git(path, ["for-each-ref", "--count=1", "--format=%(refname)"]).strip():
         raise GitError("the default branch does not point at a readable commit")
-    return None
+    return []
 
 
 def _select_window(
-    path: Path, ref: str, start: dt.datetime | None, end: dt.datetime | None
+    path: Path, refs: Sequence[str], start: dt.datetime | None, end: dt.datetime | None
 ) -> tuple[list[str], bool]:
-    """Shas of `ref`'s history whose committer date is in [start, end), and whether that is all."""
-    out = _run_git(path, ["log", "--format=%H %ct", ref])
+    """Shas of the refs' history with committer date in [start, end), and whether that is all."""
+    out = _run_git(path, ["log", "--format=%H %ct", *refs])
     lo = start.timestamp() if start else float("-inf")
     hi = end.timestamp() if end else float("inf")
     chosen, total = [], 0
@@ -254,7 +263,7 @@ def read_commits(
     end: dt.datetime | None = None,
     *,
     name: str | None = None,
-    ref: str | None = None,
+    refs: Sequence[str] | None = None,
 ) -> list[CommitRecord]:
     """Commits on the clone's default branch with committer date in [start, end).
 
@@ -262,17 +271,17 @@ def read_commits(
     """
     p = Path(path).expanduser().resolve()
     name = name or repo_name(p)
-    ref = ref or default_ref(p)
-    if ref is None:
+    refs = default_refs(p) if refs is None else refs
+    if not refs:
         return []
     if start is not None or end is not None:
-        shas, everything = _select_window(p, ref, start, end)
+        shas, everything = _select_window(p, refs, start, end)
         if not shas:
             return []
         if not everything:
             argv = log_argv(p, "--no-walk=unsorted", "--stdin")
             return list(parse_log(_stream_log(argv, "\n".join(shas) + "\n"), name))
-    return list(parse_log(_stream_log(log_argv(p, ref), None), name))
+    return list(parse_log(_stream_log(log_argv(p, *refs), None), name))
 
 
 @dataclass
@@ -306,7 +315,7 @@ class LocalGitResource(dg.ConfigurableResource):
                 )
                 continue
             try:
-                commits = read_commits(info.path, start, end, name=info.name, ref=info.ref)
+                commits = read_commits(info.path, start, end, name=info.name, refs=info.refs)
             except (GitError, OSError, ValueError) as exc:
                 result.coverage.append(
                     RepoCoverage(repo=info.name, status="failed", error=f"{info.path}: {exc}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Record(BaseModel):
@@ -44,7 +44,7 @@ class RepoInfo(_Record):
     path: str
     source: Literal["local"] = "local"
     bare: bool | None = None
-    ref: str | None = None
+    refs: list[str] = Field(default_factory=list)
     head_sha: str | None = None
     head_committed_at: str | None = None
     error: str | None = None

@@ -41,6 +41,13 @@ class Repo:
         path.mkdir(parents=True, exist_ok=True)
         self.git("init", "-q", "-b", "main", *(["--bare"] if bare else []))
 
+    @classmethod
+    def open(cls, path: Path) -> Repo:
+        """Drive an existing repository (a clone made by a test)."""
+        repo = cls.__new__(cls)
+        repo.path = path
+        return repo
+
     def git(self, *args: str, env: dict[str, str] | None = None) -> str:
         full_env = {
             **os.environ,

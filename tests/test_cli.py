@@ -118,3 +118,59 @@ def test_dg_check_defs() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "All definitions loaded successfully." in proc.stdout + proc.stderr
+
+
+def test_just_demo_materializes_recent_days_and_lists_the_digests(
+    known: KnownHistory, tmp_path: Path
+) -> None:
+    # A clone whose newest commit is today, so the demo's window has real numbers.
+    clone = tmp_path / "today"
+    subprocess.run(["git", "clone", "-q", str(known.path), str(clone)], check=True)
+    (clone / "new.txt").write_text("one\ntwo\nthree\n", encoding="utf-8")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "Tess Today",
+        "GIT_AUTHOR_EMAIL": "tess@example.com",
+        "GIT_COMMITTER_NAME": "Tess Today",
+        "GIT_COMMITTER_EMAIL": "tess@example.com",
+        "GIT_AUTHOR_DATE": now,
+        "GIT_COMMITTER_DATE": now,
+    }
+    subprocess.run(["git", "-C", str(clone), "add", "-A"], check=True, env=env)
+    subprocess.run(["git", "-C", str(clone), "commit", "-qm", "today"], check=True, env=env)
+    config = write_config(tmp_path / "cfg", [clone], timezone="UTC")
+
+    proc = subprocess.run(
+        [str(BIN / "just"), "demo", "2"],
+        cwd=ROOT,
+        env=sparky_env(config, tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    today = dt.datetime.now(dt.UTC).date()
+    days = [today - dt.timedelta(days=1), today]
+    listed = proc.stdout.strip().splitlines()[-2:]
+    assert listed == [str(tmp_path / "cfg/output/daily" / f"{d:%Y-%m-%d}.md") for d in days]
+    digest = Path(listed[-1]).read_text(encoding="utf-8")
+    assert "| Commits | 1 |" in digest and "| Lines added | 3 |" in digest
+    assert "Partial day" in digest
+    assert (tmp_path / "home/dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+def test_workspace_and_dg_project_name_the_same_code_location() -> None:
+    import tomllib
+
+    import yaml
+
+    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
+    (entry,) = workspace["load_from"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["dg"]["project"]
+    assert entry["python_module"] == {
+        "module_name": project["code_location_target_module"],
+        "location_name": project["code_location_name"],
+    }
+    assert project["code_location_name"] == "sparky"

@@ -136,14 +136,34 @@ def test_default_branch_is_read_not_the_checked_out_branch(
 ) -> None:
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(known.path), str(clone)], check=True)
-    repo = Repo.__new__(Repo)
-    repo.path = clone
+    repo = Repo.open(clone)
     repo.git("checkout", "-q", "-b", "topic")
     repo.write("topic.txt", "x\n")
     repo.commit("topic work", ALICE, "2024-06-03T11:00:00-04:00")
     info = inspect_repo(clone)
-    assert info.ref == "refs/remotes/origin/main"
+    assert info.refs == ["refs/remotes/origin/main", "refs/heads/main"]
     assert len(read_commits(clone, *day("2024-06-03"))) == 6  # not 7: topic is not default
+
+
+def test_unpushed_and_fetched_work_on_the_default_branch_both_count(
+    known: KnownHistory, tmp_path: Path
+) -> None:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(known.path), str(clone)], check=True)
+    local = Repo.open(clone)
+    local.write("local.txt", "x\n")
+    unpushed = local.commit("local work", ALICE, "2024-06-03T11:00:00-04:00")
+    # The fixture repository is shared by tests: new upstream work goes to a copy of it.
+    shutil.copytree(known.path, tmp_path / "upstream")
+    upstream = Repo.open(tmp_path / "upstream")
+    local.git("remote", "set-url", "origin", str(upstream.path))
+    upstream.write("upstream.txt", "y\n")
+    fetched = upstream.commit("upstream work", ALICE, "2024-06-03T12:00:00-04:00")
+    local.git("fetch", "-q", "origin")
+    shas = {r.sha for r in read_commits(clone, *day("2024-06-03"))}
+    # The day's 6 commits, the unpushed one on local main and the fetched one on origin/main.
+    assert {unpushed, fetched} <= shas
+    assert len(shas) == 8
 
 
 def test_one_failing_repository_does_not_stop_the_others(

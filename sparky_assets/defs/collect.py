@@ -34,7 +34,7 @@ def repositories(
     for info in broken:
         context.log.warning(f"repository {info.name}: {info.error}")
     table = "\n".join(
-        f"| {i.name} | {i.ref or ''} | {(i.head_sha or '')[:12]} | {i.error or 'ok'} |"
+        f"| {i.name} | {' + '.join(i.refs)} | {(i.head_sha or '')[:12]} | {i.error or 'ok'} |"
         for i in infos
     )
     return dg.MaterializeResult(
@@ -42,7 +42,7 @@ def repositories(
             "repositories": len(infos),
             "unreadable": len(broken),
             "table": dg.MetadataValue.md(
-                "| repo | ref | head | status |\n|---|---|---|---|\n" + table
+                "| repo | refs | head | status |\n|---|---|---|---|\n" + table
             ),
         }
     )
