@@ -71,8 +71,11 @@ def _run_git(path: Path, args: Sequence[str], stdin: str | None = None) -> str:
 
 
 def _first_line(text: str) -> str:
+    """git's complaint in one line: the first fatal/error line, else the first line."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return lines[0].removeprefix("fatal: ").removeprefix("error: ") if lines else ""
+    errors = [ln for ln in lines if ln.startswith(("fatal: ", "error: "))]
+    line = (errors or lines or [""])[0]
+    return line.removeprefix("fatal: ").removeprefix("error: ")
 
 
 def inspect_repo(path: str | Path) -> RepoInfo:
@@ -125,7 +128,7 @@ def default_refs(path: Path) -> list[str]:
     if _resolves(path, "refs/remotes/origin/HEAD"):
         target = _run_git(path, ["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"]).strip()
         target = target or "refs/remotes/origin/HEAD"
-        local = "refs/heads/" + target.rsplit("/", 1)[-1]
+        local = "refs/heads/" + target.removeprefix("refs/remotes/origin/")
         return [target, local] if _resolves(path, local) else [target]
     if _resolves(path, "HEAD"):
         return ["HEAD"]

@@ -212,3 +212,14 @@ def test_two_clones_of_one_repository_count_each_commit_once(
 def test_read_commits_raises_a_clear_git_error(tmp_path: Path) -> None:
     with pytest.raises(GitError):
         read_commits(tmp_path)
+
+
+def test_default_branch_with_a_slash_in_its_name(known: KnownHistory, tmp_path: Path) -> None:
+    upstream = tmp_path / "upstream"
+    shutil.copytree(known.path, upstream)
+    Repo.open(upstream).git("checkout", "-q", "-b", "release/2024")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(upstream), str(clone)], check=True)
+    info = inspect_repo(clone)
+    assert info.refs == ["refs/remotes/origin/release/2024", "refs/heads/release/2024"]
+    assert info.head_sha == known.shas["skewed"]

@@ -79,6 +79,12 @@ def test_one_partition_end_to_end(instance, known: KnownHistory, tmp_path: Path)
     raw = read(tmp_path / "data/raw/raw_commits" / f"{DAY}.json")
     assert isinstance(raw, list) and len(raw) == 6
     assert all(set(record) >= CONTRACT_FIELDS for record in raw)
+    # In committer-instant order (by hand, UTC): app 13:00, feature 14:00, bob 23:30 (written
+    # as 01:30+02:00 on June 4, so text order would put him last), merge 00:00, bot 01:00,
+    # empty 03:59:59.
+    s = known.shas
+    order = ["alice_app", "zoe_feature", "bob", "merge", "bot", "empty"]
+    assert [r["sha"] for r in raw] == [s[name] for name in order]
 
     metrics = read(tmp_path / "data/processed/daily_metrics" / f"{DAY}.json")
     assert {
