@@ -1,8 +1,11 @@
 """Policy shared by every Sparky asset, applied in one place."""
 
+from typing import Any
+
 import dagster as dg
 
 from sparky_assets.partitions import daily_partitions
+from sparky_resources.store import DataStore, Layer, MissingDataError
 
 OWNERS = ["team:sparky"]
 
@@ -16,6 +19,9 @@ DAILY = dict(
 COVERAGE = "_coverage/raw_commits"
 
 
-def upstream_missing(exc: Exception) -> dg.Failure:
-    """An upstream day is not there: fail the step with the one line that says what to do."""
-    return dg.Failure(description=str(exc))
+def read_upstream(store: DataStore, layer: Layer, asset: str, key: str) -> Any:
+    """An upstream day's data; when it is not there, fail with the one line that says what to do."""
+    try:
+        return store.read(layer, asset, key)
+    except MissingDataError as exc:
+        raise dg.Failure(description=str(exc)) from None

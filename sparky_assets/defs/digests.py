@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from sparky_assets.defs.common import DAILY, upstream_missing
+from sparky_assets.defs.common import DAILY, read_upstream
 from sparky_assets.defs.insights import daily_insights, load_facts
 from sparky_assets.lib.insights import Insights
 from sparky_assets.lib.render import digest_sidecar, render_daily
 from sparky_resources.config import get_config
-from sparky_resources.store import DataStore, MissingDataError, atomic_write_json
+from sparky_resources.store import DataStore, atomic_write_json
 
 
 @dg.asset(
@@ -26,10 +26,7 @@ def daily_digest(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
     paths, markdown = [], ""
     for key in context.partition_keys:
         facts, coverage = load_facts(store, key)
-        try:
-            insights = Insights.model_validate(store.read("processed", "daily_insights", key))
-        except MissingDataError as exc:
-            raise upstream_missing(exc) from None
+        insights = Insights.model_validate(read_upstream(store, "processed", "daily_insights", key))
         markdown = render_daily(facts, insights, coverage, org=org, timezone=config.sparky.timezone)
         path = store.write_output("daily", key, ".md", markdown)
         atomic_write_json(

@@ -2,24 +2,30 @@
 
 import dagster as dg
 
-from sparky_assets.defs.common import COVERAGE, DAILY, upstream_missing
+from sparky_assets.defs.common import COVERAGE, DAILY, read_upstream
 from sparky_assets.defs.metrics import daily_metrics
-from sparky_assets.lib.insights import DeterministicWriter, FactSheet, InsightWriter
+from sparky_assets.lib.insights import (
+    DeterministicWriter,
+    FactSheet,
+    InsightWriter,
+    failed_repo_names,
+)
 from sparky_assets.lib.metrics import ActivityMetrics
 from sparky_resources.models import Coverage
-from sparky_resources.store import DataStore, MissingDataError
+from sparky_resources.store import DataStore
 
 
 def load_facts(store: DataStore, key: str) -> tuple[FactSheet, Coverage | None]:
     """The fact sheet of one day from the stored metrics and coverage."""
-    try:
-        metrics = ActivityMetrics.model_validate(store.read("processed", "daily_metrics", key))
-    except MissingDataError as exc:
-        raise upstream_missing(exc) from None
+    metrics = ActivityMetrics.model_validate(
+        read_upstream(store, "processed", "daily_metrics", key)
+    )
     raw_coverage = store.read_or("raw", COVERAGE, key, None)
     coverage = Coverage.model_validate(raw_coverage) if raw_coverage else None
-    failed = sorted(r.repo for r in coverage.failed) if coverage else []
-    return FactSheet(period="daily", partition=key, metrics=metrics, failed_repos=failed), coverage
+    facts = FactSheet(
+        period="daily", partition=key, metrics=metrics, failed_repos=failed_repo_names(coverage)
+    )
+    return facts, coverage
 
 
 @dg.asset(

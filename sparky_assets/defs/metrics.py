@@ -3,10 +3,10 @@
 import dagster as dg
 
 from sparky_assets.defs.collect import raw_commits
-from sparky_assets.defs.common import COVERAGE, DAILY, upstream_missing
+from sparky_assets.defs.common import COVERAGE, DAILY, read_upstream
 from sparky_assets.lib.metrics import ActivityMetrics, compute_activity
 from sparky_resources.config import get_config
-from sparky_resources.store import DataStore, MissingDataError
+from sparky_resources.store import DataStore
 
 HEADLINE = (
     "commits",
@@ -34,10 +34,7 @@ def daily_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mat
     identity = get_config().identity
     results: dict[str, ActivityMetrics] = {}
     for key in context.partition_keys:
-        try:
-            commits = store.read("raw", "raw_commits", key)
-        except MissingDataError as exc:
-            raise upstream_missing(exc) from None
+        commits = read_upstream(store, "raw", "raw_commits", key)
         coverage = store.read_or("raw", COVERAGE, key, {"repos": []})
         metrics = compute_activity(
             key,
