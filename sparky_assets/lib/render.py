@@ -1,13 +1,11 @@
 """Markdown digests from facts and insights, through Jinja2 templates in `templates/`.
 
-Everything that came from a commit (names, subjects, repo names) is escaped for markdown
-before it reaches the page: text from repositories is data, never markup.
+Everything that came from a commit or a config (names, subjects, repo names, errors) goes through
+`sanitize` before it reaches the page: text from repositories is data, never markup.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -16,28 +14,20 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sparky_assets import __version__
 from sparky_assets.lib.insights import FactSheet, Insights
 from sparky_assets.lib.metrics import METRIC_DEFINITIONS
+from sparky_assets.lib.sanitize import md_text, yaml_text
 from sparky_resources.models import Coverage
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
-_MD_BLOCK_START = re.compile(r"[#+\-=]|\d+[.)]")
 
 
 def md(value: Any) -> str:
-    """Escape text for a markdown table cell or line: no markup, no line breaks, no HTML."""
-    text = _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
-    # A leading "#", "+", "-", "=" or "1." would start a heading or a list where text is placed
-    # at the start of a line or list item.
-    start = _MD_BLOCK_START.match(text)
-    if start is None:
-        return text
-    cut = start.end() - 1 if text[0].isdigit() else 0  # "1." is escaped as "1\."
-    return text[:cut] + "\\" + text[cut:]
+    """The templates' `|md` filter: `sanitize.md_text`, the one markdown sanitizer."""
+    return md_text(value)
 
 
 def yaml_str(value: Any) -> str:
-    """A YAML scalar that is always a quoted string (JSON strings are valid YAML)."""
-    return json.dumps(str(value), ensure_ascii=False)
+    """The templates' `|yaml` filter: a double-quoted YAML string of sanitized plain text."""
+    return yaml_text(value)
 
 
 def _env() -> Environment:
