@@ -19,13 +19,14 @@ setup:
 
 # Materialize the daily digests of the last N days (one run) and print where they are
 demo days="7": _home
-    dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition-range "$(sparky range --last {{days}})"
+    range="$(sparky range --last {{days}})" && dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition-range "$range"
     @echo "Daily digests:"
     @sparky digests --last {{days}}
 
-# Materialize the daily chain for one day, e.g. `just day 2025-06-03`
+# Materialize the daily chain for one day (checked first), e.g. `just day 2025-06-03`
 day date: _home
-    dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition {{date}}
+    @sparky check-partition {{quote(date)}}
+    dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition {{quote(date)}}
 
 # The Dagster UI on http://127.0.0.1:3000 (materialize, backfill, lineage, checks)
 dev: _home
@@ -39,7 +40,7 @@ test: lint
 lint:
     ruff check .
 
-# Sparky's git collection against plain `git log --numstat` (synthetic 10k-commit repo)
+# Sparky's git collection vs `git log --numstat` (10k commits) and a warm day run (100k commits)
 bench *args:
     python benchmarks/local_git.py {{args}}
 

@@ -2,16 +2,22 @@
 
 `end_offset=1` makes today a partition too: its digest is marked partial until the day ends,
 so the demo and the UI show today's work without waiting for midnight.
+
+"Today" is always the org's today (`[sparky].timezone`), never the machine's: every helper
+here takes an optional `now` (an aware instant) so tests and reruns can pin the clock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import dagster as dg
 
 from sparky_assets.lib.daily import DAY_FORMAT
 from sparky_resources.config import SparkyConfig, get_config
+
+_KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def build_daily_partitions(config: SparkyConfig) -> dg.DailyPartitionsDefinition:
@@ -23,19 +29,54 @@ def build_daily_partitions(config: SparkyConfig) -> dg.DailyPartitionsDefinition
     )
 
 
+def org_today(config: SparkyConfig, now: dt.datetime | None = None) -> dt.date:
+    """Today in the org's timezone: the last daily partition (`end_offset=1`)."""
+    if now is None:
+        now = dt.datetime.now(dt.UTC)
+    elif now.tzinfo is None or now.utcoffset() is None:
+        # A naive time would be read in the machine's timezone, which is what this avoids.
+        raise ValueError(f"now must carry a UTC offset, got {now.isoformat()}")
+    return now.astimezone(config.tz).date()
+
+
 def recent_range(
     config: SparkyConfig, days: int, now: dt.datetime | None = None
 ) -> tuple[str, str]:
     """First and last partition key of the last `days` days up to today, clamped to start_date."""
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
-    today = (now or dt.datetime.now(dt.UTC)).astimezone(config.tz).date()
+    today = org_today(config, now)
     first = max(today - dt.timedelta(days=days - 1), config.sparky.start_date)
     if first > today:
         raise ValueError(f"[sparky].start_date {config.sparky.start_date} is after today ({today})")
     return first.strftime(DAY_FORMAT), today.strftime(DAY_FORMAT)
 
 
+def check_partition_key(config: SparkyConfig, key: str, now: dt.datetime | None = None) -> str:
+    """`key` if it is one of the daily partitions (start_date ... today, in the org timezone).
+
+    Otherwise raise ValueError with one line that names the key, the range and the timezone.
+    """
+    start = config.sparky.start_date
+    today = org_today(config, now)
+    span = (
+        f"{start:{DAY_FORMAT}} ... {today:{DAY_FORMAT}}, timezone {config.sparky.timezone}"
+        if start <= today
+        else f"none yet: start_date {start:{DAY_FORMAT}} is after today {today:{DAY_FORMAT}}, "
+        f"timezone {config.sparky.timezone}"
+    )
+    try:
+        day = dt.datetime.strptime(key, DAY_FORMAT).date() if _KEY.fullmatch(key) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValueError(
+            f"partition {key!r} is not a date written as YYYY-MM-DD (daily partitions {span})"
+        )
+    if not start <= day <= today:
+        raise ValueError(f"partition {key} is outside the daily partitions ({span})")
+    return key
+
+
 daily_partitions = build_daily_partitions(get_config())
 ORG_TZ = get_config().tz
-

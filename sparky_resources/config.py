@@ -85,8 +85,10 @@ class SparkySection(_Section):
     @field_validator("start_date")
     @classmethod
     def _not_in_future(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+        # Today in the org's timezone, never the machine's; `now` is injectable for tests.
         tz = ZoneInfo(info.data.get("timezone") or "UTC")
-        today = dt.datetime.now(tz).date()
+        now = (info.context or {}).get("now") or dt.datetime.now(dt.UTC)
+        today = now.astimezone(tz).date()
         if value > today:
             raise ValueError(f"expected a date that is not in the future (today is {today})")
         return value
@@ -114,6 +116,15 @@ class GitHubSection(_Section):
 
 class LocalSection(_Section):
     repos: list[NonBlank] = Field(default_factory=list)
+    # Commits on the local default branch that were never pushed; off by default because a
+    # stale local branch whose work was squash-merged upstream would count twice.
+    count_unpushed: bool = False
+    git_timeout_s: Annotated[float, Field(gt=0, le=86400)] = 300.0
+
+    @field_validator("git_timeout_s", mode="before")
+    @classmethod
+    def _int_is_float(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class IdentitySection(_Section):
@@ -214,10 +225,18 @@ class SparkyConfig(BaseModel):
         return inc and not any(fnmatch.fnmatchcase(name, pat) for pat in self.github.exclude)
 
 
-def repo_name(path: str | Path) -> str:
-    """A clone's display name: its folder name, without a bare repository's `.git`."""
+def work_tree_path(path: str | Path) -> Path:
+    """The folder Sparky runs git in: a path to a clone's `.git` folder means its work tree.
+
+    Run from inside `.git`, git sees no work tree, so the clone's `.mailmap` would be lost.
+    """
     p = Path(path).expanduser().resolve()
-    name = p.name
+    return p.parent if p.name == ".git" and p.parent != p else p
+
+
+def repo_name(path: str | Path) -> str:
+    """A clone's display name: its work tree's folder name, without a bare repository's `.git`."""
+    name = work_tree_path(path).name
     return name[:-4] if name.endswith(".git") and len(name) > 4 else name
 
 
@@ -225,8 +244,11 @@ def config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG).expanduser().resolve()
 
 
-def load_config(path: str | Path | None = None) -> SparkyConfig:
-    """Read and validate a config file; raise ConfigError with one line per problem."""
+def load_config(path: str | Path | None = None, *, now: dt.datetime | None = None) -> SparkyConfig:
+    """Read and validate a config file; raise ConfigError with one line per problem.
+
+    `now` (an aware instant) is the clock "start_date is not in the future" is checked against.
+    """
     file = Path(path).expanduser().resolve() if path is not None else config_path()
     where = str(file)
     try:
@@ -246,7 +268,9 @@ def load_config(path: str | Path | None = None) -> SparkyConfig:
             f"{where}: [base_dir]: unknown key (check the spelling against the example sparky.toml)"
         ) from None
     try:
-        return SparkyConfig.model_validate({**raw, "base_dir": file.parent})
+        return SparkyConfig.model_validate(
+            {**raw, "base_dir": file.parent}, context={"now": now} if now else None
+        )
     except ValidationError as exc:
         raise ConfigError("\n".join(_describe(where, err) for err in exc.errors())) from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +34,20 @@ def write_config(folder: Path, repos: list[Path], timezone: str = "Asia/Tokyo") 
     return path
 
 
+def midday_zone(now: dt.datetime) -> str:
+    """An org timezone where `now` is between 12:00 and 13:00, so that a test that must read the
+    wall clock (Dagster's own, in a subprocess) is hours away from the org's midnight."""
+    offset = 12 - now.astimezone(dt.UTC).hour  # -11 ... +12 hours
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # POSIX sign: Etc/GMT-3 is UTC+3
+
+
+def sparky_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The `sparky` console script the justfile runs."""
+    return subprocess.run(
+        [str(BIN / "sparky"), *args], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+
+
 def materialize(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "sparky_assets.definitions", *args],
@@ -49,14 +64,16 @@ def test_materialize_from_the_cli_with_another_config(known: KnownHistory, tmp_p
     proc = materialize(
         sparky_env(config, tmp_path / "home"),
         "--select",
-        "raw_commits,daily_metrics",
+        "repositories,raw_commits,daily_metrics",
         "--partition",
         "2024-06-03",
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     # Tokyo's June 3 is [June 2 15:00Z, June 3 15:00Z): zoe_midnight (22:15Z June 2, +2 lines),
     # alice_app (13:00Z, +12) and zoe_feature (14:00Z, +1 -1, 2 files); Bob's 23:30Z is June 4.
-    raw = json.loads((tmp_path / "cfg/data/raw/raw_commits/2024-06-03.json").read_text())
+    document = json.loads((tmp_path / "cfg/data/raw/raw_commits/2024-06-03.json").read_text())
+    assert document["schema_version"] == 2
+    raw = document["records"]
     s = known.shas
     assert {r["sha"] for r in raw} == {s["zoe_midnight"], s["alice_app"], s["zoe_feature"]}
     metrics = json.loads(
@@ -100,6 +117,22 @@ def test_missing_config_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_recent_range_prints_the_last_days_for_the_cli(known: KnownHistory, tmp_path: Path) -> None:
     config = write_config(tmp_path / "cfg", [known.path], timezone="Pacific/Kiritimati")
+    env = sparky_env(config, tmp_path / "home")
+    # Kiritimati is UTC+14: its 2026-11-28 begins at 10:00Z on the 27th.
+    for now, expected in [
+        ("2026-11-27T09:59:59Z", "2026-11-21...2026-11-27"),
+        ("2026-11-27T10:00:00Z", "2026-11-22...2026-11-28"),
+        ("2026-11-27T23:30:00-12:00", "2026-11-23...2026-11-29"),  # 11:30Z on the 28th
+    ]:
+        proc = sparky_cli(env, "range", "--last", "7", "--now", now)
+        assert (proc.returncode, proc.stdout.strip(), proc.stderr) == (0, expected, ""), now
+
+
+def test_recent_range_without_now_reads_the_clock_in_the_org_timezone(
+    known: KnownHistory, tmp_path: Path
+) -> None:
+    zone = midday_zone(dt.datetime.now(dt.UTC))
+    config = write_config(tmp_path / "cfg", [known.path], timezone=zone)
     proc = subprocess.run(
         [sys.executable, "-m", "sparky_assets.cli", "range", "--last", "7"],
         env=sparky_env(config, tmp_path / "home"),
@@ -107,9 +140,131 @@ def test_recent_range_prints_the_last_days_for_the_cli(known: KnownHistory, tmp_
         text=True,
         check=True,
     )
-    today = dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).date()
+    today = dt.datetime.now(ZoneInfo(zone)).date()
     week_ago = today - dt.timedelta(days=6)
     assert proc.stdout.strip() == f"{week_ago:%Y-%m-%d}...{today:%Y-%m-%d}"
+
+
+def test_now_without_an_offset_is_refused(known: KnownHistory, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "cfg", [known.path])
+    proc = sparky_cli(sparky_env(config, tmp_path / "home"), "range", "--now", "2026-11-27T12:00")
+    assert proc.returncode == 2
+    assert "--now: expected an ISO 8601 instant with a UTC offset" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# --- sparky check-partition: one line for a key outside the daily partitions ------------------
+
+# Asia/Tokyo (UTC+9), start_date 2024-05-01. At 15:00Z on 2026-11-27 it is 00:00 on the 28th in
+# Tokyo (still the 27th in UTC); one second earlier it is still the 27th there.
+TOKYO_MIDNIGHT = "2026-11-27T15:00:00Z"
+TOKYO_BEFORE_MIDNIGHT = "2026-11-27T14:59:59Z"
+
+
+def check_partition(
+    known: KnownHistory, tmp_path: Path, key: str, now: str | None, timezone: str = "Asia/Tokyo"
+) -> subprocess.CompletedProcess[str]:
+    config = write_config(tmp_path / "cfg", [known.path], timezone=timezone)
+    args = ["check-partition", key, *(["--now", now] if now else [])]
+    return sparky_cli(sparky_env(config, tmp_path / "home"), *args)
+
+
+def refused(proc: subprocess.CompletedProcess[str]) -> str:
+    """The one line on stderr of a refused key (exit 2, nothing on stdout)."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_check_partition_before_start_date(known: KnownHistory, tmp_path: Path) -> None:
+    proc = check_partition(known, tmp_path, "2024-04-30", TOKYO_MIDNIGHT)
+    assert refused(proc) == (
+        "sparky: partition 2024-04-30 is outside the daily partitions "
+        "(2024-05-01 ... 2026-11-28, timezone Asia/Tokyo)"
+    )
+
+
+def test_check_partition_after_today_in_the_org_timezone(
+    known: KnownHistory, tmp_path: Path
+) -> None:
+    # The 28th is Tokyo's tomorrow one second before its midnight, though UTC is on the 27th ...
+    proc = check_partition(known, tmp_path / "a", "2026-11-28", TOKYO_BEFORE_MIDNIGHT)
+    assert refused(proc) == (
+        "sparky: partition 2026-11-28 is outside the daily partitions "
+        "(2024-05-01 ... 2026-11-27, timezone Asia/Tokyo)"
+    )
+    # ... and Tokyo's today (partial, end_offset=1) from its midnight on.
+    proc = check_partition(known, tmp_path / "b", "2026-11-28", TOKYO_MIDNIGHT)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    proc = check_partition(known, tmp_path / "c", "2026-11-29", TOKYO_MIDNIGHT)
+    assert "partition 2026-11-29 is outside" in refused(proc)
+    # UTC-12: at 11:59:59Z on the 28th it is still the 27th there.
+    proc = check_partition(
+        known, tmp_path / "d", "2026-11-28", "2026-11-28T11:59:59Z", "Etc/GMT+12"
+    )
+    assert refused(proc) == (
+        "sparky: partition 2026-11-28 is outside the daily partitions "
+        "(2024-05-01 ... 2026-11-27, timezone Etc/GMT+12)"
+    )
+
+
+def test_check_partition_malformed_key(known: KnownHistory, tmp_path: Path) -> None:
+    for i, key in enumerate(["2024-13-45", "2024-6-3", "06/03/2024"]):
+        proc = check_partition(known, tmp_path / str(i), key, TOKYO_MIDNIGHT)
+        assert refused(proc) == (
+            f"sparky: partition {key!r} is not a date written as YYYY-MM-DD "
+            "(daily partitions 2024-05-01 ... 2026-11-28, timezone Asia/Tokyo)"
+        )
+
+
+def test_check_partition_valid_keys(known: KnownHistory, tmp_path: Path) -> None:
+    for i, key in enumerate(["2024-05-01", "2024-06-03", "2026-11-27", "2026-11-28"]):
+        proc = check_partition(known, tmp_path / str(i), key, TOKYO_MIDNIGHT)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", ""), key
+
+
+def test_check_partition_reads_the_clock_without_now(known: KnownHistory, tmp_path: Path) -> None:
+    # Keys far from any today, so the wall clock cannot change the answer.
+    proc = check_partition(known, tmp_path / "a", "2024-06-03", None)
+    assert (proc.returncode, proc.stderr) == (0, "")
+    proc = check_partition(known, tmp_path / "b", "2099-01-01", None)
+    line = refused(proc)
+    assert line.startswith(
+        "sparky: partition 2099-01-01 is outside the daily partitions (2024-05-01"
+    )
+    assert line.endswith(", timezone Asia/Tokyo)")
+
+
+def test_check_partition_with_a_bad_config_is_one_line(tmp_path: Path) -> None:
+    proc = sparky_cli(
+        sparky_env(tmp_path / "absent.toml", tmp_path / "home"), "check-partition", "2024-06-03"
+    )
+    assert "absent.toml: config file not found (set SPARKY_CONFIG" in refused(proc)
+
+
+def test_just_day_refuses_a_bad_partition_before_dagster(
+    known: KnownHistory, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path / "cfg", [known.path])
+    for key, message in [
+        ("1999-01-01", "sparky: partition 1999-01-01 is outside the daily partitions (2024-05-01"),
+        ("2024-13-45", "sparky: partition '2024-13-45' is not a date written as YYYY-MM-DD"),
+    ]:
+        proc = subprocess.run(
+            [str(BIN / "just"), "day", key],
+            cwd=ROOT,
+            env=sparky_env(config, tmp_path / "home"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert proc.stderr.splitlines()[0].startswith(message), proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert "dagster asset materialize" not in proc.stderr  # the run was never started
+    assert not (tmp_path / "cfg/data").exists()
 
 
 def test_dg_check_defs() -> None:
@@ -123,11 +278,16 @@ def test_dg_check_defs() -> None:
 def test_just_demo_materializes_recent_days_and_lists_the_digests(
     known: KnownHistory, tmp_path: Path
 ) -> None:
-    # A clone whose newest commit is today, so the demo's window has real numbers.
-    clone = tmp_path / "today"
-    subprocess.run(["git", "clone", "-q", str(known.path), str(clone)], check=True)
-    (clone / "new.txt").write_text("one\ntwo\nthree\n", encoding="utf-8")
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    # A clone whose newest commit is today, so the demo's window has real numbers. The commit
+    # is made upstream and fetched: unpushed local commits do not count by default.
+    upstream = tmp_path / "upstream"
+    shutil.copytree(known.path, upstream)
+    (upstream / "new.txt").write_text("one\ntwo\nthree\n", encoding="utf-8")
+    instant = dt.datetime.now(dt.UTC)
+    now = instant.isoformat(timespec="seconds")
+    # Dagster reads the wall clock: an org timezone where it is midday keeps the run (and the
+    # commit made just now) hours away from the org's midnight, at any time of day.
+    zone = midday_zone(instant)
     env = {
         **os.environ,
         "GIT_CONFIG_GLOBAL": os.devnull,
@@ -138,9 +298,11 @@ def test_just_demo_materializes_recent_days_and_lists_the_digests(
         "GIT_AUTHOR_DATE": now,
         "GIT_COMMITTER_DATE": now,
     }
-    subprocess.run(["git", "-C", str(clone), "add", "-A"], check=True, env=env)
-    subprocess.run(["git", "-C", str(clone), "commit", "-qm", "today"], check=True, env=env)
-    config = write_config(tmp_path / "cfg", [clone], timezone="UTC")
+    subprocess.run(["git", "-C", str(upstream), "add", "-A"], check=True, env=env)
+    subprocess.run(["git", "-C", str(upstream), "commit", "-qm", "today"], check=True, env=env)
+    clone = tmp_path / "today"
+    subprocess.run(["git", "clone", "-q", str(upstream), str(clone)], check=True)
+    config = write_config(tmp_path / "cfg", [clone], timezone=zone)
 
     proc = subprocess.run(
         [str(BIN / "just"), "demo", "2"],
@@ -151,7 +313,8 @@ def test_just_demo_materializes_recent_days_and_lists_the_digests(
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    today = dt.datetime.now(dt.UTC).date()
+    today = instant.astimezone(ZoneInfo(zone)).date()
+    assert dt.datetime.now(ZoneInfo(zone)).date() == today
     days = [today - dt.timedelta(days=1), today]
     listed = proc.stdout.strip().splitlines()[-2:]
     assert listed == [str(tmp_path / "cfg/output/daily" / f"{d:%Y-%m-%d}.md") for d in days]

@@ -14,6 +14,7 @@ from sparky_resources.config import (
     ConfigError,
     SparkyConfig,
     load_config,
+    repo_name,
 )
 
 MINIMAL = '[sparky]\nstart_date = 2024-01-01\n[local]\nrepos = ["."]\n'
@@ -46,7 +47,14 @@ branch = "main"
 push = false
 """
 
-FUTURE = dt.date.today() + dt.timedelta(days=30)
+
+def org_today(timezone: str = "UTC") -> dt.date:
+    """Today where the config says (never the machine's `dt.date.today()`)."""
+    return dt.datetime.now(ZoneInfo(timezone)).date()
+
+
+# Well past tomorrow in every timezone, whatever the time of day (the files below default to UTC).
+FUTURE = org_today("UTC") + dt.timedelta(days=30)
 SECRET = "ghp_secret123"
 
 
@@ -66,9 +74,9 @@ def write(folder: Path, text: str, name: str = "sparky.toml") -> Path:
     return path
 
 
-def load_error(path: Path) -> str:
+def load_error(path: Path, now: dt.datetime | None = None) -> str:
     with pytest.raises(ConfigError) as excinfo:
-        load_config(path)
+        load_config(path, now=now)
     # Raised `from None`: no chained pydantic/tomllib traceback rides along.
     assert excinfo.value.__suppress_context__
     assert excinfo.value.__cause__ is None
@@ -166,13 +174,68 @@ def test_github_org_alone_is_a_source(tmp_path: Path) -> None:
     assert cfg.local_repos == []
 
 
-def test_quoted_start_date_and_today_are_accepted(tmp_path: Path) -> None:
+def test_quoted_start_date_is_accepted(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, sparky(start_date='"2024-02-29"') + LOCAL))
     assert cfg.sparky.start_date == dt.date(2024, 2, 29)
 
-    today = dt.date.today()
-    cfg = load_config(write(tmp_path, sparky(start_date=today.isoformat()) + LOCAL))
+
+@pytest.mark.parametrize("timezone", ["UTC", "Pacific/Kiritimati", "Etc/GMT+12", "Etc/GMT-12"])
+def test_todays_date_in_the_org_timezone_is_accepted(tmp_path: Path, timezone: str) -> None:
+    # Read before loading: if midnight passes in between, this is yesterday, still accepted.
+    today = org_today(timezone)
+    text = sparky(start_date=today.isoformat(), timezone=f'"{timezone}"') + LOCAL
+    cfg = load_config(write(tmp_path, text))
     assert cfg.sparky.start_date == today
+
+
+# --- "not in the future" at a pinned instant ------------------------------------------------
+
+
+# (org timezone, pinned instant, the org's today then), worked out by hand. In each case the
+# machine's UTC date is different from the org's, or the instant is one second from midnight.
+PINNED_TODAYS = [
+    ("UTC", "2026-11-27T23:59:59+00:00", "2026-11-27"),
+    ("UTC", "2026-11-28T00:00:00+00:00", "2026-11-28"),
+    ("Pacific/Kiritimati", "2026-11-27T09:59:59+00:00", "2026-11-27"),  # UTC+14: 23:59:59
+    ("Pacific/Kiritimati", "2026-11-27T10:00:00+00:00", "2026-11-28"),  # midnight, UTC still 27
+    ("Etc/GMT+12", "2026-11-28T11:59:59+00:00", "2026-11-27"),  # UTC-12: UTC already on the 28th
+    ("Etc/GMT+12", "2026-11-28T12:00:00+00:00", "2026-11-28"),
+    ("Etc/GMT-12", "2026-11-27T11:59:59+00:00", "2026-11-27"),  # UTC+12
+    ("Etc/GMT-12", "2026-11-27T12:00:00+00:00", "2026-11-28"),
+    ("America/New_York", "2026-03-09T03:59:59+00:00", "2026-03-08"),  # EDT (UTC-4) from 8 March
+    ("America/New_York", "2026-03-09T04:00:00+00:00", "2026-03-09"),
+]
+
+
+@pytest.mark.parametrize(
+    ("timezone", "instant", "today"),
+    PINNED_TODAYS,
+    ids=[f"{tz}@{instant}" for tz, instant, _ in PINNED_TODAYS],
+)
+def test_start_date_boundary_is_today_in_the_org_timezone(
+    tmp_path: Path, timezone: str, instant: str, today: str
+) -> None:
+    now = dt.datetime.fromisoformat(instant)
+    day = dt.date.fromisoformat(today)
+    tomorrow = day + dt.timedelta(days=1)
+
+    accepted = sparky(start_date=today, timezone=f'"{timezone}"') + LOCAL
+    assert load_config(write(tmp_path / "today", accepted), now=now).sparky.start_date == day
+
+    refused = sparky(start_date=tomorrow.isoformat(), timezone=f'"{timezone}"') + LOCAL
+    path = write(tmp_path / "tomorrow", refused)
+    assert load_error(path, now) == (
+        f"{path.resolve()}: [sparky].start_date = {tomorrow!r}: "
+        f"expected a date that is not in the future (today is {today})"
+    )
+
+
+def test_pinned_clock_keeps_the_other_date_checks(tmp_path: Path) -> None:
+    now = dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC)
+    message = load_error(write(tmp_path, sparky(start_date="2024-01-01T10:00:00") + LOCAL), now)
+    assert "[sparky].start_date" in message and "without a time" in message
+    message = load_error(write(tmp_path, sparky(start_date='"2024-13-01"') + LOCAL), now)
+    assert "expected a date written as YYYY-MM-DD" in message
 
 
 def test_aliases_are_lowercased(tmp_path: Path) -> None:
@@ -556,3 +619,23 @@ def test_base_dir_in_the_file_is_an_unknown_key(tmp_path: Path) -> None:
 def test_url_scheme_message_keeps_url_capitalised(tmp_path: Path) -> None:
     message = load_error(write(tmp_path, MINIMAL + '[github]\napi_url = "ftp://example.com"\n'))
     assert "uRL" not in message
+
+
+def test_paths_to_dot_git_folders_are_named_after_their_work_trees(tmp_path: Path) -> None:
+    # Two clones given by their .git folders are two clones (alpha, beta), not two ".git".
+    cfg = load_config(write(tmp_path, sparky() + '[local]\nrepos = ["alpha/.git", "beta/.git"]\n'))
+    assert [repo_name(p) for p in cfg.local_repos] == ["alpha", "beta"]
+    message = load_error(write(tmp_path, sparky() + '[local]\nrepos = ["a/x/.git", "b/x"]\n'))
+    assert "two clones share the name 'x'" in message
+
+
+def test_local_git_options(tmp_path: Path) -> None:
+    cfg = load_config(
+        write(
+            tmp_path,
+            sparky() + '[local]\nrepos = ["."]\ncount_unpushed = true\ngit_timeout_s = 30\n',
+        )
+    )
+    assert (cfg.local.count_unpushed, cfg.local.git_timeout_s) == (True, 30.0)
+    message = load_error(write(tmp_path, sparky() + '[local]\nrepos = ["."]\ngit_timeout_s = 0\n'))
+    assert "[local].git_timeout_s = 0" in message and "greater than 0" in message
