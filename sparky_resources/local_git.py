@@ -1,73 +1,117 @@
-"""LocalGitResource: commits with line stats from local clones, in one `git log` pass each.
+"""LocalGitResource: commits with line stats from local clones, exact on hostile repositories.
 
 Why not one GitPython object per commit: that costs about 14x more than parsing
-`git log --numstat` once. GitPython is used where it is cheap and clear: opening a clone and
-resolving its default branch.
+`git log --numstat` once. Every git call goes through `GitRunner`, which runs git with a clean
+environment (no inherited `GIT_DIR`/`GIT_WORK_TREE`/`GIT_INDEX_FILE` from a hook or
+`git bisect run`), output settings pinned with `-c`, and a timeout.
 
-Windowing is by committer date and done here, not by `git log --since`: git stops walking
+Parsing is over bytes with NUL-delimited fields (`-z`, `%x00`): any byte git allows in a
+name, email or message (`\\r`, `\\x1f`, tabs, "100000\\t0\\tinjected") is data, never structure.
+Each commit's fields end with its sha again, so a record that does not parse is an error
+naming the commit, never a silent shift.
+
+Windowing is by the committer epoch (`%ct`), not by `git log --since`: git stops walking
 shortly after it meets commits older than `--since`, so a commit whose date is older than its
-parent's can hide commits behind it. A cheap walk without diffs (`%H %ct`) picks the commits
-of the window; then one `git log --numstat` pass reads exactly those commits.
+parent's can hide commits behind it. The `%H %ct` listing of the default branch is cached per
+clone and extended incrementally (`old..new`), so a day's run costs what the day's commits
+cost; then one `git log --numstat` pass reads exactly the window's commits.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import datetime as dt
+import hashlib
+import json
 import os
+import re
 import subprocess
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from array import array
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-import git
 
-from sparky_resources.config import repo_name
+from sparky_resources.config import repo_name, work_tree_path
 from sparky_resources.models import CommitRecord, RepoCoverage, RepoInfo
+from sparky_resources.store import atomic_write_bytes
 
-_RS, _US = "\x1e", "\x1f"
-# Placeholders with N/E respect .mailmap (for bare clones git reads HEAD:.mailmap).
-_FORMAT = _US.join(["%H", "%P", "%aN", "%aE", "%cN", "%cE", "%aI", "%cI", "%s"])
-_FIELDS = 9
-# Options that pin down output a user's git config could otherwise change.
-_STABLE = [
-    "-c",
-    "log.showRoot=true",
-    "-c",
-    "log.showSignature=false",
-    "-c",
-    "core.quotePath=true",
-    "-c",
-    "diff.renames=true",
+DEFAULT_TIMEOUT_S = 300.0
+# Parallel numstat passes for large windows: at most this many, each with at least this many
+# commits (below that, starting another git costs more than it saves).
+MAX_JOBS = 8
+MIN_SHAS_PER_JOB = 32
+# Where a remote has no usable `HEAD`, the names its default branch most likely has, in order.
+FALLBACK_BRANCHES = ("main", "master", "trunk")
+
+# Settings a user's git config could change and that would change what Sparky parses or counts
+# (git-config(1)). Defaults are git's own where a user setting would alter the numbers.
+_PINNED_CONFIG = {
+    "i18n.logOutputEncoding": "UTF-8",
+    "log.showRoot": "true",
+    "log.showSignature": "false",
+    "log.mailmap": "true",
+    "log.follow": "false",
+    "color.ui": "false",
+    "core.quotePath": "false",
+    "core.bigFileThreshold": "512m",
+    "diff.renames": "true",
+    "diff.renameLimit": "1000",
+    "diff.relative": "false",
+    "diff.algorithm": "myers",
+    "diff.ignoreSubmodules": "none",
+}
+_STABLE = [arg for key, value in _PINNED_CONFIG.items() for arg in ("-c", f"{key}={value}")]
+# Placeholders with N/E respect .mailmap (for bare clones git reads HEAD:.mailmap). The sha is
+# repeated last: the parser checks it to prove the fields did not shift.
+_FIELDS = ["%H", "%P", "%aN", "%aE", "%cN", "%cE", "%at", "%ct", "%aI", "%cI", "%s", "%H"]
+_FORMAT = "%x00".join(_FIELDS)
+_LOG_OPTS = [
+    "-z",
+    "--no-color",
+    "--no-textconv",
+    "--no-ext-diff",
+    "--diff-merges=off",
+    "--numstat",
+    "-M",
 ]
-_LOG_OPTS = ["--no-color", "--no-textconv", "--no-ext-diff", "--numstat", "-M"]
+_SHA = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_STAT = re.compile(rb"(\d+|-)\t(\d+|-)\t")
 
 
 class GitError(RuntimeError):
     """A git command failed; the message is git's own first line of complaint."""
 
 
-def git_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C", LANG="C", GIT_PAGER="cat", PAGER="cat")
-    return env
+class GitTimeout(GitError):
+    """A git command ran longer than the configured timeout and was stopped."""
 
 
-def _run_git(path: Path, args: Sequence[str], stdin: str | None = None) -> str:
-    proc = subprocess.run(
-        ["git", "-C", str(path), *_STABLE, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=git_env(),
-        check=False,
+class UnparseableCommit(GitError):
+    """git printed a commit record Sparky cannot read; names the commit."""
+
+
+def git_env(path: Path) -> dict[str, str]:
+    """The environment git runs in: the caller's, minus every `GIT_*` variable.
+
+    An inherited `GIT_DIR` (git hooks, `git bisect run`) would make every clone read the same
+    repository; `GIT_CEILING_DIRECTORIES` stops discovery at the configured folder, so a plain
+    folder inside some other repository is "not a git repository", not that other one.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(
+        GIT_TERMINAL_PROMPT="0",
+        GIT_OPTIONAL_LOCKS="0",
+        GIT_PAGER="cat",
+        PAGER="cat",
+        LC_ALL="C",
+        LANG="C",
+        GIT_CEILING_DIRECTORIES=str(path.parent),
     )
-    if proc.returncode != 0:
-        raise GitError(_first_line(proc.stderr) or f"git {args[0]} exited with {proc.returncode}")
-    return proc.stdout
+    return env
 
 
 def _first_line(text: str) -> str:
@@ -78,186 +122,454 @@ def _first_line(text: str) -> str:
     return line.removeprefix("fatal: ").removeprefix("error: ")
 
 
-def inspect_repo(path: str | Path) -> RepoInfo:
-    """Open a clone (work tree or bare) and find the branch Sparky reads; never raises."""
-    p = Path(path).expanduser().resolve()
-    name = repo_name(p)
-    try:
-        if not p.exists():
-            raise GitError(f"no such path: {p}")
-        if not os.access(p, os.R_OK | os.X_OK):
-            raise GitError(f"cannot read {p}: permission denied")
-        repo = git.Repo(p)
-    except git.InvalidGitRepositoryError:
-        return RepoInfo(name=name, path=str(p), error=f"not a git repository: {p}")
-    except (git.NoSuchPathError, GitError, OSError) as exc:
-        return RepoInfo(name=name, path=str(p), error=str(exc) or exc.__class__.__name__)
-    try:
-        with repo:
-            refs = default_refs(p)
-            head = _run_git(p, ["log", "-1", "--format=%H%x1f%cI", *refs]).strip() if refs else ""
-            sha, _, committed = head.partition(_US)
-            return RepoInfo(
-                name=name,
-                path=str(p),
-                bare=repo.bare,
-                refs=refs,
-                head_sha=sha or None,
-                head_committed_at=committed or None,
+@dataclass(frozen=True)
+class GitRunner:
+    """Runs git in one repository folder: clean environment, pinned config, a timeout."""
+
+    path: Path
+    timeout_s: float = DEFAULT_TIMEOUT_S
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        return ["git", "-C", str(self.path), *_STABLE, *args]
+
+    def run(self, args: Sequence[str], stdin: bytes | None = None) -> bytes:
+        try:
+            proc = subprocess.run(
+                self.argv(args),
+                input=stdin,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
+                capture_output=True,
+                env=git_env(self.path),
+                timeout=self.timeout_s,
+                check=False,
             )
-    except (GitError, git.GitCommandError, OSError) as exc:
-        return RepoInfo(name=name, path=str(p), error=f"cannot read {p}: {exc}")
+        except subprocess.TimeoutExpired:
+            raise GitTimeout(
+                f"git {args[0]} took longer than {self.timeout_s:g} s "
+                "(raise [local].git_timeout_s for very large repositories)"
+            ) from None
+        if proc.returncode != 0:
+            stderr = proc.stderr.decode("utf-8", "replace")
+            raise GitError(_first_line(stderr) or f"git {args[0]} exited with {proc.returncode}")
+        return proc.stdout
+
+    def text(self, args: Sequence[str]) -> str:
+        return self.run(args).decode("utf-8", "replace")
+
+    def resolves(self, ref: str) -> str | None:
+        """The commit a ref points at, or None."""
+        try:
+            return self.text(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"]).strip()
+        except GitError:
+            return None
 
 
-def _resolves(path: Path, ref: str) -> bool:
+# ---------------------------------------------------------------------------------------------
+# Which branch is "the default branch"
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DefaultBranch:
+    """The refs Sparky reads for a clone, the branch's name, and why these."""
+
+    refs: list[str]
+    branch: str | None
+    reason: str
+    fallback: bool = False
+
+
+def _branch_of(git: GitRunner) -> str | None:
     try:
-        _run_git(path, ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"])
+        head = git.text(["symbolic-ref", "--quiet", "HEAD"]).strip()
     except GitError:
-        return False
-    return True
+        return None
+    return head.removeprefix("refs/heads/") or None
 
 
-def default_refs(path: Path) -> list[str]:
-    """The refs of the clone's default branch, whatever branch is checked out.
+def resolve_default_branch(git: GitRunner, *, count_unpushed: bool = False) -> DefaultBranch:
+    """The clone's default branch, whatever branch is checked out.
 
-    With an `origin/HEAD` (a clone): the remote's default branch as last fetched, plus the local
-    branch of the same name, so both fetched and pulled (or not yet pushed) work count. Without
-    one: `HEAD` (for a bare repository, its default branch). Empty for a repository without
-    commits yet; GitError for one whose refs do not resolve.
+    Rule: with a remote (`origin`, else the only remote), the remote's default branch as last
+    fetched: `<remote>/HEAD`; where that is missing or dangling (the remote renamed its branch
+    and the clone was pruned), the remote's `main`, `master` or `trunk`. Local commits that
+    were never pushed count only with `count_unpushed` (the local branch of the same name is
+    read too); otherwise a stale local branch whose work was squash-merged upstream would
+    count twice. Without a remote, or a remote with no fetched branches (bare mirrors), `HEAD`.
     """
-    if _resolves(path, "refs/remotes/origin/HEAD"):
-        target = _run_git(path, ["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"]).strip()
-        target = target or "refs/remotes/origin/HEAD"
-        local = "refs/heads/" + target.removeprefix("refs/remotes/origin/")
-        return [target, local] if _resolves(path, local) else [target]
-    if _resolves(path, "HEAD"):
-        return ["HEAD"]
+    remotes = git.text(["remote"]).split()
+    remote = "origin" if "origin" in remotes else (remotes[0] if len(remotes) == 1 else None)
+    local_head = _branch_of(git)
+    if remote is not None:
+        prefix = f"refs/remotes/{remote}/"
+        fetched = git.text(["for-each-ref", "--format=%(refname)", prefix]).split()
+        target = None
+        with contextlib.suppress(GitError):
+            target = git.text(["symbolic-ref", "--quiet", f"{prefix}HEAD"]).strip() or None
+        chosen, why, fallback = None, "", False
+        if target and git.resolves(target):
+            chosen, why = target, f"{remote}/HEAD points at it"
+        elif fetched:
+            missing = (
+                f"{remote}/HEAD points at {target.removeprefix('refs/remotes/')}, which is gone"
+                if target
+                else f"{remote}/HEAD is not set"
+            )
+            for name in FALLBACK_BRANCHES:
+                if f"{prefix}{name}" in fetched and git.resolves(f"{prefix}{name}"):
+                    chosen, why, fallback = f"{prefix}{name}", f"{missing}; using {name}", True
+                    break
+            else:
+                why = f"{missing} and the remote has none of {', '.join(FALLBACK_BRANCHES)}"
+        if chosen is not None:
+            branch = chosen.removeprefix(prefix)
+            refs = [chosen]
+            local = f"refs/heads/{branch}"
+            if count_unpushed and git.resolves(local):
+                refs.append(local)
+                why += "; unpushed local commits counted ([local].count_unpushed)"
+            return DefaultBranch(refs, branch, f"{remote}/{branch}: {why}", fallback)
+        if fetched:  # a remote with branches, none of them the default: say so, read HEAD
+            return _head(git, local_head, f"{why}; reading HEAD", fallback=True)
+        return _head(git, local_head, f"remote {remote} has no fetched branches; reading HEAD")
+    return _head(git, local_head, "no remote; reading HEAD")
+
+
+def _head(git: GitRunner, branch: str | None, why: str, *, fallback: bool = False) -> DefaultBranch:
+    if git.resolves("HEAD"):
+        return DefaultBranch(["HEAD"], branch, f"{branch or 'detached HEAD'}: {why}", fallback)
     # "No commits yet" has no refs at all; refs that do not resolve mean a broken repository.
-    if _run_git(path, ["for-each-ref", "--count=1", "--format=%(refname)"]).strip():
+    if git.text(["for-each-ref", "--count=1", "--format=%(refname)"]).strip():
         raise GitError("the default branch does not point at a readable commit")
-    return []
+    return DefaultBranch([], branch, f"{branch or 'HEAD'}: no commits yet", fallback)
 
 
-def _select_window(
-    path: Path, refs: Sequence[str], start: dt.datetime | None, end: dt.datetime | None
-) -> tuple[list[str], bool]:
-    """Shas of the refs' history with committer date in [start, end), and whether that is all."""
-    out = _run_git(path, ["log", "--format=%H %ct", *refs])
-    lo = start.timestamp() if start else float("-inf")
-    hi = end.timestamp() if end else float("inf")
-    chosen, total = [], 0
-    for line in out.splitlines():
-        sha, _, ts = line.partition(" ")
-        total += 1
-        if lo <= int(ts) < hi:
-            chosen.append(sha)
-    return chosen, len(chosen) == total
+# ---------------------------------------------------------------------------------------------
+# Opening a clone
+# ---------------------------------------------------------------------------------------------
+
+
+def _public(message: str, path: Path, name: str) -> str:
+    """An error for coverage files and digests: the server's paths replaced by the repo's name."""
+    for p in sorted({str(path), str(path / ".git")}, key=len, reverse=True):
+        message = message.replace(p, f"<{name}>")
+    return message
+
+
+@dataclass(frozen=True)
+class CloneState:
+    """An opened clone: its runner, default branch and shallow boundary."""
+
+    name: str
+    git: GitRunner
+    bare: bool
+    default: DefaultBranch
+    shallow: bool
+    shallow_boundary: frozenset[str]
+    git_dir: Path
+
+
+def open_clone(
+    path: str | Path,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    count_unpushed: bool = False,
+    name: str | None = None,
+) -> CloneState:
+    """Open a clone (work tree, bare, or its `.git` folder); GitError says why it cannot be read."""
+    p = work_tree_path(path)
+    name = name or repo_name(p)
+    if not p.exists():
+        raise GitError("the configured path does not exist")
+    if not os.access(p, os.R_OK | os.X_OK):
+        raise GitError("permission denied")
+    git = GitRunner(p, timeout_s)
+    try:
+        out = git.text(
+            ["rev-parse", "--is-bare-repository", "--is-shallow-repository", "--absolute-git-dir"]
+        ).split("\n")
+    except GitError as exc:
+        if "not a git repository" in str(exc):
+            raise GitError("not a git repository") from None
+        raise GitError(_public(str(exc), p, name)) from None
+    bare, shallow, git_dir = out[0] == "true", out[1] == "true", Path(out[2])
+    boundary: frozenset[str] = frozenset()
+    if shallow:
+        common = Path(
+            git.text(["rev-parse", "--path-format=absolute", "--git-common-dir"]).strip()
+        )
+        shallow_file = common / "shallow"
+        if shallow_file.exists():
+            boundary = frozenset(shallow_file.read_text(encoding="ascii").split())
+    try:
+        default = resolve_default_branch(git, count_unpushed=count_unpushed)
+    except GitError as exc:
+        raise GitError(_public(str(exc), p, name)) from None
+    return CloneState(name, git, bare, default, shallow, boundary, git_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# The cached `%H %ct` listing of the default branch
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Listing:
+    """Every commit of the refs with its committer epoch, sorted by epoch, and the tips.
+
+    Compact on purpose (epochs in an `array`, shas as one bytes blob): a day's run on a
+    100,000-commit history loads and searches it in milliseconds.
+    """
+
+    tips: list[str]
+    cts: array  # int64 epochs, ascending
+    shas: bytes  # raw shas, `width` bytes each, in the order of `cts`
+    width: int = 20
+
+    @classmethod
+    def build(cls, tips: list[str], pairs: Sequence[tuple[int, bytes]], width: int) -> Listing:
+        ordered = sorted(pairs)
+        return cls(tips, array("q", (t for t, _ in ordered)), b"".join(s for _, s in ordered),
+                   width)
+
+    def __len__(self) -> int:
+        return len(self.cts)
+
+    def _sha(self, i: int) -> str:
+        return self.shas[i * self.width : (i + 1) * self.width].hex()
+
+    def window(self, lo: float, hi: float) -> list[str]:
+        """Shas with committer epoch in [lo, hi)."""
+        i, j = bisect.bisect_left(self.cts, lo), bisect.bisect_left(self.cts, hi)
+        return [self._sha(k) for k in range(i, j)]
+
+    def newest_before(self, limit: float) -> tuple[int, str] | None:
+        """(epoch, sha) of the commit with the latest committer epoch before `limit`."""
+        i = bisect.bisect_left(self.cts, limit) - 1
+        return (self.cts[i], self._sha(i)) if i >= 0 else None
+
+    def epochs_of(self, shas: frozenset[str]) -> list[int]:
+        wanted = {bytes.fromhex(s) for s in shas}
+        w = self.width
+        return [self.cts[i] for i in range(len(self)) if self.shas[i * w : (i + 1) * w] in wanted]
+
+    def pairs(self) -> list[tuple[int, bytes]]:
+        w = self.width
+        return [(t, self.shas[i * w : (i + 1) * w]) for i, t in enumerate(self.cts)]
+
+
+def _list(git: GitRunner, args: Sequence[str]) -> list[tuple[int, bytes]]:
+    out = git.run(["log", "--format=%ct %H", *args])
+    pairs = []
+    for line in out.split(b"\n"):
+        if line:
+            ct, _, sha = line.partition(b" ")
+            pairs.append((int(ct), bytes.fromhex(sha.decode("ascii"))))
+    return pairs
+
+
+class ListingCache:
+    """`%H %ct` listings per clone on disk, keyed by the refs and the tips they were made at.
+
+    A new tip that descends from the cached tips is listed incrementally (`new --not old`);
+    anything else (a force-push, other refs, a corrupt file) is listed again in full. The file
+    is one JSON header line, then the epochs (int64) and the raw shas.
+    """
+
+    VERSION = 2
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def _file(self, clone: CloneState) -> Path | None:
+        if self.folder is None:
+            return None
+        key = hashlib.sha256(str(clone.git_dir).encode("utf-8")).hexdigest()[:16]
+        return self.folder / f"{clone.name}-{key}.bin"
+
+    def _load(self, file: Path, refs: list[str]) -> Listing | None:
+        try:
+            blob = file.read_bytes()
+            header, _, body = blob.partition(b"\n")
+            meta = json.loads(header)
+            if meta.get("version") != self.VERSION or meta.get("refs") != refs:
+                return None
+            count, width = int(meta["count"]), int(meta["width"])
+            cts = array("q")
+            cts.frombytes(body[: 8 * count])
+            shas = body[8 * count :]
+            if len(cts) != count or len(shas) != count * width:
+                return None
+            return Listing(list(meta["tips"]), cts, shas, width)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _save(self, file: Path, refs: list[str], listing: Listing) -> None:
+        header = json.dumps(
+            {
+                "version": self.VERSION,
+                "refs": refs,
+                "tips": listing.tips,
+                "count": len(listing),
+                "width": listing.width,
+            }
+        )
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
+            atomic_write_bytes(file, header.encode() + b"\n" + listing.cts.tobytes() + listing.shas)
+
+    def listing(self, clone: CloneState) -> Listing:
+        refs = clone.default.refs
+        tips = [clone.git.resolves(r) or "" for r in refs]
+        if not all(tips):
+            raise GitError("the default branch does not point at a readable commit")
+        width = len(tips[0]) // 2
+        file = self._file(clone)
+        cached = self._load(file, refs) if file is not None else None
+        if cached is not None and cached.tips == tips:
+            return cached
+        if (
+            cached is not None
+            and cached.width == width
+            and self._descends(clone.git, cached.tips, tips)
+        ):
+            new = sorted(_list(clone.git, [*tips, "--not", *cached.tips]))
+            if not new or not len(cached) or new[0][0] >= cached.cts[-1]:
+                fresh = Listing(tips, cached.cts + array("q", (t for t, _ in new)),
+                                cached.shas + b"".join(sha for _, sha in new), width)
+            else:  # new commits dated among the old ones (skewed clocks): re-sort
+                fresh = Listing.build(tips, cached.pairs() + new, width)
+        else:
+            fresh = Listing.build(tips, _list(clone.git, tips), width)
+        if file is not None:
+            self._save(file, refs, fresh)
+        return fresh
+
+    @staticmethod
+    def _descends(git: GitRunner, old: list[str], new: list[str]) -> bool:
+        """Whether every old tip is reachable from the new tips (no force-push in between)."""
+        try:
+            out = git.text(["rev-list", "--count", *old, "--not", *new])
+        except GitError:  # an old tip was garbage-collected
+            return False
+        return out.strip() == "0"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading commits
+# ---------------------------------------------------------------------------------------------
 
 
 def log_argv(path: Path, *args: str) -> list[str]:
     """The `git log --numstat` command line Sparky parses (the benchmark's baseline runs it too)."""
-    return ["git", "-C", str(path), *_STABLE, "log", f"--format={_RS}{_FORMAT}", *_LOG_OPTS, *args]
+    return GitRunner(path).argv(["log", f"--format={_FORMAT}", *_LOG_OPTS, *args])
 
 
-def _stream_log(argv: Sequence[str], stdin: str | None) -> Iterator[str]:
-    """Yield git log's stdout line by line, feeding stdin from a thread (no pipe deadlock)."""
-    proc = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=git_env(),
-        bufsize=1 << 20,
-    )
-    errors: list[str] = []
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
 
-    def feed() -> None:
-        assert proc.stdin is not None
+
+def parse_log(out: bytes, repo: str, boundary: frozenset[str] = frozenset()) -> list[CommitRecord]:
+    """Records from `git log -z --format=<_FORMAT> --numstat` output (bytes).
+
+    Layout (git-log(1), `-z`): each commit's fields NUL-separated and NUL-terminated; if it has
+    a diff, a newline, then per file `added TAB deleted TAB path NUL`, or for a rename
+    `added TAB deleted TAB NUL old NUL new NUL`. Commits in `boundary` (a shallow clone's cut)
+    get no line stats: git diffs them against an empty tree, counting their whole tree as added.
+    """
+    tokens = out.split(b"\0")
+    n, i, width = len(tokens), 0, len(_FIELDS)
+    records: list[CommitRecord] = []
+    while i < n:
+        if i == n - 1 and not tokens[i]:
+            break
+        head = tokens[i : i + width]
+        sha = head[0].decode("ascii", "replace")
+        if not _SHA.fullmatch(head[0]):
+            after = f"after {records[-1].sha}" if records else "at the start"
+            raise UnparseableCommit(f"unreadable git log output {after}: {head[0][:60]!r}")
+        if len(head) < width or head[-1] != head[0]:
+            raise UnparseableCommit(f"commit {sha}: its fields did not parse (NUL in a field?)")
+        i += width
+        adds = dels = files = binary = 0
+        if i < n and tokens[i].startswith(b"\n"):
+            tokens[i] = tokens[i][1:]
+            while i < n and (stat := _STAT.match(tokens[i])):
+                rename = len(tokens[i]) == stat.end()
+                i += 3 if rename else 1
+                files += 1
+                if stat.group(1) == b"-":
+                    binary += 1
+                else:
+                    adds += int(stat.group(1))
+                    dels += int(stat.group(2))
         try:
-            proc.stdin.write(stdin or "")
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-
-    def drain() -> None:
-        assert proc.stderr is not None
-        errors.append(proc.stderr.read())
-
-    threads = [threading.Thread(target=drain, daemon=True)]
-    if stdin is not None:
-        threads.append(threading.Thread(target=feed, daemon=True))
-    for t in threads:
-        t.start()
-    assert proc.stdout is not None
-    try:
-        yield from proc.stdout
-    finally:
-        proc.stdout.close()
-        code = proc.wait()
-        for t in threads:
-            t.join()
-    if code != 0:
-        raise GitError(_first_line("".join(errors)) or f"git log exited with {code}")
-
-
-@dataclass
-class _Pending:
-    header: list[str]
-    additions: int = 0
-    deletions: int = 0
-    files: int = 0
-    binary: int = 0
+            parents = head[1].decode("ascii").split()
+            authored_ts, committed_ts = int(head[6]), int(head[7])
+        except (UnicodeDecodeError, ValueError):
+            raise UnparseableCommit(f"commit {sha}: unreadable parents or dates") from None
+        cut = sha in boundary
+        records.append(
+            CommitRecord(
+                repo=repo,
+                sha=sha,
+                parents=parents,
+                author_name=_text(head[2]),
+                author_email=_text(head[3]),
+                committer_name=_text(head[4]),
+                committer_email=_text(head[5]),
+                authored_ts=authored_ts,
+                committed_ts=committed_ts,
+                authored_at=_text(head[8]),
+                committed_at=_text(head[9]),
+                subject=_text(head[10]),
+                additions=0 if cut else adds,
+                deletions=0 if cut else dels,
+                files_changed=0 if cut else files,
+                binary_files=0 if cut else binary,
+                is_merge=len(parents) > 1,
+                shallow_boundary=cut,
+            )
+        )
+    return records
 
 
-def parse_log(lines: Iterable[str], repo: str) -> Iterator[CommitRecord]:
-    """Parse `git log --format=<_FORMAT with RS prefix> --numstat` output into records."""
-    pending: _Pending | None = None
-    for line in lines:
-        if line.startswith(_RS):
-            if pending is not None:
-                yield _record(pending, repo)
-            header = line[1:].rstrip("\n").split(_US, _FIELDS - 1)
-            if len(header) != _FIELDS:
-                raise GitError(f"unexpected git log output: {line[:80]!r}")
-            pending = _Pending(header)
-            continue
-        if pending is None or line == "\n" or not line.strip():
-            continue
-        added, _, rest = line.partition("\t")
-        deleted, _, _ = rest.partition("\t")
-        pending.files += 1
-        if added == "-":
-            pending.binary += 1
-        else:
-            pending.additions += int(added)
-            pending.deletions += int(deleted)
-    if pending is not None:
-        yield _record(pending, repo)
+def _epoch(when: dt.datetime | None, default: float) -> float:
+    return when.timestamp() if when is not None else default
 
 
-def _record(p: _Pending, repo: str) -> CommitRecord:
-    sha, parents, an, ae, cn, ce, ai, ci, subject = p.header
-    parent_list = parents.split()
-    return CommitRecord(
-        repo=repo,
-        sha=sha,
-        parents=parent_list,
-        author_name=an,
-        author_email=ae,
-        committer_name=cn,
-        committer_email=ce,
-        authored_at=ai,
-        committed_at=ci,
-        subject=subject,
-        additions=p.additions,
-        deletions=p.deletions,
-        files_changed=p.files,
-        binary_files=p.binary,
-        is_merge=len(parent_list) > 1,
-    )
+def read_clone(
+    clone: CloneState,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    *,
+    cache: ListingCache | None = None,
+) -> list[CommitRecord]:
+    """Commits on the clone's default branch with committer epoch in [start, end)."""
+    refs = clone.default.refs
+    if not refs:
+        return []
+    if start is None and end is None:
+        out = clone.git.run(["log", f"--format={_FORMAT}", *_LOG_OPTS, *refs])
+        return parse_log(out, clone.name, clone.shallow_boundary)
+    listing = (cache or ListingCache(None)).listing(clone)
+    shas = listing.window(_epoch(start, float("-inf")), _epoch(end, float("inf")))
+    if not shas:
+        return []
+    # The diffs are the cost (git's, not the parser's): a large window is split among
+    # parallel `git log --no-walk` passes, one per core, each over its share of the shas.
+    jobs = min(MAX_JOBS, os.cpu_count() or 1, max(1, len(shas) // MIN_SHAS_PER_JOB))
+    chunks = [shas[i::jobs] for i in range(jobs)]
+    argv = ["log", f"--format={_FORMAT}", *_LOG_OPTS, "--no-walk=unsorted", "--stdin"]
+
+    def numstat(chunk: list[str]) -> bytes:
+        return clone.git.run(argv, stdin=("\n".join(chunk) + "\n").encode("ascii"))
+
+    if jobs == 1:
+        outputs = [numstat(shas)]
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            outputs = list(pool.map(numstat, chunks))
+    return [r for out in outputs for r in parse_log(out, clone.name, clone.shallow_boundary)]
 
 
 def read_commits(
@@ -266,25 +578,74 @@ def read_commits(
     end: dt.datetime | None = None,
     *,
     name: str | None = None,
-    refs: Sequence[str] | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    count_unpushed: bool = False,
+    cache_dir: Path | None = None,
 ) -> list[CommitRecord]:
-    """Commits on the clone's default branch with committer date in [start, end).
+    """Commits on a clone's default branch with committer date in [start, end).
 
     `start`/`end` must be timezone-aware; None means unbounded. Raises GitError.
     """
-    p = Path(path).expanduser().resolve()
-    name = name or repo_name(p)
-    refs = default_refs(p) if refs is None else refs
-    if not refs:
-        return []
-    if start is not None or end is not None:
-        shas, everything = _select_window(p, refs, start, end)
-        if not shas:
-            return []
-        if not everything:
-            argv = log_argv(p, "--no-walk=unsorted", "--stdin")
-            return list(parse_log(_stream_log(argv, "\n".join(shas) + "\n"), name))
-    return list(parse_log(_stream_log(log_argv(p, *refs), None), name))
+    clone = open_clone(path, timeout_s=timeout_s, count_unpushed=count_unpushed, name=name)
+    return read_clone(clone, start, end, cache=ListingCache(cache_dir))
+
+
+def history_complete_since(clone: CloneState, listing: Listing) -> str | None:
+    """For a shallow clone: the instant after which its history is complete (UTC ISO 8601)."""
+    if not clone.shallow:
+        return None
+    cut = listing.epochs_of(clone.shallow_boundary)
+    if not cut:
+        return None
+    return dt.datetime.fromtimestamp(max(cut) + 1, dt.UTC).isoformat()
+
+
+def inspect_repo(
+    path: str | Path,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    count_unpushed: bool = False,
+    cache_dir: Path | None = None,
+    as_of: dt.datetime | None = None,
+) -> RepoInfo:
+    """What Sparky reads in a clone, with its newest commit before `as_of`; never raises."""
+    p = work_tree_path(path)
+    name = repo_name(p)
+    try:
+        clone = open_clone(p, timeout_s=timeout_s, count_unpushed=count_unpushed)
+    except GitError as exc:
+        return RepoInfo(name=name, path=str(p), error=str(exc))
+    info = RepoInfo(
+        name=name,
+        path=str(p),
+        bare=clone.bare,
+        refs=clone.default.refs,
+        default_branch=clone.default.branch,
+        default_branch_reason=clone.default.reason,
+        shallow=clone.shallow,
+    )
+    if not clone.default.refs:
+        return info
+    try:
+        listing = ListingCache(cache_dir).listing(clone)
+    except GitError as exc:
+        return info.model_copy(update={"error": _public(str(exc), p, name)})
+    # The branch at the day's end: the newest commit committed before then (git keeps no
+    # record of when a remote branch moved). Without `as_of`, the branch's tip.
+    if as_of is None:
+        tip = listing.tips[0]
+        best = next(((t, tip) for t in listing.epochs_of(frozenset([tip]))), None)
+    else:
+        best = listing.newest_before(as_of.timestamp())
+    return info.model_copy(
+        update={
+            "head_sha": best[1] if best else None,
+            "head_committed_at": (
+                dt.datetime.fromtimestamp(best[0], dt.UTC).isoformat() if best else None
+            ),
+            "history_complete_since": history_complete_since(clone, listing),
+        }
+    )
 
 
 @dataclass
@@ -303,29 +664,71 @@ class LocalGitResource(dg.ConfigurableResource):
     """Any number of local clones (work trees or bare), read with one `git log` pass each."""
 
     repos: list[str]
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    count_unpushed: bool = False
+    cache_dir: str | None = None
 
-    def inspect(self) -> list[RepoInfo]:
-        return [inspect_repo(p) for p in self.repos]
+    def _cache_dir(self) -> Path | None:
+        return Path(self.cache_dir) if self.cache_dir else None
 
-    def collect(self, start: dt.datetime | None, end: dt.datetime | None) -> CollectionResult:
-        """Read every clone; a clone that fails is reported and the others still collected."""
+    def inspect(self, as_of: dt.datetime | None = None) -> list[RepoInfo]:
+        return [
+            inspect_repo(
+                p,
+                timeout_s=self.timeout_s,
+                count_unpushed=self.count_unpushed,
+                cache_dir=self._cache_dir(),
+                as_of=as_of,
+            )
+            for p in self.repos
+        ]
+
+    def collect(
+        self,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        paths: Sequence[str] | None = None,
+    ) -> CollectionResult:
+        """Read every clone (or `paths`); one that fails is reported, the others still collected.
+
+        Only git's failures (GitError, including timeouts and unparseable records, which name
+        the commit) mark a clone as failed; any other exception is a bug and fails the run.
+        """
         result = CollectionResult()
         seen: set[str] = set()
-        for info in self.inspect():
-            if info.error:
+        cache = ListingCache(self._cache_dir())
+        for raw in self.repos if paths is None else paths:
+            p = work_tree_path(raw)
+            name = repo_name(p)
+            try:
+                clone = open_clone(
+                    p, timeout_s=self.timeout_s, count_unpushed=self.count_unpushed
+                )
+                commits = read_clone(clone, start, end, cache=cache)
+                listing = cache.listing(clone) if clone.shallow and clone.default.refs else None
+            except GitError as exc:
                 result.coverage.append(
-                    RepoCoverage(repo=info.name, status="failed", error=info.error)
+                    RepoCoverage(repo=name, status="failed", error=_public(str(exc), p, name))
                 )
                 continue
-            try:
-                commits = read_commits(info.path, start, end, name=info.name, refs=info.refs)
-            except (GitError, OSError, ValueError) as exc:
-                result.coverage.append(
-                    RepoCoverage(repo=info.name, status="failed", error=f"{info.path}: {exc}")
-                )
+            except OSError as exc:
+                error = f"cannot read the clone: {exc.strerror or exc.__class__.__name__}"
+                result.coverage.append(RepoCoverage(repo=name, status="failed", error=error))
                 continue
             fresh = [c for c in commits if c.sha not in seen]
             seen.update(c.sha for c in fresh)
             result.commits.extend(fresh)
-            result.coverage.append(RepoCoverage(repo=info.name, status="ok", commits=len(fresh)))
+            result.coverage.append(
+                RepoCoverage(
+                    repo=name,
+                    status="ok",
+                    commits=len(fresh),
+                    default_branch=clone.default.branch,
+                    default_branch_reason=clone.default.reason,
+                    shallow=clone.shallow,
+                    history_complete_since=(
+                        history_complete_since(clone, listing) if listing else None
+                    ),
+                )
+            )
         return result

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Record(BaseModel):
@@ -17,7 +17,10 @@ class CommitRecord(_Record):
 
     Identities are mailmapped. Line and file counts come from `git log --numstat -M`: a rename
     is one file, a binary file is one file with 0 lines, a merge commit has no diff (0/0/0).
-    Times keep the offset git recorded, so nothing is lost; windows compare instants.
+    `authored_at`/`committed_at` are git's ISO 8601 text with the offset as recorded (which may
+    be out of range for Python, e.g. `+99:00`); windows and ordering use the epoch seconds
+    `authored_ts`/`committed_ts`. A shallow clone's boundary commit has `shallow_boundary` and
+    no line stats (0/0/0): git can only diff it against an empty tree.
     """
 
     repo: str
@@ -29,12 +32,25 @@ class CommitRecord(_Record):
     committer_email: str
     authored_at: str
     committed_at: str
+    authored_ts: int
+    committed_ts: int
     subject: str
     additions: int
     deletions: int
     files_changed: int
     binary_files: int
     is_merge: bool
+    shallow_boundary: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_version_1(cls, data: Any) -> Any:
+        """Version-1 files have no epochs: derive them from the ISO texts they do have."""
+        if isinstance(data, dict):
+            for text, epoch in (("authored_at", "authored_ts"), ("committed_at", "committed_ts")):
+                if epoch not in data and isinstance(data.get(text), str):
+                    data = {**data, epoch: int(dt.datetime.fromisoformat(data[text]).timestamp())}
+        return data
 
 
 class RepoInfo(_Record):
@@ -45,6 +61,10 @@ class RepoInfo(_Record):
     source: Literal["local"] = "local"
     bare: bool | None = None
     refs: list[str] = Field(default_factory=list)
+    default_branch: str | None = None
+    default_branch_reason: str | None = None
+    shallow: bool = False
+    history_complete_since: str | None = None
     head_sha: str | None = None
     head_committed_at: str | None = None
     error: str | None = None
@@ -58,6 +78,10 @@ class RepoCoverage(_Record):
     commits: int = 0
     error: str | None = None
     kept_previous: int = 0
+    default_branch: str | None = None
+    default_branch_reason: str | None = None
+    shallow: bool = False
+    history_complete_since: str | None = None
 
 
 class Coverage(_Record):

@@ -5,6 +5,7 @@ Every expected day below is worked out by hand from the zone's offset on that da
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -87,7 +88,8 @@ def test_day_of_on_berlin_dst_change(instant: str, day: str) -> None:
 
 
 def record(sha: str, committed_at: str, repo: str = "alpha") -> dict[str, Any]:
-    return {"repo": repo, "sha": sha, "committed_at": committed_at}
+    epoch = int(dt.datetime.fromisoformat(committed_at).timestamp())
+    return {"repo": repo, "sha": sha, "committed_at": committed_at, "committed_ts": epoch}
 
 
 def test_split_by_day_gives_every_key_a_list_and_drops_the_rest() -> None:
@@ -138,3 +140,32 @@ def test_kept_from_previous_keeps_only_failed_repos() -> None:
     assert kept_from_previous(previous, []) == []
     assert kept_from_previous([], ["beta"]) == []
     assert kept_from_previous(previous, ["delta"]) == []
+
+
+def test_a_kept_record_collected_again_by_another_clone_counts_once() -> None:
+    previous = [
+        record("1", "2024-06-03T09:00:00-04:00", repo="alpha"),
+        record("2", "2024-06-03T10:00:00-04:00", repo="alpha"),
+    ]
+    # alpha failed now; another clone of the same repository brought commit 2 again.
+    kept = kept_from_previous(previous, ["alpha"], fresh_shas={"2", "9"})
+    assert [r["sha"] for r in kept] == ["1"]
+
+
+def test_split_by_day_uses_the_epoch_not_the_text() -> None:
+    # git accepts "+9900" (99 hours); Python cannot parse "+99:00". The epoch decides the day:
+    # 1717416000 is 2024-06-03T12:00:00Z, 08:00 in New York.
+    odd = {"repo": "alpha", "sha": "x", "committed_at": "2024-06-07T15:00:00+99:00",
+           "committed_ts": 1717416000}
+    days = split_by_day([odd], ["2024-06-03", "2024-06-05"], NY)
+    assert [r["sha"] for r in days["2024-06-03"]] == ["x"]
+    assert days["2024-06-05"] == []
+
+
+def test_split_by_day_with_a_gap_between_keys() -> None:
+    records = [
+        record("gap", "2024-06-04T12:00:00-04:00"),  # June 4 is not a key
+        record("five", "2024-06-05T00:00:00-04:00"),
+    ]
+    days = split_by_day(records, ["2024-06-03", "2024-06-05"], NY)
+    assert days == {"2024-06-03": [], "2024-06-05": [records[1]]}

@@ -373,3 +373,15 @@ def test_an_identity_is_either_a_bot_or_a_human() -> None:
     assert m.active_contributors == 1
     shown_as_humans = sum(not c.is_bot for c in m.top_contributors)
     assert m.human_contributors == shown_as_humans
+
+
+def test_shallow_boundary_commits_count_as_commits_without_line_stats() -> None:
+    boundary = {**rec("alpha", "b1", "Ann", "ann@example.com"), "shallow_boundary": True}
+    normal = rec("alpha", "n1", "Ann", "ann@example.com", 4, 1, 2)
+    m = compute_activity("2024-06-03", [boundary, normal])
+    # By hand: two commits by one person; lines only from the normal one.
+    assert (m.commits, m.commits_without_line_stats) == (2, 1)
+    assert (m.lines_added, m.lines_deleted, m.files_changed) == (4, 1, 2)
+    # Records of schema version 1 have no shallow_boundary field: read as False.
+    legacy = {k: v for k, v in normal.items() if k != "shallow_boundary"}
+    assert compute_activity("2024-06-03", [legacy]).commits_without_line_stats == 0

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.event_api import PartitionKeyFilter
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
-from gitrepo import KnownHistory, Repo
+from gitrepo import ALICE, KnownHistory, Repo
 
 from sparky_assets.defs.collect import raw_commits, repositories
 from sparky_assets.defs.digests import daily_digest
@@ -55,7 +56,9 @@ def instance():
 
 def run(instance, repos, tmp: Path, *, assets=CHAIN, partition=DAY, tags=None, ok=True):
     resources = {
-        "local_git": LocalGitResource(repos=[str(r) for r in repos]),
+        "local_git": LocalGitResource(
+            repos=[str(r) for r in repos], cache_dir=str(tmp / "data/cache/git")
+        ),
         "store": DataStore(data_dir=str(tmp / "data"), output_dir=str(tmp / "output")),
     }
     return dg.materialize(
@@ -69,7 +72,10 @@ def run(instance, repos, tmp: Path, *, assets=CHAIN, partition=DAY, tags=None, o
 
 
 def read(path: Path):
-    return json.loads(path.read_text(encoding="utf-8"))
+    """A data file's payload: list files are `{"schema_version": 2, "records": [...]}`."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["schema_version"] == 2, path
+    return document["records"] if set(document) == {"schema_version", "records"} else document
 
 
 def test_one_partition_end_to_end(instance, known: KnownHistory, tmp_path: Path) -> None:
@@ -108,7 +114,8 @@ def test_one_partition_end_to_end(instance, known: KnownHistory, tmp_path: Path)
 
     digest = (tmp_path / "output/daily" / f"{DAY}.md").read_text(encoding="utf-8")
     assert "| Commits | 5 |" in digest and "| Lines added | 17 |" in digest
-    assert "gone: **not collected**: no such path" in digest
+    assert "gone: **not collected**: the configured path does not exist" in digest
+    assert str(tmp_path) not in digest
     assert (tmp_path / "output/daily" / f"{DAY}.json").exists()
 
     # The markdown is in the materialization's metadata, as written.
@@ -118,25 +125,60 @@ def test_one_partition_end_to_end(instance, known: KnownHistory, tmp_path: Path)
 
     # The coverage check warns about the missing clone without failing the run.
     checks = result.get_asset_check_evaluations()
-    assert [(c.check_name, c.passed, c.severity) for c in checks] == [
-        ("all_repositories_collected", False, dg.AssetCheckSeverity.WARN)
+    assert [(c.check_name, c.passed, c.severity, c.partition) for c in checks] == [
+        ("all_repositories_collected", False, dg.AssetCheckSeverity.WARN, DAY)
     ]
 
 
-def test_rematerializing_a_partition_is_idempotent(
+def test_rematerializing_a_partition_is_idempotent_and_sees_new_commits(
     instance, known: KnownHistory, tmp_path: Path
 ) -> None:
-    run(instance, [known.path], tmp_path)
-    files = sorted(p for p in tmp_path.rglob("*") if p.is_file() and "_coverage" not in p.parts)
-    first = {p: p.read_bytes() for p in files}
+    upstream = tmp_path / "repos" / "proj"
+    shutil.copytree(known.path, upstream)
+    run(instance, [upstream], tmp_path)
+
+    def snapshot() -> dict[Path, bytes]:
+        files = sorted(p for p in tmp_path.rglob("*") if p.is_file() and "repos" not in p.parts)
+        return {p: p.read_bytes() for p in files if "_coverage" not in p.parts}
+
+    first = snapshot()
     time.sleep(1.1)  # a later collection time must not change what the digest says
-    run(instance, [known.path], tmp_path)
-    second = {p: p.read_bytes() for p in files}
-    assert first == second
-    assert (
-        sorted(p for p in tmp_path.rglob("*") if p.is_file() and "_coverage" not in p.parts)
-        == files
-    )  # nothing new, no temp files left behind
+    run(instance, [upstream], tmp_path)
+    assert snapshot() == first  # nothing new, nothing changed, no temp files left behind
+
+    # A commit lands on the day (committed later, dated on the day): the re-run must see it,
+    # through the cached history listing, and change only what it changes.
+    repo = Repo.open(upstream)
+    repo.write("late.txt", "one\ntwo\n")
+    late = repo.commit("Late arrival", ALICE, "2024-06-03T22:00:00-04:00")
+    run(instance, [upstream], tmp_path)
+    raw = read(tmp_path / "data/raw/raw_commits" / f"{DAY}.json")
+    assert len(raw) == 7 and late in {r["sha"] for r in raw}
+    metrics = read(tmp_path / "data/processed/daily_metrics" / f"{DAY}.json")
+    assert (metrics["commits"], metrics["lines_added"]) == (6, 17 + 2)
+    second = snapshot()
+    assert second != first
+    run(instance, [upstream], tmp_path)
+    assert snapshot() == second
+
+
+def test_a_clone_that_disappears_does_not_double_count(
+    instance, known: KnownHistory, tmp_path: Path
+) -> None:
+    a = tmp_path / "repos" / "a"
+    b = tmp_path / "repos" / "b"
+    subprocess.run(["git", "clone", "-q", str(known.path), str(a)], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(known.path), str(b)], check=True)
+    run(instance, [a, b], tmp_path)
+    raw_path = tmp_path / "data/raw/raw_commits" / f"{DAY}.json"
+    assert len(read(raw_path)) == 6  # both clones hold the day's 6 commits: counted once
+    shutil.rmtree(a)
+    run(instance, [a, b], tmp_path)
+    raw = read(raw_path)
+    assert len(raw) == 6 and len({r["sha"] for r in raw}) == 6
+    assert {r["repo"] for r in raw} == {"b"}
+    metrics = read(tmp_path / "data/processed/daily_metrics" / f"{DAY}.json")
+    assert metrics["commits"] == 5
 
 
 def test_a_range_is_one_run_and_one_file_per_day(
@@ -168,6 +210,39 @@ def test_a_range_is_one_run_and_one_file_per_day(
         materialized = instance.get_materialized_partitions(dg.AssetKey(asset))
         assert materialized == set(days), asset
 
+    # Each partition carries its own metadata and its own check result, not the range's.
+    commits_by_hand = {"2024-06-01": 1, "2024-06-02": 1, "2024-06-03": 6, "2024-06-04": 1}
+    commits_metric = {"2024-06-01": 1, "2024-06-02": 1, "2024-06-03": 5, "2024-06-04": 1}
+    check_key = dg.AssetCheckKey(dg.AssetKey("raw_commits"), "all_repositories_collected")
+    for d in days:
+        raw_meta = _partition_metadata(instance, "raw_commits", d)
+        assert raw_meta["commits"] == commits_by_hand[d]
+        assert _partition_metadata(instance, "daily_metrics", d)["commits"] == commits_metric[d]
+        preview = _partition_metadata(instance, "daily_digest", d)["preview"]
+        assert f"# Daily digest: {d}" in preview
+        check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [check_key], partition_filter=PartitionKeyFilter(key=d)
+        )[check_key]
+        assert check.partition == d and check.evaluation.passed
+
+    # repositories records each day's state: the newest commit committed before its end.
+    heads = {d: read(tmp_path / "data/raw/repositories" / f"{d}.json")[0]["head_sha"] for d in days}
+    assert heads == {
+        "2024-06-01": s["root"],
+        "2024-06-02": s["zoe_midnight"],
+        "2024-06-03": s["empty"],
+        "2024-06-04": s["dave"],
+    }
+
+
+def _partition_metadata(instance, asset: str, partition: str) -> dict:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]),
+        limit=10,
+    ).records
+    assert len(records) == 1, (asset, partition)
+    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+
 
 def test_a_failing_repository_keeps_what_it_had(
     instance, known: KnownHistory, tmp_path: Path
@@ -194,11 +269,13 @@ def test_a_failing_repository_keeps_what_it_had(
 
 
 def test_no_readable_repository_fails_with_one_clear_message(instance, tmp_path: Path) -> None:
-    result = run(instance, [tmp_path / "nowhere"], tmp_path, assets=[raw_commits], ok=False)
+    result = run(
+        instance, [tmp_path / "nowhere"], tmp_path, assets=[repositories, raw_commits], ok=False
+    )
     assert not result.success
     (failure,) = result.get_step_failure_events()
     message = failure.step_failure_data.error.message
-    assert "no repository could be read" in message and "no such path" in message
+    assert "no repository could be read" in message and "does not exist" in message
     assert not (tmp_path / "data/raw/raw_commits" / f"{DAY}.json").exists()
 
 

@@ -6,6 +6,8 @@ Fact sheets here are written by hand, so every number the page must show is know
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import importlib.util
 import json
 import re
 import tomllib
@@ -15,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from gitrepo import KnownHistory
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from sparky_assets.lib.insights import DeterministicWriter, FactSheet, failed_repo_names
 from sparky_assets.lib.metrics import (
@@ -24,6 +28,7 @@ from sparky_assets.lib.metrics import (
     compute_activity,
 )
 from sparky_assets.lib.render import digest_sidecar, md, render_daily
+from sparky_assets.lib.sanitize import BIDI_CONTROLS, WORD_JOINER, plain_text
 from sparky_resources.config import DEFAULT_BOTS
 from sparky_resources.local_git import read_commits
 from sparky_resources.models import Coverage, RepoCoverage
@@ -228,6 +233,129 @@ def test_commit_text_cannot_break_tables_or_inject_html() -> None:
     assert cells(repos[2])[0] == EVIL_REPO
 
 
+# Names, repository names and an error as an attacker would write them.
+HOSTILE_PEOPLE = [
+    "@alice",
+    "Jane Doe (@jdoe)",
+    '<img src=x onerror="alert(1)"> [x](javascript:alert(1)) ![i](http://x)',
+    "team @org/team \u202eevil\u202c <!-- c -->",
+    "https://evil.example/a?b=c www.evil.example",
+    "someone@example.com `code` &#64;bob",
+]
+HOSTILE_REPOS = ["evil|repo<script>_x_", "www.evil.example", "# not-a-heading", "1. list @x"]
+HOSTILE_ERROR = (
+    "bad <img src=x onerror=alert(1)> | [l](javascript:alert(1)) @alice\n"
+    "https://evil.example/x\r# not a heading\u202e\x00\x1f <script>x</script>"
+)
+
+
+def _parsers() -> list[MarkdownIt]:
+    """CommonMark with GFM tables; and markdown-it's GFM-like preset with autolinking when
+    linkify-it-py is there (fuzzy domain links off: GFM links only `www.`, `scheme://`, emails)."""
+    parsers = [MarkdownIt("commonmark").enable("table")]
+    if importlib.util.find_spec("linkify_it") is not None:
+        gfm = MarkdownIt("gfm-like")
+        gfm.linkify.set({"fuzzy_link": False})
+        parsers.append(gfm)
+    return parsers
+
+
+def _shown(inline: Token) -> str:
+    """What an inline run shows a reader, with the sanitizer's word joiners taken out."""
+    return "".join(c.content for c in inline.children or []).replace(WORD_JOINER, "")
+
+
+def _tables(tokens: list[Token]) -> list[list[list[str]]]:
+    """Each table as rows of shown cell texts."""
+    tables: list[list[list[str]]] = []
+    for i, t in enumerate(tokens):
+        if t.type == "table_open":
+            tables.append([])
+        elif t.type == "tr_open":
+            tables[-1].append([])
+        elif t.type in ("th_open", "td_open"):
+            tables[-1][-1].append(_shown(tokens[i + 1]))
+    return tables
+
+
+def _items(tokens: list[Token], start: int, end: int) -> list[str]:
+    """The shown text of each list item between two token positions."""
+    return [_shown(tokens[i + 2]) for i in range(start, end) if tokens[i].type == "list_item_open"]
+
+
+def test_hostile_commit_text_renders_as_inert_text() -> None:
+    people = [
+        person(name, 60 - 10 * k, k, k, repos=(HOSTILE_REPOS[k % len(HOSTILE_REPOS)],))
+        for k, name in enumerate(HOSTILE_PEOPLE)
+    ]
+    repos = [repo(name, 40 - 10 * k) for k, name in enumerate(HOSTILE_REPOS)]
+    f = facts(failed=[HOSTILE_REPOS[1]], per_repo=repos, top_contributors=people,
+              active_repos=len(repos))
+    cov = coverage(
+        repos=[
+            RepoCoverage(repo=HOSTILE_REPOS[0], status="ok", commits=40),
+            RepoCoverage(repo=HOSTILE_REPOS[1], status="failed", error=HOSTILE_ERROR),
+        ]
+    )
+    text = render(f, cov, org="@acme \u202e https://evil.example")
+    assert not set(text) & BIDI_CONTROLS
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", text)
+    assert front_matter(text)["org"] == "@acme https://evil.example"
+    body = text.split("\n---\n", 1)[1]  # after the front matter
+
+    for parser in _parsers():
+        tokens = parser.parse(body)
+        everything = tokens + [c for t in tokens for c in t.children or []]
+        assert not [t for t in everything if t.type in ("link_open", "image", "html_inline")]
+        # The template's own <details> block is the only HTML.
+        assert [t.content for t in tokens if t.type == "html_block"] == [
+            "<details><summary>Definitions</summary>\n", "</details>\n",
+        ]
+        headings = [
+            (t.tag, _shown(tokens[i + 1])) for i, t in enumerate(tokens)
+            if t.type == "heading_open"
+        ]
+        assert headings == [
+            ("h1", "Daily digest: 2024-06-03"), ("h2", "Key numbers"), ("h2", "Repositories"),
+            ("h2", "Top contributors"), ("h3", "Data coverage"),
+        ]
+        key, per_repo, top = _tables(tokens)
+        assert [len(row) for row in key] == [2] * 9
+        # Every cell where it belongs: the names read back whole, the numbers beside them.
+        assert [len(row) for row in per_repo] == [7] * (1 + len(repos))
+        assert [row[:2] for row in per_repo[1:]] == [
+            [plain_text(r.repo), f"{r.commits:,}"] for r in repos
+        ]
+        assert [len(row) for row in top] == [5] * (1 + len(people))
+        assert [(row[0], row[1], row[4]) for row in top[1:]] == [
+            (plain_text(p.name), f"{p.commits:,}", plain_text(p.repos[0])) for p in people
+        ]
+        # No live mention, autolink trigger or markup in anything a reader sees.
+        for t in tokens:
+            if t.type != "inline":
+                continue
+            kinds = {c.type for c in t.children or []}
+            assert kinds <= {"text", "strong_open", "strong_close", "code_inline"}, t.content
+            shown = "".join(c.content for c in t.children or [] if c.type == "text")
+            assert not re.search(r"@\w|\w@|(?i:www)\.|//", shown), shown
+        # Highlights (before the first h2) and Data coverage (the h3 up to <details>): each
+        # entry one list item, whatever its text said.
+        first_h2 = next(i for i, t in enumerate(tokens) if t.tag == "h2")
+        h3 = next(i for i, t in enumerate(tokens) if t.tag == "h3")
+        details = next(i for i, t in enumerate(tokens) if t.type == "html_block")
+        highlights = _items(tokens, 0, first_h2)
+        assert highlights[:2] == [
+            f"Busiest repository: {plain_text(HOSTILE_REPOS[0])} with 40 commits.",
+            f"Most commits: {HOSTILE_PEOPLE[0]} (60 commits, +0/-0 lines).",
+        ]
+        assert f"Not collected: {HOSTILE_REPOS[1]} (see coverage)." in highlights
+        notes = _items(tokens, h3, details)
+        assert len(notes) == 5, notes  # the window, the two repositories, two fixed notes
+        assert notes[2] == (
+            f"{plain_text(HOSTILE_REPOS[1])}: not collected: {plain_text(HOSTILE_ERROR)}."
+        )
+
+
 def test_md_escapes_markup_and_joins_lines() -> None:
     assert md("a|b") == "a\\|b"
     assert md("<i>") == "\\<i\\>"
@@ -366,11 +494,74 @@ def test_failed_repo_names_from_coverage() -> None:
     assert failed_repo_names(None) == []
 
 
+# facts() written out by hand, as FactSheet.model_dump(mode="json") must give it.
+FACTS_JSON: dict[str, Any] = {
+    "period": "daily",
+    "partition": "2024-06-03",
+    "failed_repos": [],
+    "metrics": {
+        "partition": "2024-06-03",
+        "commits": 1234, "merges": 7, "active_contributors": 42, "human_contributors": 39,
+        "bot_commits": 11, "lines_added": 56789, "lines_deleted": 4321, "files_changed": 876,
+        "active_repos": 2, "commits_without_line_stats": 0,
+        "per_repo": [
+            {"repo": "alpha", "commits": 1000, "merges": 5, "contributors": 30,
+             "lines_added": 10000, "lines_deleted": 1000, "files_changed": 1000},
+            {"repo": "beta", "commits": 234, "merges": 2, "contributors": 15,
+             "lines_added": 2340, "lines_deleted": 234, "files_changed": 234},
+        ],
+        "top_contributors": [
+            {"name": "Ann Ace", "identity": "ann.ace@example.com", "commits": 500,
+             "lines_added": 30000, "lines_deleted": 2000, "repos": ["alpha"], "is_bot": False},
+            {"name": "Ben Bell", "identity": "ben.bell@example.com", "commits": 300,
+             "lines_added": 10000, "lines_deleted": 1000, "repos": ["alpha"], "is_bot": False},
+            {"name": "renovate[bot]", "identity": "renovate[bot]@example.com", "commits": 11,
+             "lines_added": 11, "lines_deleted": 11, "repos": ["alpha"], "is_bot": True},
+        ],
+    },
+}
+# sha256 of FACTS_JSON's canonical JSON (sorted keys, json's default separators, UTF-8), worked
+# out from the dict above alone with `hashlib.sha256(json.dumps(FACTS_JSON, sort_keys=True,
+# ensure_ascii=False).encode()).hexdigest()`. Pinned: the hash is the cache key of generated
+# text, so a change of the canonical form (key order, separators, field names) must show here.
+FACTS_SHA256 = "1cdd837fda786c1dcc0b73a855fdcc42608f495cf27637eea288d9d49420a123"
+
+
 def test_facts_hash_is_stable_and_tracks_the_numbers() -> None:
+    canonical = json.dumps(FACTS_JSON, sort_keys=True, ensure_ascii=False)
+    assert hashlib.sha256(canonical.encode("utf-8")).hexdigest() == FACTS_SHA256
     writer = DeterministicWriter()
     first = writer.write(facts()).facts_hash
-    again = writer.write(facts()).facts_hash  # an equal fact sheet built separately
-    assert first == again
-    assert re.fullmatch(r"[0-9a-f]{64}", first)
+    assert first == FACTS_SHA256
+    assert writer.write(facts()).facts_hash == first  # an equal fact sheet built separately
     assert writer.write(facts(lines_added=56790)).facts_hash != first
     assert writer.write(facts(failed=["alpha"])).facts_hash != first
+    renamed = [person("Ann Acé", 500, 30000, 2000), *metrics().top_contributors[1:]]
+    assert writer.write(facts(top_contributors=renamed)).facts_hash != first
+
+
+def test_a_shallow_clone_is_marked_in_key_numbers_and_coverage() -> None:
+    cov = coverage(
+        repos=[
+            RepoCoverage(
+                repo="alpha",
+                status="ok",
+                commits=3,
+                default_branch="main",
+                shallow=True,
+                history_complete_since="2024-06-02T09:00:01+00:00",
+            ),
+            RepoCoverage(repo="beta", status="ok", commits=2, default_branch="trunk"),
+        ]
+    )
+    text = render(facts(commits_without_line_stats=1), cov)
+    assert "| Lines added | 56,789 (at least) |" in text
+    assert "leave out 1 commit(s) at a shallow clone's boundary" in text
+    lines = text.splitlines()
+    alpha = next(line for line in lines if line.startswith("- alpha: "))
+    assert "(branch main)" in alpha and "**Shallow clone**" in alpha
+    assert "complete only from 2024-06-02T09:00:01+00:00" in alpha
+    beta = next(line for line in lines if line.startswith("- beta: "))
+    assert "(branch trunk)" in beta and "Shallow" not in beta
+    # Without a shallow boundary, the numbers carry no qualifier.
+    assert "(at least)" not in render(facts(), cov)

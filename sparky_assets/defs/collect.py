@@ -1,53 +1,82 @@
 """Collect layer: what repositories there are, and their commits, one file per day."""
 
 import datetime as dt
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
 
-from sparky_assets.defs.common import COVERAGE, DAILY
+from sparky_assets.defs.common import (
+    COVERAGE,
+    DAILY,
+    partition_checks,
+    partition_metadata,
+    range_label,
+    read_upstream,
+)
 from sparky_assets.lib.daily import kept_from_previous, split_by_day
+from sparky_assets.lib.sanitize import md_text
 from sparky_assets.partitions import ORG_TZ, daily_partitions
 from sparky_resources.local_git import LocalGitResource
-from sparky_resources.models import Coverage, RepoCoverage
+from sparky_resources.models import CommitRecord, Coverage, RepoCoverage, RepoInfo
 from sparky_resources.store import DataStore
 
 ALL_COLLECTED = "all_repositories_collected"
+with warnings.catch_warnings():
+    # A partitioned check (one result per day) is a preview feature in Dagster 1.13.
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    ALL_COLLECTED_SPEC = dg.AssetCheckSpec(
+        ALL_COLLECTED,
+        asset="raw_commits",
+        partitions_def=daily_partitions,
+        description="Every configured repository was read for the day.",
+    )
 
 
 @dg.asset(
     group_name="collect",
     kinds={"git", "json"},
     description=(
-        "The repositories Sparky reads: each configured local clone with its default branch, "
-        "head commit, and the error when it cannot be read. data/raw/repositories/<day>.json"
+        "The clones Sparky reads, as they stood at each day's end: default branch and why it "
+        "was chosen, shallow or not, the newest commit committed before the day ended, and "
+        "the error when a clone cannot be read. raw_commits reads the clones listed here. "
+        "data/raw/repositories/<day>.json"
     ),
     **DAILY,
 )
 def repositories(
     context: dg.AssetExecutionContext, local_git: LocalGitResource, store: DataStore
 ) -> dg.MaterializeResult:
-    infos = local_git.inspect()
-    rows = [info.model_dump(mode="json") for info in infos]
+    per_day: dict[str, dict[str, Any]] = {}
+    infos: list[RepoInfo] = []
     for key in context.partition_keys:
-        store.write("raw", "repositories", key, rows)
-    broken = [i for i in infos if i.error]
-    for info in broken:
-        context.log.warning(f"repository {info.name}: {info.error}")
-    table = "\n".join(
-        f"| {i.name} | {' + '.join(i.refs)} | {(i.head_sha or '')[:12]} | {i.error or 'ok'} |"
-        for i in infos
-    )
-    return dg.MaterializeResult(
-        metadata={
+        day_end = daily_partitions.time_window_for_partition_key(key).end
+        infos = local_git.inspect(as_of=day_end)
+        store.write("raw", "repositories", key, [i.model_dump(mode="json") for i in infos])
+        per_day[key] = {
             "repositories": len(infos),
-            "unreadable": len(broken),
-            "table": dg.MetadataValue.md(
-                "| repo | refs | head | status |\n|---|---|---|---|\n" + table
-            ),
+            "unreadable": sum(1 for i in infos if i.error),
+            "table": dg.MetadataValue.md(_table(infos)),
         }
-    )
+    for info in infos:
+        if info.error:
+            context.log.warning(f"repository {info.name} ({info.path}): {info.error}")
+        elif info.default_branch_reason and "reading HEAD" in info.default_branch_reason:
+            context.log.info(f"repository {info.name}: {info.default_branch_reason}")
+    partition_metadata(context, per_day)
+    return dg.MaterializeResult(metadata={"range": range_label(context.partition_keys)})
+
+
+def _table(infos: list[RepoInfo]) -> str:
+    rows = [
+        f"| {md_text(i.name)} | {md_text(i.default_branch or '')} | "
+        f"{md_text(i.default_branch_reason or '')} | {(i.head_sha or '')[:12]} | "
+        f"{'shallow' if i.shallow else 'full'} | {md_text(i.error or 'ok')} |"
+        for i in infos
+    ]
+    header = "| repo | branch | why | head at day end | history | status |"
+    return "\n".join([header, "|---" * 6 + "|", *rows])
 
 
 @dg.asset(
@@ -55,84 +84,98 @@ def repositories(
     deps=[repositories],
     kinds={"git", "json"},
     description=(
-        "Commits on the default branches, windowed by committer date in the org timezone: "
-        "data/raw/raw_commits/<day>.json (a JSON array of commit records). A backfill reads "
-        "each clone once for the whole range and writes one file per day. A clone that fails "
-        "is reported in data/raw/_coverage/raw_commits/<day>.json and the others are collected."
+        "Commits on the default branches of the clones listed in `repositories`, windowed by "
+        "committer time in the org timezone: data/raw/raw_commits/<day>.json (schema_version "
+        "and a records array of commit records). A backfill reads each clone once for the "
+        "whole range and writes one file per day. A clone that fails is reported in "
+        "data/raw/_coverage/raw_commits/<day>.json and the others are collected."
     ),
-    check_specs=[
-        dg.AssetCheckSpec(
-            ALL_COLLECTED,
-            asset="raw_commits",
-            description="Every configured repository was read for the window.",
-        )
-    ],
+    check_specs=[ALL_COLLECTED_SPEC],
     **DAILY,
 )
 def raw_commits(
     context: dg.AssetExecutionContext, local_git: LocalGitResource, store: DataStore
-) -> dg.MaterializeResult:
+) -> Iterator[Any]:
     window = context.partition_time_window
-    keys = context.partition_keys
-    result = local_git.collect(window.start, window.end)
+    keys = list(context.partition_keys)
+    listed = [
+        RepoInfo.model_validate(r)
+        for r in read_upstream(store, "raw", "repositories", keys[-1])
+    ]
+    result = local_git.collect(window.start, window.end, paths=[i.path for i in listed])
     if result.coverage and len(result.failed) == len(result.coverage):
         problems = "; ".join(f"{c.repo}: {c.error}" for c in result.failed)
         raise dg.Failure(description=f"no repository could be read ({problems})")
 
     failed = [c.repo for c in result.failed]
+    fresh_shas = {c.sha for c in result.commits}
     by_day = split_by_day((c.model_dump() for c in result.commits), keys, ORG_TZ)
     collected_at = dt.datetime.now(ORG_TZ).isoformat(timespec="seconds")
-    per_day_counts = {}
+    per_day: dict[str, dict[str, Any]] = {}
+    checks: dict[str, tuple[bool, Mapping[str, Any]]] = {}
     for key in keys:
-        kept = kept_from_previous(store.read_or("raw", "raw_commits", key, []), failed)
-        records = sorted([*by_day[key], *kept], key=_commit_order)
-        store.write("raw", "raw_commits", key, records)
-        day_window = daily_partitions.time_window_for_partition_key(key)
-        coverage = Coverage(
-            partition=key,
-            window_start=day_window.start.isoformat(),
-            window_end=day_window.end.isoformat(),
-            collected_at=collected_at,
-            repos=[
-                c.model_copy(
-                    update={
-                        "commits": sum(1 for r in by_day[key] if r["repo"] == c.repo),
-                        "kept_previous": sum(1 for r in kept if r["repo"] == c.repo),
-                    }
-                )
-                for c in result.coverage
-            ],
+        with store.locked("raw", "raw_commits", key):
+            # Through the record model: files of older schema versions are upgraded on read.
+            previous = [
+                CommitRecord.model_validate(r).model_dump()
+                for r in store.read_or("raw", "raw_commits", key, [])
+            ]
+            kept = kept_from_previous(previous, failed, fresh_shas)
+            records = sorted([*by_day[key], *kept], key=_commit_order)
+            store.write("raw", "raw_commits", key, records)
+            coverage = _coverage(key, collected_at, result.coverage, by_day[key], kept)
+            store.write("raw", COVERAGE, key, coverage.model_dump(mode="json"))
+        per_day[key] = {
+            "commits": len(records),
+            "repositories_ok": len(result.coverage) - len(failed),
+            "repositories_failed": len(failed),
+            "kept_from_earlier_run": len(kept),
+        }
+        checks[key] = (
+            not failed,
+            {
+                "failed": dg.MetadataValue.json({c.repo: c.error for c in result.failed}),
+                "collected": len(result.coverage) - len(failed),
+            },
         )
-        store.write("raw", COVERAGE, key, coverage.model_dump(mode="json"))
-        per_day_counts[key] = len(records)
 
     for c in result.failed:
         context.log.warning(f"repository {c.repo} was not collected: {c.error}")
-    return dg.MaterializeResult(
+    partition_metadata(context, per_day)
+    yield dg.MaterializeResult(
         metadata={
-            "commits": sum(per_day_counts.values()),
-            "days": len(keys),
-            "repositories_ok": len(result.coverage) - len(failed),
-            "repositories_failed": len(failed),
-            "per_day": dg.MetadataValue.json(per_day_counts),
-        },
-        check_results=[_coverage_check(result.coverage)],
+            "range": range_label(keys),
+            "range_commits": sum(d["commits"] for d in per_day.values()),
+        }
+    )
+    yield from partition_checks(context, ALL_COLLECTED_SPEC, checks)
+
+
+def _coverage(
+    key: str,
+    collected_at: str,
+    repos: list[RepoCoverage],
+    fresh: list[Mapping[str, Any]],
+    kept: list[Mapping[str, Any]],
+) -> Coverage:
+    day_window = daily_partitions.time_window_for_partition_key(key)
+    return Coverage(
+        partition=key,
+        window_start=day_window.start.isoformat(),
+        window_end=day_window.end.isoformat(),
+        collected_at=collected_at,
+        repos=[
+            c.model_copy(
+                update={
+                    "commits": sum(1 for r in fresh if r["repo"] == c.repo),
+                    "kept_previous": sum(1 for r in kept if r["repo"] == c.repo),
+                }
+            )
+            for c in repos
+        ],
     )
 
 
-def _coverage_check(coverage: list[RepoCoverage]) -> dg.AssetCheckResult:
-    failed = [c for c in coverage if c.status == "failed"]
-    return dg.AssetCheckResult(
-        check_name=ALL_COLLECTED,
-        passed=not failed,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "failed": dg.MetadataValue.json({c.repo: c.error for c in failed}),
-            "collected": len(coverage) - len(failed),
-        },
-    )
-
-
-def _commit_order(record: Mapping[str, Any]) -> tuple[dt.datetime, str]:
-    """Files list commits by committer instant (offsets differ, so not by the text)."""
-    return dt.datetime.fromisoformat(record["committed_at"]), record["sha"]
+def _commit_order(record: Mapping[str, Any]) -> tuple[int, str]:
+    """Files list commits by committer instant (the epoch: offsets differ, some are invalid)."""
+    return record["committed_ts"], record["sha"]

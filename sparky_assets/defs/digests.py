@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from sparky_assets.defs.common import DAILY, read_upstream
+from sparky_assets.defs.common import DAILY, partition_metadata, range_label, read_upstream
 from sparky_assets.defs.insights import daily_insights, load_facts
 from sparky_assets.lib.insights import Insights
 from sparky_assets.lib.render import digest_sidecar, render_daily
@@ -23,7 +23,7 @@ from sparky_resources.store import DataStore, atomic_write_json
 def daily_digest(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
     config = get_config()
     org = config.github.org or "local"
-    paths, markdown = [], ""
+    per_day: dict[str, dict[str, object]] = {}
     for key in context.partition_keys:
         facts, coverage = load_facts(store, key)
         insights = Insights.model_validate(read_upstream(store, "processed", "daily_insights", key))
@@ -32,11 +32,9 @@ def daily_digest(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
         atomic_write_json(
             path.with_suffix(".json"), digest_sidecar(facts, insights, coverage, org=org)
         )
-        paths.append(str(path))
-    return dg.MaterializeResult(
-        metadata={
-            "path": dg.MetadataValue.path(paths[-1]),
-            "digests": dg.MetadataValue.json(paths),
+        per_day[key] = {
+            "path": dg.MetadataValue.path(str(path)),
             "preview": dg.MetadataValue.md(markdown),
         }
-    )
+    partition_metadata(context, per_day)
+    return dg.MaterializeResult(metadata={"range": range_label(list(context.partition_keys))})

@@ -2,7 +2,13 @@
 
 import dagster as dg
 
-from sparky_assets.defs.common import COVERAGE, DAILY, read_upstream
+from sparky_assets.defs.common import (
+    COVERAGE,
+    DAILY,
+    partition_metadata,
+    range_label,
+    read_upstream,
+)
 from sparky_assets.defs.metrics import daily_metrics
 from sparky_assets.lib.insights import (
     DeterministicWriter,
@@ -40,16 +46,13 @@ def load_facts(store: DataStore, key: str) -> tuple[FactSheet, Coverage | None]:
 )
 def daily_insights(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
     writer: InsightWriter = DeterministicWriter()
-    last = None
+    per_day: dict[str, dict[str, object]] = {}
     for key in context.partition_keys:
         facts, _ = load_facts(store, key)
-        last = writer.write(facts)
-        store.write("processed", "daily_insights", key, last.model_dump(mode="json"))
-    assert last is not None
+        insights = writer.write(facts)
+        store.write("processed", "daily_insights", key, insights.model_dump(mode="json"))
+        per_day[key] = {"headline": insights.headline, "facts_hash": insights.facts_hash}
+    partition_metadata(context, per_day)
     return dg.MaterializeResult(
-        metadata={
-            "writer": writer.name,
-            "days": len(context.partition_keys),
-            "headline": last.headline,
-        }
+        metadata={"writer": writer.name, "range": range_label(list(context.partition_keys))}
     )

@@ -3,8 +3,14 @@
 import dagster as dg
 
 from sparky_assets.defs.collect import raw_commits
-from sparky_assets.defs.common import COVERAGE, DAILY, read_upstream
-from sparky_assets.lib.metrics import ActivityMetrics, compute_activity
+from sparky_assets.defs.common import (
+    COVERAGE,
+    DAILY,
+    partition_metadata,
+    range_label,
+    read_upstream,
+)
+from sparky_assets.lib.metrics import compute_activity
 from sparky_resources.config import get_config
 from sparky_resources.store import DataStore
 
@@ -32,7 +38,7 @@ HEADLINE = (
 )
 def daily_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
     identity = get_config().identity
-    results: dict[str, ActivityMetrics] = {}
+    per_day: dict[str, dict[str, object]] = {}
     for key in context.partition_keys:
         commits = read_upstream(store, "raw", "raw_commits", key)
         coverage = store.read_or("raw", COVERAGE, key, {"repos": []})
@@ -44,18 +50,7 @@ def daily_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mat
             repos=[r["repo"] for r in coverage["repos"] if r["status"] == "ok"],
         )
         store.write("processed", "daily_metrics", key, metrics.model_dump(mode="json"))
-        results[key] = metrics
-    return dg.MaterializeResult(metadata=summary_metadata(results))
-
-
-def summary_metadata(results: dict[str, ActivityMetrics]) -> dict[str, object]:
-    """Headline numbers of a one-day run (plotted by the UI), a table for a range."""
-    if len(results) == 1:
-        (m,) = results.values()
-        return {name: getattr(m, name) for name in HEADLINE}
-    rows = "\n".join(
-        f"| {k} | " + " | ".join(str(getattr(m, n)) for n in HEADLINE) + " |"
-        for k, m in results.items()
-    )
-    header = "| day | " + " | ".join(HEADLINE) + " |\n|" + "---|" * (len(HEADLINE) + 1)
-    return {"days": len(results), "per_day": dg.MetadataValue.md(header + "\n" + rows)}
+        # Plain numbers per partition: the UI plots them across partitions.
+        per_day[key] = {name: getattr(metrics, name) for name in HEADLINE}
+    partition_metadata(context, per_day)
+    return dg.MaterializeResult(metadata={"range": range_label(list(context.partition_keys))})

@@ -12,7 +12,12 @@ def resources() -> dg.Definitions:
     config = get_config()
     return dg.Definitions(
         resources={
-            "local_git": LocalGitResource(repos=[str(p) for p in config.local_repos]),
+            "local_git": LocalGitResource(
+                repos=[str(p) for p in config.local_repos],
+                timeout_s=config.local.git_timeout_s,
+                count_unpushed=config.local.count_unpushed,
+                cache_dir=str(config.data_dir / "cache" / "git"),
+            ),
             "store": DataStore(data_dir=str(config.data_dir), output_dir=str(config.output_dir)),
         }
     )

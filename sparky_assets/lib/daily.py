@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -15,21 +16,45 @@ def day_of(iso_instant: str, tz: ZoneInfo) -> str:
     return dt.datetime.fromisoformat(iso_instant).astimezone(tz).strftime(DAY_FORMAT)
 
 
+def day_start(key: str, tz: ZoneInfo) -> float:
+    """Epoch seconds of a day's first instant in `tz` (DST days are 23 or 25 hours long)."""
+    return dt.datetime.strptime(key, DAY_FORMAT).replace(tzinfo=tz).timestamp()
+
+
 def split_by_day(
     records: Iterable[Mapping[str, Any]], keys: Sequence[str], tz: ZoneInfo
 ) -> dict[str, list[Mapping[str, Any]]]:
-    """Group commit records by the day of their committer date; every key gets a list."""
+    """Group commit records by the day of their committer epoch; every key gets a list.
+
+    By the epoch (`committed_ts`), not the ISO text: git accepts offsets such as `+9900` that
+    no datetime library does, and one such commit must not fail the others.
+    """
     days: dict[str, list[Mapping[str, Any]]] = {k: [] for k in keys}
+    ordered = sorted(days)
+    starts = [day_start(k, tz) for k in ordered]
+    ends = [day_start(_next_day(k), tz) for k in ordered]
     for record in records:
-        day = day_of(record["committed_at"], tz)
-        if day in days:
-            days[day].append(record)
+        ts = record["committed_ts"]
+        i = bisect.bisect_right(starts, ts) - 1
+        if i >= 0 and ts < ends[i]:
+            days[ordered[i]].append(record)
     return days
 
 
+def _next_day(key: str) -> str:
+    return (dt.datetime.strptime(key, DAY_FORMAT) + dt.timedelta(days=1)).strftime(DAY_FORMAT)
+
+
 def kept_from_previous(
-    previous: Sequence[Mapping[str, Any]], failed_repos: Iterable[str]
+    previous: Sequence[Mapping[str, Any]],
+    failed_repos: Iterable[str],
+    fresh_shas: Iterable[str] = (),
 ) -> list[Mapping[str, Any]]:
-    """Records an earlier run collected for repos that failed now: re-running loses nothing."""
+    """Records an earlier run collected for repos that failed now: re-running loses nothing.
+
+    A kept record whose commit was collected again now (another clone of the same repository)
+    is dropped: a commit counts once across kept and fresh records.
+    """
     failed = set(failed_repos)
-    return [r for r in previous if r.get("repo") in failed]
+    fresh = set(fresh_shas)
+    return [r for r in previous if r.get("repo") in failed and r.get("sha") not in fresh]

@@ -8,10 +8,14 @@ Definitions (also printed in the digest's footer):
   plus `[identity].aliases`) of the window's non-merge commits, bots included;
   human_contributors leaves bots out, bot_commits counts the bots' commits.
 - active_repos: repositories with at least one non-merge commit.
+- commits_without_line_stats: commits at a shallow clone's boundary; git can only diff them
+  against an empty tree, so their lines and files are not counted (the figures are lower
+  bounds on such days).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -57,6 +61,7 @@ class ActivityMetrics(BaseModel):
     lines_deleted: int
     files_changed: int
     active_repos: int
+    commits_without_line_stats: int = 0
     per_repo: list[RepoActivity]
     top_contributors: list[ContributorActivity]
 
@@ -70,6 +75,7 @@ _COLUMNS = [
     "deletions",
     "files_changed",
     "is_merge",
+    "shallow_boundary",
 ]
 
 
@@ -84,9 +90,19 @@ def compute_activity(
     """Metrics of one window. `repos` lists repositories to show even when they were quiet."""
     aliases = aliases or {}
     bots = list(bots)
-    df = pd.DataFrame([{k: c[k] for k in _COLUMNS} for c in commits], columns=_COLUMNS)
+    df = pd.DataFrame(
+        [{k: c.get(k, False) if k == "shallow_boundary" else c[k] for k in _COLUMNS}
+         for c in commits],
+        columns=_COLUMNS,
+    )
     df = df.astype(
-        {"additions": "int64", "deletions": "int64", "files_changed": "int64", "is_merge": "bool"}
+        {
+            "additions": "int64",
+            "deletions": "int64",
+            "files_changed": "int64",
+            "is_merge": "bool",
+            "shallow_boundary": "bool",
+        }
     )
     df["identity"] = [identity_key(e, aliases) for e in df["author_email"]]
     # Bot or human is a property of the identity: one bot-looking commit makes it a bot.
@@ -111,6 +127,7 @@ def compute_activity(
         lines_deleted=int(work["deletions"].sum()),
         files_changed=int(work["files_changed"].sum()),
         active_repos=work["repo"].nunique(),
+        commits_without_line_stats=int(work["shallow_boundary"].sum()),
         per_repo=per_repo,
         top_contributors=top,
     )
@@ -167,6 +184,14 @@ def _top_contributors(work: pd.DataFrame) -> list[ContributorActivity]:
     return out[:TOP_CONTRIBUTORS]
 
 
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
 def _display_name(name: str) -> str:
-    """An author name for people to read; a name that is an email shows only its local part."""
-    return name.split("@", 1)[0] if "@" in name else name
+    """An author name for people to read: an email address in it shows only its local part.
+
+    Digests and their sidecars carry no email addresses. Anything else stays whole ("@alice",
+    "Jane Doe (@jdoe)"): keeping a name from mentioning anyone is the digest sanitizer's job
+    (`sanitize.md_text`), not this function's.
+    """
+    return _EMAIL.sub(lambda m: m.group(0).split("@", 1)[0], name.strip()) or name
