@@ -622,6 +622,7 @@ def inspect_repo(
         refs=clone.default.refs,
         default_branch=clone.default.branch,
         default_branch_reason=clone.default.reason,
+        default_branch_fallback=clone.default.fallback,
         shallow=clone.shallow,
     )
     if not clone.default.refs:

@@ -63,6 +63,9 @@ class RepoInfo(_Record):
     refs: list[str] = Field(default_factory=list)
     default_branch: str | None = None
     default_branch_reason: str | None = None
+    # True when the remote's HEAD was missing or dangling and a guess (main/master/trunk/HEAD)
+    # was read instead: worth a warning.
+    default_branch_fallback: bool = False
     shallow: bool = False
     history_complete_since: str | None = None
     head_sha: str | None = None

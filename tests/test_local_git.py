@@ -144,6 +144,7 @@ def test_default_branch_is_read_not_the_checked_out_branch(
     assert info.refs == ["refs/remotes/origin/main"]
     assert info.default_branch == "main"
     assert info.default_branch_reason == "origin/main: origin/HEAD points at it"
+    assert not info.default_branch_fallback
     assert len(read_commits(clone, *day("2024-06-03"))) == 6  # not 7: topic is not default
 
 

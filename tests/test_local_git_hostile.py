@@ -226,7 +226,7 @@ def test_a_dangling_origin_head_falls_back_to_the_remotes_main_and_says_so(
 
     info = inspect_repo(local.path)
     assert info.refs == ["refs/remotes/origin/main"]
-    assert info.default_branch == "main"
+    assert info.default_branch == "main" and info.default_branch_fallback
     assert "origin/HEAD points at origin/master, which is gone; using main" in (
         info.default_branch_reason or ""
     )

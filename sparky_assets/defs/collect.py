@@ -62,8 +62,8 @@ def repositories(
     for info in infos:
         if info.error:
             context.log.warning(f"repository {info.name} ({info.path}): {info.error}")
-        elif info.default_branch_reason and "reading HEAD" in info.default_branch_reason:
-            context.log.info(f"repository {info.name}: {info.default_branch_reason}")
+        elif info.default_branch_fallback:
+            context.log.warning(f"repository {info.name}: {info.default_branch_reason}")
     partition_metadata(context, per_day)
     return dg.MaterializeResult(metadata={"range": range_label(context.partition_keys)})
 
