@@ -609,12 +609,27 @@ def inspect_repo(
     as_of: dt.datetime | None = None,
 ) -> RepoInfo:
     """What Sparky reads in a clone, with its newest commit before `as_of`; never raises."""
+    (info,) = inspect_repo_at(
+        path, [as_of], timeout_s=timeout_s, count_unpushed=count_unpushed, cache_dir=cache_dir
+    )
+    return info
+
+
+def inspect_repo_at(
+    path: str | Path,
+    instants: Sequence[dt.datetime | None],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    count_unpushed: bool = False,
+    cache_dir: Path | None = None,
+) -> list[RepoInfo]:
+    """`inspect_repo` at several instants (a range's day ends), opening the clone once."""
     p = work_tree_path(path)
     name = repo_name(p)
     try:
         clone = open_clone(p, timeout_s=timeout_s, count_unpushed=count_unpushed)
     except GitError as exc:
-        return RepoInfo(name=name, path=str(p), error=str(exc))
+        return [RepoInfo(name=name, path=str(p), error=str(exc)) for _ in instants]
     info = RepoInfo(
         name=name,
         path=str(p),
@@ -626,27 +641,33 @@ def inspect_repo(
         shallow=clone.shallow,
     )
     if not clone.default.refs:
-        return info
+        return [info for _ in instants]
     try:
         listing = ListingCache(cache_dir).listing(clone)
     except GitError as exc:
-        return info.model_copy(update={"error": _public(str(exc), p, name)})
-    # The branch at the day's end: the newest commit committed before then (git keeps no
-    # record of when a remote branch moved). Without `as_of`, the branch's tip.
-    if as_of is None:
-        tip = listing.tips[0]
-        best = next(((t, tip) for t in listing.epochs_of(frozenset([tip]))), None)
-    else:
-        best = listing.newest_before(as_of.timestamp())
-    return info.model_copy(
-        update={
-            "head_sha": best[1] if best else None,
-            "head_committed_at": (
-                dt.datetime.fromtimestamp(best[0], dt.UTC).isoformat() if best else None
-            ),
-            "history_complete_since": history_complete_since(clone, listing),
-        }
-    )
+        return [info.model_copy(update={"error": _public(str(exc), p, name)}) for _ in instants]
+    complete_since = history_complete_since(clone, listing)
+    infos = []
+    for as_of in instants:
+        # The branch at the day's end: the newest commit committed before then (git keeps no
+        # record of when a remote branch moved). Without `as_of`, the branch's tip.
+        if as_of is None:
+            tip = listing.tips[0]
+            best = next(((t, tip) for t in listing.epochs_of(frozenset([tip]))), None)
+        else:
+            best = listing.newest_before(as_of.timestamp())
+        infos.append(
+            info.model_copy(
+                update={
+                    "head_sha": best[1] if best else None,
+                    "head_committed_at": (
+                        dt.datetime.fromtimestamp(best[0], dt.UTC).isoformat() if best else None
+                    ),
+                    "history_complete_since": complete_since,
+                }
+            )
+        )
+    return infos
 
 
 @dataclass
@@ -673,13 +694,17 @@ class LocalGitResource(dg.ConfigurableResource):
         return Path(self.cache_dir) if self.cache_dir else None
 
     def inspect(self, as_of: dt.datetime | None = None) -> list[RepoInfo]:
+        return [infos[0] for infos in self.inspect_at([as_of])]
+
+    def inspect_at(self, instants: Sequence[dt.datetime | None]) -> list[list[RepoInfo]]:
+        """Per clone, its state at each instant (each clone opened and listed once)."""
         return [
-            inspect_repo(
+            inspect_repo_at(
                 p,
+                instants,
                 timeout_s=self.timeout_s,
                 count_unpushed=self.count_unpushed,
                 cache_dir=self._cache_dir(),
-                as_of=as_of,
             )
             for p in self.repos
         ]

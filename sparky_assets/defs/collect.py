@@ -48,15 +48,17 @@ with warnings.catch_warnings():
 def repositories(
     context: dg.AssetExecutionContext, local_git: LocalGitResource, store: DataStore
 ) -> dg.MaterializeResult:
+    keys = list(context.partition_keys)
+    ends = [daily_partitions.time_window_for_partition_key(k).end for k in keys]
+    per_clone = local_git.inspect_at(ends)  # per clone, one RepoInfo per day
     per_day: dict[str, dict[str, Any]] = {}
     infos: list[RepoInfo] = []
-    for key in context.partition_keys:
-        day_end = daily_partitions.time_window_for_partition_key(key).end
-        infos = local_git.inspect(as_of=day_end)
-        store.write("raw", "repositories", key, [i.model_dump(mode="json") for i in infos])
+    for i, key in enumerate(keys):
+        infos = [states[i] for states in per_clone]
+        store.write("raw", "repositories", key, [r.model_dump(mode="json") for r in infos])
         per_day[key] = {
             "repositories": len(infos),
-            "unreadable": sum(1 for i in infos if i.error),
+            "unreadable": sum(1 for r in infos if r.error),
             "table": dg.MetadataValue.md(_table(infos)),
         }
     for info in infos:
@@ -65,7 +67,7 @@ def repositories(
         elif info.default_branch_fallback:
             context.log.warning(f"repository {info.name}: {info.default_branch_reason}")
     partition_metadata(context, per_day)
-    return dg.MaterializeResult(metadata={"range": range_label(context.partition_keys)})
+    return dg.MaterializeResult(metadata={"range": range_label(keys)})
 
 
 def _table(infos: list[RepoInfo]) -> str:
