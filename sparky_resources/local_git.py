@@ -597,7 +597,15 @@ def history_complete_since(clone: CloneState, listing: Listing) -> str | None:
     cut = listing.epochs_of(clone.shallow_boundary)
     if not cut:
         return None
-    return dt.datetime.fromtimestamp(max(cut) + 1, dt.UTC).isoformat()
+    return _iso_utc(max(cut) + 1)
+
+
+def _iso_utc(epoch: int) -> str:
+    """An epoch as UTC ISO 8601; git allows dates past year 9999, so those stay as `@epoch`."""
+    try:
+        return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()
+    except (OverflowError, ValueError, OSError):
+        return f"@{epoch}"
 
 
 def inspect_repo(
@@ -661,7 +669,7 @@ def inspect_repo_at(
                 update={
                     "head_sha": best[1] if best else None,
                     "head_committed_at": (
-                        dt.datetime.fromtimestamp(best[0], dt.UTC).isoformat() if best else None
+                        _iso_utc(best[0]) if best else None
                     ),
                     "history_complete_since": complete_since,
                 }

@@ -411,3 +411,15 @@ def test_parallel_numstat_passes_read_exactly_what_one_pass_reads(
         if line.strip()
     )
     assert sum(c.additions for c in parallel) == added
+
+
+def test_a_commit_dated_past_year_9999_fails_nothing(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "future")
+    r.write("a.txt", "a\n")
+    base = r.commit("base", ALICE, "2024-06-03T08:00:00+00:00")
+    far = _commit_object(r.path, base, "far future", 300_000_000_000, "+0000")  # year 11476
+    info = inspect_repo(r.path)
+    assert info.error is None and info.head_sha == far
+    assert info.head_committed_at == "@300000000000"
+    result = LocalGitResource(repos=[str(r.path)]).collect(*utc_day("2024-06-03"))
+    assert [c.sha for c in result.commits] == [base] and not result.failed
