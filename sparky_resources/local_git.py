@@ -380,6 +380,8 @@ class ListingCache:
 
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
+        # Listings already made through this instance (one run), by clone, refs and tips.
+        self._memo: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Listing] = {}
 
     def _file(self, clone: CloneState) -> Path | None:
         if self.folder is None:
@@ -422,6 +424,13 @@ class ListingCache:
         tips = [clone.git.resolves(r) or "" for r in refs]
         if not all(tips):
             raise GitError("the default branch does not point at a readable commit")
+        memo_key = (str(clone.git_dir), tuple(refs), tuple(tips))
+        if memo_key in self._memo:
+            return self._memo[memo_key]
+        self._memo[memo_key] = listing = self._make(clone, refs, tips)
+        return listing
+
+    def _make(self, clone: CloneState, refs: list[str], tips: list[str]) -> Listing:
         width = len(tips[0]) // 2
         file = self._file(clone)
         cached = self._load(file, refs) if file is not None else None

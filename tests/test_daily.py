@@ -1,5 +1,8 @@
 """Daily partitions from instants: the org-local day, splitting a window, keeping records.
 
+Which day an instant falls on is asked of `split_by_day` itself (the epoch of the instant
+against the day before, the day, and the day after).
+
 Every expected day below is worked out by hand from the zone's offset on that date.
 """
 
@@ -11,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sparky_assets.lib.daily import day_of, kept_from_previous, split_by_day
+from sparky_assets.lib.daily import kept_from_previous, split_by_day
 
 NY = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -85,6 +88,15 @@ def test_day_of_on_new_york_dst_changes(instant: str, day: str) -> None:
 )
 def test_day_of_on_berlin_dst_change(instant: str, day: str) -> None:
     assert day_of(instant, BERLIN) == day
+
+
+def day_of(instant: str, tz: ZoneInfo) -> str:
+    """The one key of three candidate days whose list `split_by_day` put the instant in."""
+    utc = dt.datetime.fromisoformat(instant).astimezone(dt.UTC).date()
+    keys = [str(utc + dt.timedelta(days=d)) for d in (-1, 0, 1)]
+    days = split_by_day([record("x", instant)], keys, tz)
+    (found,) = [k for k, records in days.items() if records]
+    return found
 
 
 def record(sha: str, committed_at: str, repo: str = "alpha") -> dict[str, Any]:

@@ -11,11 +11,6 @@ from zoneinfo import ZoneInfo
 DAY_FORMAT = "%Y-%m-%d"  # partition keys
 
 
-def day_of(iso_instant: str, tz: ZoneInfo) -> str:
-    """The org-local day (partition key) an ISO 8601 instant with offset falls on."""
-    return dt.datetime.fromisoformat(iso_instant).astimezone(tz).strftime(DAY_FORMAT)
-
-
 def day_start(key: str, tz: ZoneInfo) -> float:
     """Epoch seconds of a day's first instant in `tz` (DST days are 23 or 25 hours long)."""
     return dt.datetime.strptime(key, DAY_FORMAT).replace(tzinfo=tz).timestamp()
