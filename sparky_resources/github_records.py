@@ -1,0 +1,582 @@
+"""GitHub's JSON into Sparky's records: pure parsers and the pydantic models of the contract.
+
+Inputs are GraphQL nodes shaped like the queries in `github_queries` and REST bodies shaped like
+GitHub's documented examples; nothing here talks to the network (`github.GitHubClient` does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sparky_resources import github_queries as gq
+from sparky_resources.models import CommitRecord
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+
+
+class _GitHubRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GitHubRepository(_GitHubRecord):
+    """One repository of the org (`repositories` asset, `source="github"`)."""
+
+    name: str
+    source: Literal["github"] = "github"
+    default_branch: str | None
+    pushed_at: str | None
+    archived: bool
+    fork: bool
+    visibility: str | None
+    url: str
+
+
+class Review(_GitHubRecord):
+    author_login: str | None
+    state: str
+    submitted_at: str | None
+
+
+class PullRequestRecord(_GitHubRecord):
+    """One pull request (`raw_pull_requests`). Times are ISO text as GitHub returns them."""
+
+    repo: str
+    number: int
+    title: str
+    url: str
+    author_login: str | None
+    author_is_bot: bool
+    state: Literal["open", "closed", "merged"]
+    is_draft: bool
+    created_at: str
+    updated_at: str
+    merged_at: str | None
+    closed_at: str | None
+    merged_by_login: str | None
+    additions: int | None
+    deletions: int | None
+    changed_files: int | None
+    labels: list[str]
+    requested_reviewers: list[str]
+    reviews: list[Review]
+    ready_for_review_at: str | None
+    first_response_at: str | None
+    closing_issues: list[int]
+
+
+class IssueRecord(_GitHubRecord):
+    """One issue (`raw_issues`); `comments` is the number of comments."""
+
+    repo: str
+    number: int
+    title: str
+    url: str
+    author_login: str | None
+    author_is_bot: bool
+    state: Literal["open", "closed"]
+    state_reason: str | None
+    created_at: str
+    updated_at: str
+    closed_at: str | None
+    labels: list[str]
+    comments: int
+    first_response_at: str | None
+
+
+class ReleaseRecord(_GitHubRecord):
+    """A published release, or a tag (`kind="tag"`, dated by its tagger or its commit)."""
+
+    repo: str
+    tag_name: str
+    name: str | None
+    url: str
+    author_login: str | None
+    published_at: str | None
+    is_prerelease: bool
+    kind: Literal["release", "tag"]
+
+
+class GitHubCommitRecord(CommitRecord):
+    """A commit as GitHub reports it: `CommitRecord` plus the accounts behind the identities.
+
+    GitHub does not say which files are binary (`binary_files` is 0). `line_stats_known` is
+    False for REST list answers, which carry no stats; `files_changed_known` is False where
+    GitHub did not count the files (`changedFilesIfAvailable` null, or no `files`).
+    """
+
+    author_login: str | None = None
+    committer_login: str | None = None
+    sources: list[str] = Field(default_factory=lambda: ["github"])
+    line_stats_known: bool = True
+    files_changed_known: bool = True
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsers (pure)
+
+
+def _parse_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+
+
+def _epoch(text: str) -> int:
+    return int(_parse_time(text).timestamp())
+
+
+def _lower(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) else None
+
+
+def _nodes(connection: Any) -> list[dict[str, Any]]:
+    if not isinstance(connection, dict):
+        return []
+    return [node for node in connection.get("nodes") or [] if isinstance(node, dict)]
+
+
+def actor_login(actor: Any) -> str | None:
+    """An actor's login in REST's form: GraphQL's `Bot.login` lacks the `[bot]` suffix REST
+    has (`dependabot` vs `dependabot[bot]`), so a Bot gets it back and both sources agree."""
+    if not isinstance(actor, dict) or not actor.get("login"):
+        return None
+    login = str(actor["login"])
+    if actor.get("__typename") == "Bot" and not login.endswith("[bot]"):
+        login += "[bot]"
+    return login
+
+
+def is_bot(actor: Any, bots: Collection[str] = ()) -> bool:
+    """A bot: GraphQL `__typename: Bot`, REST `type: Bot`, a `[bot]` login, or a listed one."""
+    if not isinstance(actor, dict):
+        return False
+    login = actor_login(actor) or ""
+    return (
+        actor.get("__typename") == "Bot"
+        or actor.get("type") == "Bot"
+        or login.endswith("[bot]")
+        or login in bots
+    )
+
+
+def first_response_at(
+    author: str | None,
+    events: Iterable[tuple[Any, str | None]],
+    bots: Collection[str] = (),
+) -> str | None:
+    """The earliest (actor, time) by someone other than the author who is not a bot."""
+    best: tuple[dt.datetime, str] | None = None
+    for actor, when in events:
+        login = actor_login(actor)
+        if not when or login is None or login == author or is_bot(actor, bots):
+            continue
+        moment = _parse_time(when)
+        if best is None or moment < best[0]:
+            best = (moment, when)
+    return best[1] if best else None
+
+
+def parse_repository_node(node: Mapping[str, Any]) -> GitHubRepository:
+    """A node of `ORG_REPOSITORIES_QUERY`."""
+    return GitHubRepository(
+        name=node["name"],
+        default_branch=(node.get("defaultBranchRef") or {}).get("name"),
+        pushed_at=node.get("pushedAt"),
+        archived=bool(node.get("isArchived")),
+        fork=bool(node.get("isFork")),
+        visibility=_lower(node.get("visibility")),
+        url=node["url"],
+    )
+
+
+def parse_pull_request_node(
+    node: Mapping[str, Any], bots: Collection[str] = ()
+) -> PullRequestRecord:
+    """A `PullRequest` node of `SEARCH_PULL_REQUESTS_QUERY`."""
+    author = node.get("author")
+    author_login = actor_login(author)
+    reviews = [
+        Review(
+            author_login=actor_login(r.get("author")),
+            state=str(r.get("state", "")).lower(),
+            submitted_at=r.get("submittedAt"),
+        )
+        for r in _nodes(node.get("reviews"))
+    ]
+    events = [
+        (r.get("author"), r.get("submittedAt"))
+        for r in _nodes(node.get("reviews"))
+        if r.get("state") != "PENDING"
+    ]
+    events += [(c.get("author"), c.get("createdAt")) for c in _nodes(node.get("comments"))]
+    ready = [e.get("createdAt") for e in _nodes(node.get("timelineItems")) if e.get("createdAt")]
+    requested = [
+        (n.get("requestedReviewer") or {}).get("login") for n in _nodes(node.get("reviewRequests"))
+    ]
+    return PullRequestRecord(
+        repo=(node.get("repository") or {}).get("name", ""),
+        number=int(node["number"]),
+        title=node.get("title") or "",
+        url=node["url"],
+        author_login=author_login,
+        author_is_bot=is_bot(author, bots),
+        state=str(node.get("state", "OPEN")).lower(),  # type: ignore[arg-type]
+        is_draft=bool(node.get("isDraft")),
+        created_at=node["createdAt"],
+        updated_at=node["updatedAt"],
+        merged_at=node.get("mergedAt"),
+        closed_at=node.get("closedAt"),
+        merged_by_login=actor_login(node.get("mergedBy")),
+        additions=node.get("additions"),
+        deletions=node.get("deletions"),
+        changed_files=node.get("changedFiles"),
+        labels=[label["name"] for label in _nodes(node.get("labels")) if label.get("name")],
+        requested_reviewers=[login for login in requested if login],
+        reviews=reviews,
+        ready_for_review_at=ready[-1] if ready else None,
+        first_response_at=first_response_at(author_login, events, bots),
+        closing_issues=[int(i["number"]) for i in _nodes(node.get("closingIssuesReferences"))],
+    )
+
+
+def parse_issue_node(node: Mapping[str, Any], bots: Collection[str] = ()) -> IssueRecord:
+    """An `Issue` node of `SEARCH_ISSUES_QUERY`."""
+    author = node.get("author")
+    author_login = actor_login(author)
+    comments = node.get("comments") or {}
+    return IssueRecord(
+        repo=(node.get("repository") or {}).get("name", ""),
+        number=int(node["number"]),
+        title=node.get("title") or "",
+        url=node["url"],
+        author_login=author_login,
+        author_is_bot=is_bot(author, bots),
+        state=str(node.get("state", "OPEN")).lower(),  # type: ignore[arg-type]
+        state_reason=_lower(node.get("stateReason")),
+        created_at=node["createdAt"],
+        updated_at=node["updatedAt"],
+        closed_at=node.get("closedAt"),
+        labels=[label["name"] for label in _nodes(node.get("labels")) if label.get("name")],
+        comments=int(comments.get("totalCount") or len(_nodes(comments))),
+        first_response_at=first_response_at(
+            author_login, [(c.get("author"), c.get("createdAt")) for c in _nodes(comments)], bots
+        ),
+    )
+
+
+def parse_commit_node(repo: str, node: Mapping[str, Any]) -> GitHubCommitRecord:
+    """A `SparkyCommit` node of a commit-history query."""
+    parents = node.get("parents") or {}
+    parent_oids = [p["oid"] for p in _nodes(parents)]
+    parent_count = _int(parents.get("totalCount"))
+    author = node.get("author") or {}
+    committer = node.get("committer") or {}
+    files = node.get("changedFilesIfAvailable")
+    return GitHubCommitRecord(
+        repo=repo,
+        sha=node["oid"],
+        parents=parent_oids,
+        author_name=author.get("name") or "",
+        author_email=author.get("email") or "",
+        committer_name=committer.get("name") or "",
+        committer_email=committer.get("email") or "",
+        authored_at=node["authoredDate"],
+        committed_at=node["committedDate"],
+        authored_ts=_epoch(node["authoredDate"]),
+        committed_ts=_epoch(node["committedDate"]),
+        subject=node.get("messageHeadline") or "",
+        additions=int(node.get("additions") or 0),
+        deletions=int(node.get("deletions") or 0),
+        files_changed=int(files or 0),
+        binary_files=0,
+        is_merge=(parent_count if parent_count is not None else len(parent_oids)) > 1,
+        author_login=(author.get("user") or {}).get("login"),
+        committer_login=(committer.get("user") or {}).get("login"),
+        files_changed_known=files is not None,
+    )
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One repository's page of a batched history query, and where its next page starts."""
+
+    owner: str
+    name: str
+    name_with_owner: str | None
+    default_branch: str | None
+    commits: list[GitHubCommitRecord] = field(default_factory=list)
+    has_next: bool = False
+    end_cursor: str | None = None
+    missing: bool = False  # the repository could not be resolved (deleted, or no access)
+
+    def next_target(self) -> gq.HistoryTarget | None:
+        return gq.HistoryTarget(self.owner, self.name, self.end_cursor) if self.has_next else None
+
+
+def parse_commit_history(data: Mapping[str, Any], batch: gq.BatchQuery) -> list[HistoryPage]:
+    """The per-repository pages of `build_commit_history_query`'s answer, in alias order.
+
+    Commits are recorded under the repository's current name (`nameWithOwner`: GraphQL
+    resolves a renamed repository), falling back to the name asked for.
+    """
+    pages: list[HistoryPage] = []
+    for alias, (owner, name) in batch.aliases.items():
+        repo = data.get(alias)
+        if not isinstance(repo, dict):
+            pages.append(HistoryPage(owner, name, None, None, missing=True))
+            continue
+        full = repo.get("nameWithOwner")
+        short = full.split("/", 1)[1] if isinstance(full, str) and "/" in full else name
+        branch = repo.get("defaultBranchRef") or {}
+        history = ((branch.get("target") or {}).get("history")) or {}
+        info = history.get("pageInfo") or {}
+        pages.append(
+            HistoryPage(
+                owner,
+                name,
+                full,
+                branch.get("name"),
+                commits=[parse_commit_node(short, node) for node in _nodes(history)],
+                has_next=bool(info.get("hasNextPage")),
+                end_cursor=info.get("endCursor"),
+            )
+        )
+    return pages
+
+
+def parse_release_node(repo: str, node: Mapping[str, Any]) -> ReleaseRecord | None:
+    """A release node; None for a draft (not published: not activity anyone can see)."""
+    if node.get("isDraft"):
+        return None
+    return ReleaseRecord(
+        repo=repo,
+        tag_name=node["tagName"],
+        name=node.get("name"),
+        url=node["url"],
+        author_login=actor_login(node.get("author")),
+        published_at=node.get("publishedAt"),
+        is_prerelease=bool(node.get("isPrerelease")),
+        kind="release",
+    )
+
+
+def parse_tag_node(repo: str, repo_url: str, node: Mapping[str, Any]) -> ReleaseRecord:
+    """A `refs/tags/` ref node: dated by its tagger (annotated) or its commit (lightweight)."""
+    target = node.get("target") or {}
+    when = None
+    author = None
+    if target.get("__typename") == "Tag":
+        tagger = target.get("tagger") or {}
+        when = tagger.get("date") or (target.get("target") or {}).get("committedDate")
+        author = (tagger.get("user") or {}).get("login")
+    else:
+        when = target.get("committedDate")
+    return ReleaseRecord(
+        repo=repo,
+        tag_name=node["name"],
+        name=None,
+        url=f"{repo_url.rstrip('/')}/releases/tag/{node['name']}",
+        author_login=author,
+        published_at=when,
+        is_prerelease=False,
+        kind="tag",
+    )
+
+
+def parse_releases(data: Mapping[str, Any], batch: gq.BatchQuery) -> dict[str, list[ReleaseRecord]]:
+    """Releases and tags per repository (`owner/name` asked for) of `build_releases_query`."""
+    out: dict[str, list[ReleaseRecord]] = {}
+    for alias, (owner, name) in batch.aliases.items():
+        repo = data.get(alias)
+        records: list[ReleaseRecord] = []
+        if isinstance(repo, dict):
+            short = repo.get("name") or name
+            for node in _nodes(repo.get("releases")):
+                record = parse_release_node(short, node)
+                if record is not None:
+                    records.append(record)
+            for node in _nodes(repo.get("refs")):
+                records.append(parse_tag_node(short, repo.get("url") or "", node))
+        out[f"{owner}/{name}"] = records
+    return out
+
+
+# -- REST bodies (no token: REST only) -------------------------------------------------------
+
+
+def parse_rest_repository(body: Mapping[str, Any]) -> GitHubRepository:
+    """An item of `GET /orgs/{org}/repos` (or `GET /repos/{owner}/{repo}`)."""
+    return GitHubRepository(
+        name=body["name"],
+        default_branch=body.get("default_branch"),
+        pushed_at=body.get("pushed_at"),
+        archived=bool(body.get("archived")),
+        fork=bool(body.get("fork")),
+        visibility=_lower(body.get("visibility"))
+        or ("private" if body.get("private") else "public"),
+        url=body["html_url"],
+    )
+
+
+def parse_rest_review(body: Mapping[str, Any]) -> Review:
+    """An item of `GET /repos/{owner}/{repo}/pulls/{number}/reviews`."""
+    return Review(
+        author_login=actor_login(body.get("user")),
+        state=str(body.get("state", "")).lower(),
+        submitted_at=body.get("submitted_at"),
+    )
+
+
+def parse_rest_pull_request(
+    body: Mapping[str, Any],
+    repo: str,
+    reviews: Sequence[Mapping[str, Any]] = (),
+    comments: Sequence[Mapping[str, Any]] = (),
+    bots: Collection[str] = (),
+) -> PullRequestRecord:
+    """An item of `GET /repos/{owner}/{repo}/pulls`, with its reviews and comments if fetched.
+
+    The list answer has no line counts and no `merged_by` (only `GET .../pulls/{number}` has
+    them: None here when absent), and REST has no ready-for-review time or closing issues.
+    """
+    author = body.get("user")
+    author_login = actor_login(author)
+    state = str(body.get("state", "open")).lower()
+    if state == "closed" and body.get("merged_at"):
+        state = "merged"
+    events = [
+        (r.get("user"), r.get("submitted_at"))
+        for r in reviews
+        if str(r.get("state", "")).upper() != "PENDING"
+    ]
+    events += [(c.get("user"), c.get("created_at")) for c in comments]
+    return PullRequestRecord(
+        repo=repo,
+        number=int(body["number"]),
+        title=body.get("title") or "",
+        url=body["html_url"],
+        author_login=author_login,
+        author_is_bot=is_bot(author, bots),
+        state=state,  # type: ignore[arg-type]
+        is_draft=bool(body.get("draft")),
+        created_at=body["created_at"],
+        updated_at=body["updated_at"],
+        merged_at=body.get("merged_at"),
+        closed_at=body.get("closed_at"),
+        merged_by_login=actor_login(body.get("merged_by")),
+        additions=body.get("additions"),
+        deletions=body.get("deletions"),
+        changed_files=body.get("changed_files"),
+        labels=[label["name"] for label in body.get("labels") or [] if label.get("name")],
+        requested_reviewers=[
+            u["login"] for u in body.get("requested_reviewers") or [] if u.get("login")
+        ],
+        reviews=[parse_rest_review(r) for r in reviews],
+        ready_for_review_at=None,
+        first_response_at=first_response_at(author_login, events, bots),
+        closing_issues=[],
+    )
+
+
+def parse_rest_issue(
+    body: Mapping[str, Any],
+    repo: str,
+    comments: Sequence[Mapping[str, Any]] = (),
+    bots: Collection[str] = (),
+) -> IssueRecord | None:
+    """An item of `GET /repos/{owner}/{repo}/issues`; None for a pull request, which that
+    endpoint lists too (it carries a `pull_request` key)."""
+    if "pull_request" in body:
+        return None
+    author = body.get("user")
+    author_login = actor_login(author)
+    return IssueRecord(
+        repo=repo,
+        number=int(body["number"]),
+        title=body.get("title") or "",
+        url=body["html_url"],
+        author_login=author_login,
+        author_is_bot=is_bot(author, bots),
+        state=str(body.get("state", "open")).lower(),  # type: ignore[arg-type]
+        state_reason=_lower(body.get("state_reason")),
+        created_at=body["created_at"],
+        updated_at=body["updated_at"],
+        closed_at=body.get("closed_at"),
+        labels=[
+            (label["name"] if isinstance(label, dict) else str(label))
+            for label in body.get("labels") or []
+        ],
+        comments=int(body.get("comments") or 0),
+        first_response_at=first_response_at(
+            author_login, [(c.get("user"), c.get("created_at")) for c in comments], bots
+        ),
+    )
+
+
+def parse_rest_issues(
+    bodies: Iterable[Mapping[str, Any]], repo: str, bots: Collection[str] = ()
+) -> list[IssueRecord]:
+    return [r for r in (parse_rest_issue(b, repo, bots=bots) for b in bodies) if r is not None]
+
+
+def parse_rest_release(body: Mapping[str, Any], repo: str) -> ReleaseRecord | None:
+    """An item of `GET /repos/{owner}/{repo}/releases`; None for a draft.
+
+    A release's `created_at` is the date of its commit; `published_at` is when it was published.
+    """
+    if body.get("draft"):
+        return None
+    return ReleaseRecord(
+        repo=repo,
+        tag_name=body["tag_name"],
+        name=body.get("name"),
+        url=body["html_url"],
+        author_login=actor_login(body.get("author")),
+        published_at=body.get("published_at"),
+        is_prerelease=bool(body.get("prerelease")),
+        kind="release",
+    )
+
+
+def parse_rest_commit(body: Mapping[str, Any], repo: str) -> GitHubCommitRecord:
+    """An item of `GET .../commits` (no stats) or the body of `GET .../commits/{ref}`."""
+    commit = body.get("commit") or {}
+    author = commit.get("author") or {}
+    committer = commit.get("committer") or {}
+    parents = [p["sha"] for p in body.get("parents") or []]
+    stats = body.get("stats")
+    files = body.get("files")
+    message = commit.get("message") or ""
+    return GitHubCommitRecord(
+        repo=repo,
+        sha=body["sha"],
+        parents=parents,
+        author_name=author.get("name") or "",
+        author_email=author.get("email") or "",
+        committer_name=committer.get("name") or "",
+        committer_email=committer.get("email") or "",
+        authored_at=author["date"],
+        committed_at=committer["date"],
+        authored_ts=_epoch(author["date"]),
+        committed_ts=_epoch(committer["date"]),
+        subject=message.split("\n", 1)[0],
+        additions=int((stats or {}).get("additions") or 0),
+        deletions=int((stats or {}).get("deletions") or 0),
+        files_changed=len(files) if isinstance(files, list) else 0,
+        binary_files=0,
+        is_merge=len(parents) > 1,
+        author_login=(body.get("author") or {}).get("login"),
+        committer_login=(body.get("committer") or {}).get("login"),
+        line_stats_known=isinstance(stats, dict),
+        files_changed_known=isinstance(files, list),
+    )

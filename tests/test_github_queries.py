@@ -1,0 +1,897 @@
+"""Every GraphQL document Sparky can build validates against GitHub's published schema, stays
+within GitHub's node limit, and declares exactly the variables it uses; and the parsers turn
+GitHub's answers (GraphQL nodes shaped like the queries, REST example bodies) into records."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import graphql
+import pytest
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+)
+
+from sparky_resources import github_queries as gq
+from sparky_resources.github import search_window
+from sparky_resources.github_records import (
+    GitHubCommitRecord,
+    IssueRecord,
+    PullRequestRecord,
+    actor_login,
+    parse_commit_history,
+    parse_commit_node,
+    parse_issue_node,
+    parse_pull_request_node,
+    parse_releases,
+    parse_repository_node,
+    parse_rest_commit,
+    parse_rest_issue,
+    parse_rest_issues,
+    parse_rest_pull_request,
+    parse_rest_release,
+    parse_rest_repository,
+    parse_rest_review,
+)
+from sparky_resources.models import CommitRecord
+
+# Copies of ../shared/fixtures/github (MIT; see tests/fixtures/github/SOURCES.md).
+GITHUB_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
+SCHEMA = GITHUB_FIXTURES / "graphql" / "schema.graphql"
+EXAMPLES = GITHUB_FIXTURES / "openapi-examples"
+NODE_LIMIT = 500_000  # https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api#node-limit
+UTC = dt.UTC
+SINCE = dt.datetime(2025, 6, 3, tzinfo=ZoneInfo("America/New_York"))
+UNTIL = SINCE + dt.timedelta(days=1)
+
+
+@pytest.fixture(scope="session")
+def schema() -> GraphQLSchema:
+    # assume_valid_sdl: the published SDL defines two EnterpriseOwnerInfo fields twice.
+    return graphql.build_ast_schema(
+        graphql.parse(SCHEMA.read_text(encoding="utf-8")), assume_valid_sdl=True
+    )
+
+
+def example(name: str) -> Any:
+    path = EXAMPLES / name
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Every query the code can build
+
+
+def _history(targets: list[Any]) -> tuple[str, dict[str, Any]]:
+    batch = gq.build_commit_history_query(targets, SINCE, UNTIL)
+    return batch.query, batch.variables
+
+
+def _releases(targets: list[Any]) -> tuple[str, dict[str, Any]]:
+    batch = gq.build_releases_query(targets)
+    return batch.query, batch.variables
+
+
+MANY = [("acme", f"repo-{i}") for i in range(gq.MAX_REPOS_PER_QUERY)]
+ALL_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "org repositories, first page": (
+        gq.ORG_REPOSITORIES_QUERY,
+        gq.org_repositories_variables("acme"),
+    ),
+    "org repositories, with cursor": (
+        gq.ORG_REPOSITORIES_QUERY,
+        gq.org_repositories_variables("acme", "Y3Vyc29yOjEwMA=="),
+    ),
+    "search pull requests": (
+        gq.SEARCH_PULL_REQUESTS_QUERY,
+        gq.search_variables(gq.search_query("acme", "pr", SINCE, UNTIL)),
+    ),
+    "search pull requests, with cursor": (
+        gq.SEARCH_PULL_REQUESTS_QUERY,
+        gq.search_variables(gq.search_query("acme", "pr", SINCE, UNTIL), "Y3Vyc29yOjI="),
+    ),
+    "search issues": (
+        gq.SEARCH_ISSUES_QUERY,
+        gq.search_variables(gq.search_query("acme", "issue", SINCE, UNTIL)),
+    ),
+    "search issues, with cursor": (
+        gq.SEARCH_ISSUES_QUERY,
+        gq.search_variables(gq.search_query("acme", "issue", SINCE, UNTIL), "Y3Vyc29yOjI="),
+    ),
+    "search count": (gq.SEARCH_COUNT_QUERY, {"q": gq.search_query("acme", "pr", SINCE, UNTIL)}),
+    "history, one repository": _history([("acme", "api")]),
+    "history, one repository with cursor": _history([gq.HistoryTarget("acme", "api", "abc 99")]),
+    "history, several repositories, some with cursors": _history(
+        [("acme", "api"), ("acme", "web", "c1"), gq.HistoryTarget("acme", "cli")]
+    ),
+    "history, the most repositories a query takes": _history(MANY),
+    "releases, one repository": _releases([("acme", "api")]),
+    "releases, one repository with cursors": _releases([("acme", "api", "r1", "t1")]),
+    "releases, several repositories, some with cursors": _releases(
+        [("acme", "api"), gq.ReleaseTarget("acme", "web", tags_after="t9"), ("acme", "cli")]
+    ),
+    "releases, the most repositories a query takes": _releases(MANY),
+}
+
+
+@dataclass
+class Cost:
+    nodes: int = 0
+    connections: int = 0
+
+    @property
+    def points(self) -> int:
+        # "Divide the number by 100 and round ... The minimum point value of a call is 1."
+        return max(1, round(self.connections / 100))
+
+
+def _walk(
+    schema: GraphQLSchema,
+    selections: SelectionSetNode,
+    parent: Any,
+    multiplier: int,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+    cost: Cost,
+    problems: list[str],
+) -> None:
+    """Add up nodes and connections the way GitHub's node-limit page does, checking that every
+    connection has `first` or `last` between 1 and 100."""
+    for selection in selections.selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value.startswith("__"):
+                continue
+            definition = parent.fields[selection.name.value]
+            named = get_named_type(definition.type)
+            inner = multiplier
+            if named.name.endswith("Connection"):
+                size = None
+                for argument in selection.arguments:
+                    if argument.name.value in ("first", "last"):
+                        value = argument.value
+                        if isinstance(value, IntValueNode):
+                            size = int(value.value)
+                        elif isinstance(value, VariableNode):
+                            size = variables.get(value.name.value)
+                if not isinstance(size, int) or not 1 <= size <= 100:
+                    problems.append(f"{selection.name.value}: first/last {size!r} not in 1..100")
+                    size = 100
+                cost.connections += multiplier
+                cost.nodes += multiplier * size
+                inner = multiplier * size
+            if selection.selection_set:
+                _walk(
+                    schema,
+                    selection.selection_set,
+                    named,
+                    inner,
+                    fragments,
+                    variables,
+                    cost,
+                    problems,
+                )
+        elif isinstance(selection, InlineFragmentNode):
+            typed = (
+                schema.get_type(selection.type_condition.name.value)
+                if (selection.type_condition)
+                else parent
+            )
+            _walk(
+                schema,
+                selection.selection_set,
+                typed,
+                multiplier,
+                fragments,
+                variables,
+                cost,
+                problems,
+            )
+        elif isinstance(selection, FragmentSpreadNode):
+            fragment = fragments[selection.name.value]
+            _walk(
+                schema,
+                fragment.selection_set,
+                schema.get_type(fragment.type_condition.name.value),
+                multiplier,
+                fragments,
+                variables,
+                cost,
+                problems,
+            )
+
+
+def _cost(schema: GraphQLSchema, query: str, variables: dict[str, Any]) -> tuple[Cost, list[str]]:
+    document = graphql.parse(query)
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    cost, problems = Cost(), []
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            _walk(
+                schema,
+                definition.selection_set,
+                schema.query_type,
+                1,
+                fragments,
+                variables,
+                cost,
+                problems,
+            )
+    return cost, problems
+
+
+@pytest.mark.parametrize("name", list(ALL_QUERIES))
+def test_query_validates_against_githubs_schema(schema: GraphQLSchema, name: str) -> None:
+    query, _variables = ALL_QUERIES[name]
+    assert graphql.validate(schema, graphql.parse(query)) == []
+
+
+@pytest.mark.parametrize("name", list(ALL_QUERIES))
+def test_variables_are_declared_used_and_supplied(schema: GraphQLSchema, name: str) -> None:
+    query, variables = ALL_QUERIES[name]
+    document = graphql.parse(query)
+    (operation,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    declared = {d.variable.name.value for d in operation.variable_definitions}
+    used = set(re.findall(r"\$(\w+)", graphql.print_ast(document))) - declared
+    assert used == set(), f"used but not declared: {used}"
+    assert set(variables) == declared
+    coerced = graphql.execution.values.get_variable_values(
+        schema, operation.variable_definitions, variables
+    )
+    assert not isinstance(coerced, list), coerced  # a list holds the coercion errors
+    # Values travel as variables: no repository name is ever formatted into the text.
+    assert "acme" not in query and "repo-1" not in query
+
+
+@pytest.mark.parametrize("name", list(ALL_QUERIES))
+def test_query_is_within_githubs_limits(schema: GraphQLSchema, name: str) -> None:
+    query, variables = ALL_QUERIES[name]
+    cost, problems = _cost(schema, query, variables)
+    assert problems == []
+    assert cost.nodes < NODE_LIMIT
+    assert "rateLimit { cost remaining resetAt }" in query
+    assert cost.points <= 30, cost
+
+
+def test_estimated_points_of_the_main_queries(schema: GraphQLSchema) -> None:
+    """The prices worth knowing (GitHub's own prediction formula): a search page of 100 pull
+    requests costs 6 points; a history page costs about 1 point per repository."""
+    prs, _ = _cost(schema, *ALL_QUERIES["search pull requests"])
+    assert (prs.connections, prs.points) == (601, 6)
+    history, _ = _cost(schema, *ALL_QUERIES["history, the most repositories a query takes"])
+    assert (history.connections, history.points) == (gq.MAX_REPOS_PER_QUERY * 101, 20)
+    repos, _ = _cost(schema, *ALL_QUERIES["org repositories, first page"])
+    assert repos.points == 1
+
+
+def test_batched_query_bounds() -> None:
+    with pytest.raises(ValueError, match="at least one"):
+        gq.build_commit_history_query([], SINCE, UNTIL)
+    with pytest.raises(ValueError, match="at most 20"):
+        gq.build_commit_history_query([("a", f"r{i}") for i in range(21)], SINCE, UNTIL)
+    with pytest.raises(ValueError, match="time zone"):
+        gq.build_commit_history_query([("a", "b")], dt.datetime(2025, 6, 3), UNTIL)
+    with pytest.raises(ValueError, match="1 to 100"):
+        gq.build_releases_query([("a", "b")], first=101)
+
+
+def test_history_variables_carry_values_and_offsets() -> None:
+    batch = gq.build_commit_history_query([("acme", "api"), ("acme", "web", "c1")], SINCE, UNTIL)
+    assert batch.variables == {
+        "since": "2025-06-03T00:00:00-04:00",
+        "until": "2025-06-04T00:00:00-04:00",
+        "owner0": "acme",
+        "name0": "api",
+        "after0": None,
+        "owner1": "acme",
+        "name1": "web",
+        "after1": "c1",
+    }
+    assert batch.aliases == {"r0": ("acme", "api"), "r1": ("acme", "web")}
+
+
+# ---------------------------------------------------------------------------------------------
+# Search strings and windows
+
+
+def test_search_query_uses_date_times_with_offsets_and_a_half_open_window() -> None:
+    q = gq.search_query("acme", "pr", SINCE, UNTIL)
+    assert q == "org:acme is:pr updated:2025-06-03T00:00:00-04:00..2025-06-03T23:59:59-04:00"
+    utc = gq.search_query(
+        "acme", "issue", dt.datetime(2025, 6, 3, tzinfo=UTC), dt.datetime(2025, 6, 4, tzinfo=UTC)
+    )
+    assert utc == "org:acme is:issue updated:2025-06-03T00:00:00+00:00..2025-06-03T23:59:59+00:00"
+    with pytest.raises(ValueError, match="time zone"):
+        gq.search_query("acme", "pr", dt.datetime(2025, 6, 3), dt.datetime(2025, 6, 4))
+    with pytest.raises(ValueError, match="empty window"):
+        gq.search_query("acme", "pr", UNTIL, SINCE)
+
+
+class FakeSearch:
+    """Answers the count and page queries from a list of items with `updatedAt` instants."""
+
+    def __init__(self, updated: list[dt.datetime]) -> None:
+        self.items = [
+            {"number": i, "repository": {"name": "api"}, "updatedAt": t.isoformat()}
+            for i, t in enumerate(updated)
+        ]
+        self.counts: list[int] = []
+        self.pages = 0
+
+    def __call__(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        lo, hi = re.search(r"updated:(\S+)\.\.(\S+)", variables["q"]).groups()
+        low, high = dt.datetime.fromisoformat(lo), dt.datetime.fromisoformat(hi)
+        matched = [
+            x for x in self.items if low <= dt.datetime.fromisoformat(x["updatedAt"]) <= high
+        ]
+        if query == gq.SEARCH_COUNT_QUERY:
+            self.counts.append(len(matched))
+            return {"search": {"issueCount": len(matched)}}
+        assert len(matched) <= gq.SEARCH_RESULT_CAP, "a page was fetched for an uncut window"
+        self.pages += 1
+        start = int(variables["after"] or 0)
+        chunk = matched[start : start + 100]
+        more = start + 100 < len(matched)
+        return {
+            "search": {
+                "issueCount": len(matched),
+                "nodes": chunk,
+                "pageInfo": {"hasNextPage": more, "endCursor": str(start + 100)},
+            }
+        }
+
+
+def test_search_window_splits_above_1000_results() -> None:
+    start = dt.datetime(2025, 6, 3, tzinfo=UTC)
+    updated = [start + dt.timedelta(seconds=30 * i) for i in range(2500)]  # 20.8 hours
+    fake = FakeSearch(updated)
+    nodes = search_window(fake, "acme", "pr", start, start + dt.timedelta(days=1))
+    assert sorted(node["number"] for node in nodes) == list(range(2500))
+    # 24 h (2500) -> 12 h (1440) -> 6 h (720) + 6 h (720); 12 h (1060) -> 6 h (720) + 6 h (340).
+    # FakeSearch fails the test if a page is ever asked for a window of more than 1,000.
+    assert fake.counts == [2500, 1440, 720, 720, 1060, 720, 340]
+    assert fake.pages == 8 + 8 + 8 + 4
+
+
+def test_search_window_without_split_is_one_count_and_pages() -> None:
+    start = dt.datetime(2025, 6, 3, tzinfo=UTC)
+    fake = FakeSearch([start + dt.timedelta(minutes=i) for i in range(150)])
+    nodes = search_window(fake, "acme", "issue", start, start + dt.timedelta(days=1))
+    assert len(nodes) == 150 and fake.counts == [150] and fake.pages == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# GraphQL parsers, on nodes shaped exactly like the queries' selections
+
+
+PR_NODE: dict[str, Any] = {
+    "number": 42,
+    "title": "Add the weekly digest",
+    "url": "https://github.com/acme/api/pull/42",
+    "author": {"login": "ana", "__typename": "User"},
+    "state": "MERGED",
+    "isDraft": False,
+    "createdAt": "2025-06-02T14:00:00Z",
+    "updatedAt": "2025-06-03T18:30:00Z",
+    "mergedAt": "2025-06-03T18:00:00Z",
+    "closedAt": "2025-06-03T18:00:00Z",
+    "mergedBy": {"login": "bo"},
+    "additions": 120,
+    "deletions": 7,
+    "changedFiles": 5,
+    "labels": {"nodes": [{"name": "feature"}, {"name": "digest"}]},
+    "reviewRequests": {
+        "nodes": [{"requestedReviewer": {"login": "cy"}}, {"requestedReviewer": {}}]
+    },
+    "reviews": {
+        "nodes": [
+            {
+                "author": {"login": "ana", "__typename": "User"},
+                "state": "COMMENTED",
+                "submittedAt": "2025-06-02T14:05:00Z",
+            },
+            {
+                "author": {"login": "bo", "__typename": "User"},
+                "state": "APPROVED",
+                "submittedAt": "2025-06-03T09:00:00Z",
+            },
+            {
+                "author": {"login": "dee", "__typename": "User"},
+                "state": "PENDING",
+                "submittedAt": None,
+            },
+        ]
+    },
+    "comments": {
+        "nodes": [
+            {
+                "author": {"login": "github-actions", "__typename": "Bot"},
+                "createdAt": "2025-06-02T14:01:00Z",
+            },
+            {"author": {"login": "cy", "__typename": "User"}, "createdAt": "2025-06-03T08:15:00Z"},
+        ]
+    },
+    "timelineItems": {"nodes": [{"createdAt": "2025-06-02T16:00:00Z"}]},
+    "closingIssuesReferences": {"nodes": [{"number": 7}, {"number": 9}]},
+    "repository": {"name": "api"},
+}
+
+
+def test_parse_pull_request_node() -> None:
+    record = parse_pull_request_node(PR_NODE)
+    assert record == PullRequestRecord(
+        repo="api",
+        number=42,
+        title="Add the weekly digest",
+        url="https://github.com/acme/api/pull/42",
+        author_login="ana",
+        author_is_bot=False,
+        state="merged",
+        is_draft=False,
+        created_at="2025-06-02T14:00:00Z",
+        updated_at="2025-06-03T18:30:00Z",
+        merged_at="2025-06-03T18:00:00Z",
+        closed_at="2025-06-03T18:00:00Z",
+        merged_by_login="bo",
+        additions=120,
+        deletions=7,
+        changed_files=5,
+        labels=["feature", "digest"],
+        requested_reviewers=["cy"],
+        reviews=[
+            {"author_login": "ana", "state": "commented", "submitted_at": "2025-06-02T14:05:00Z"},
+            {"author_login": "bo", "state": "approved", "submitted_at": "2025-06-03T09:00:00Z"},
+            {"author_login": "dee", "state": "pending", "submitted_at": None},
+        ],
+        ready_for_review_at="2025-06-02T16:00:00Z",
+        # Not the author's own review, not the bot's comment: cy's comment at 08:15.
+        first_response_at="2025-06-03T08:15:00Z",
+        closing_issues=[7, 9],
+    )
+
+
+def test_bot_author_gets_rests_login_form() -> None:
+    node = copy.deepcopy(PR_NODE)
+    node["author"] = {"login": "dependabot", "__typename": "Bot"}
+    record = parse_pull_request_node(node)
+    assert record.author_login == "dependabot[bot]" and record.author_is_bot
+    assert actor_login({"login": "renovate[bot]", "__typename": "Bot"}) == "renovate[bot]"
+    assert actor_login(None) is None
+
+
+def test_configured_bots_do_not_count_as_a_first_response() -> None:
+    node = copy.deepcopy(PR_NODE)
+    node["reviews"] = {"nodes": []}
+    assert parse_pull_request_node(node).first_response_at == "2025-06-03T08:15:00Z"
+    assert parse_pull_request_node(node, bots={"cy"}).first_response_at is None
+
+
+def test_parse_pull_request_node_with_empty_connections() -> None:
+    node = {key: value for key, value in PR_NODE.items()}
+    node.update(
+        state="OPEN",
+        isDraft=True,
+        mergedAt=None,
+        closedAt=None,
+        mergedBy=None,
+        author=None,
+        labels={"nodes": []},
+        reviews={"nodes": []},
+        comments={"nodes": []},
+        timelineItems={"nodes": []},
+        reviewRequests={"nodes": []},
+        closingIssuesReferences={"nodes": []},
+    )
+    record = parse_pull_request_node(node)
+    assert (record.state, record.is_draft, record.author_login, record.merged_by_login) == (
+        "open",
+        True,
+        None,
+        None,
+    )
+    assert record.first_response_at is None and record.ready_for_review_at is None
+
+
+ISSUE_NODE: dict[str, Any] = {
+    "number": 7,
+    "title": "Digest misses a day",
+    "url": "https://github.com/acme/api/issues/7",
+    "author": {"login": "cy", "__typename": "User"},
+    "state": "CLOSED",
+    "stateReason": "COMPLETED",
+    "createdAt": "2025-06-01T10:00:00Z",
+    "updatedAt": "2025-06-03T18:00:00Z",
+    "closedAt": "2025-06-03T18:00:00Z",
+    "labels": {"nodes": [{"name": "bug"}]},
+    "comments": {
+        "totalCount": 3,
+        "nodes": [
+            {"author": {"login": "cy", "__typename": "User"}, "createdAt": "2025-06-01T10:05:00Z"},
+            {
+                "author": {"login": "stale", "__typename": "Bot"},
+                "createdAt": "2025-06-01T11:00:00Z",
+            },
+            {"author": {"login": "ana", "__typename": "User"}, "createdAt": "2025-06-02T09:00:00Z"},
+        ],
+    },
+    "repository": {"name": "api"},
+}
+
+
+def test_parse_issue_node() -> None:
+    assert parse_issue_node(ISSUE_NODE) == IssueRecord(
+        repo="api",
+        number=7,
+        title="Digest misses a day",
+        url="https://github.com/acme/api/issues/7",
+        author_login="cy",
+        author_is_bot=False,
+        state="closed",
+        state_reason="completed",
+        created_at="2025-06-01T10:00:00Z",
+        updated_at="2025-06-03T18:00:00Z",
+        closed_at="2025-06-03T18:00:00Z",
+        labels=["bug"],
+        comments=3,
+        first_response_at="2025-06-02T09:00:00Z",
+    )
+
+
+REPO_NODE = {
+    "name": "api",
+    "nameWithOwner": "acme/api",
+    "url": "https://github.com/acme/api",
+    "pushedAt": "2025-06-03T17:00:00Z",
+    "isArchived": False,
+    "isFork": True,
+    "visibility": "PRIVATE",
+    "defaultBranchRef": {"name": "main"},
+}
+
+
+def test_parse_repository_node() -> None:
+    record = parse_repository_node(REPO_NODE)
+    assert record.model_dump() == {
+        "name": "api",
+        "source": "github",
+        "default_branch": "main",
+        "pushed_at": "2025-06-03T17:00:00Z",
+        "archived": False,
+        "fork": True,
+        "visibility": "private",
+        "url": "https://github.com/acme/api",
+    }
+    empty = parse_repository_node({**REPO_NODE, "defaultBranchRef": None})
+    assert empty.default_branch is None  # an empty repository has no default branch
+
+
+COMMIT_NODE: dict[str, Any] = {
+    "oid": "a" * 40,
+    "committedDate": "2025-06-03T12:30:00+02:00",
+    "authoredDate": "2025-06-02T23:00:00-04:00",
+    "additions": 10,
+    "deletions": 2,
+    "changedFilesIfAvailable": 3,
+    "messageHeadline": "Fix the weekly rollup",
+    "parents": {"totalCount": 2, "nodes": [{"oid": "b" * 40}, {"oid": "c" * 40}]},
+    "author": {"name": "Ana", "email": "ana@example.com", "user": {"login": "ana"}},
+    "committer": {"name": "GitHub", "email": "noreply@github.com", "user": None},
+}
+
+
+def test_parse_commit_node() -> None:
+    record = parse_commit_node("api", COMMIT_NODE)
+    assert isinstance(record, CommitRecord)
+    assert record.model_dump() == {
+        "repo": "api",
+        "sha": "a" * 40,
+        "parents": ["b" * 40, "c" * 40],
+        "author_name": "Ana",
+        "author_email": "ana@example.com",
+        "committer_name": "GitHub",
+        "committer_email": "noreply@github.com",
+        "authored_at": "2025-06-02T23:00:00-04:00",
+        "committed_at": "2025-06-03T12:30:00+02:00",
+        "authored_ts": int(dt.datetime(2025, 6, 3, 3, 0, tzinfo=UTC).timestamp()),
+        "committed_ts": int(dt.datetime(2025, 6, 3, 10, 30, tzinfo=UTC).timestamp()),
+        "subject": "Fix the weekly rollup",
+        "additions": 10,
+        "deletions": 2,
+        "files_changed": 3,
+        "binary_files": 0,
+        "is_merge": True,
+        "shallow_boundary": False,
+        "author_login": "ana",
+        "committer_login": None,
+        "sources": ["github"],
+        "line_stats_known": True,
+        "files_changed_known": True,
+    }
+
+
+def test_octopus_merge_and_unknown_file_count() -> None:
+    node = {
+        **COMMIT_NODE,
+        "changedFilesIfAvailable": None,
+        "parents": {"totalCount": 3, "nodes": [{"oid": "b" * 40}, {"oid": "c" * 40}]},
+    }
+    record = parse_commit_node("api", node)
+    assert record.is_merge and record.files_changed == 0 and not record.files_changed_known
+
+
+def test_parse_commit_history_pages() -> None:
+    batch = gq.build_commit_history_query([("acme", "old-name"), ("acme", "gone")], SINCE, UNTIL)
+    data = {
+        "r0": {
+            "nameWithOwner": "acme/new-name",
+            "defaultBranchRef": {
+                "name": "main",
+                "target": {
+                    "history": {
+                        "pageInfo": {"hasNextPage": True, "endCursor": "abc 100"},
+                        "nodes": [COMMIT_NODE],
+                    }
+                },
+            },
+        },
+        "r1": None,
+        "rateLimit": {"cost": 1, "remaining": 4999, "resetAt": "2025-06-03T19:00:00Z"},
+    }
+    first, gone = parse_commit_history(data, batch)
+    assert (first.owner, first.name, first.name_with_owner, first.default_branch) == (
+        "acme",
+        "old-name",
+        "acme/new-name",
+        "main",
+    )
+    assert [c.repo for c in first.commits] == ["new-name"]
+    assert first.next_target() == gq.HistoryTarget("acme", "old-name", "abc 100")
+    assert gone.missing and gone.commits == [] and gone.next_target() is None
+
+
+def test_parse_releases_and_tags() -> None:
+    batch = gq.build_releases_query([("acme", "api"), ("acme", "web")])
+    data = {
+        "r0": {
+            "name": "api",
+            "nameWithOwner": "acme/api",
+            "url": "https://github.com/acme/api",
+            "releases": {
+                "pageInfo": {"hasNextPage": False, "endCursor": None},
+                "nodes": [
+                    {
+                        "tagName": "v2.0.0",
+                        "name": "Two",
+                        "url": "https://github.com/acme/api/releases/tag/v2.0.0",
+                        "author": {"login": "ana"},
+                        "publishedAt": "2025-06-03T12:00:00Z",
+                        "createdAt": "2025-06-02T20:00:00Z",
+                        "isDraft": False,
+                        "isPrerelease": True,
+                    },
+                    {
+                        "tagName": "v3.0.0",
+                        "name": "draft",
+                        "url": "u",
+                        "author": {"login": "ana"},
+                        "publishedAt": None,
+                        "createdAt": "2025-06-03T01:00:00Z",
+                        "isDraft": True,
+                        "isPrerelease": False,
+                    },
+                ],
+            },
+            "refs": {
+                "pageInfo": {"hasNextPage": False, "endCursor": None},
+                "nodes": [
+                    {
+                        "name": "v2.0.0",
+                        "target": {
+                            "__typename": "Tag",
+                            "tagger": {
+                                "date": "2025-06-03T11:00:00+02:00",
+                                "user": {"login": "bo"},
+                            },
+                            "target": {"committedDate": "2025-06-02T20:00:00Z"},
+                        },
+                    },
+                    {
+                        "name": "nightly",
+                        "target": {"__typename": "Commit", "committedDate": "2025-06-03T04:00:00Z"},
+                    },
+                ],
+            },
+        },
+        "r1": None,
+    }
+    out = parse_releases(data, batch)
+    assert out["acme/web"] == []
+    assert [r.model_dump() for r in out["acme/api"]] == [
+        {
+            "repo": "api",
+            "tag_name": "v2.0.0",
+            "name": "Two",
+            "url": "https://github.com/acme/api/releases/tag/v2.0.0",
+            "author_login": "ana",
+            "published_at": "2025-06-03T12:00:00Z",
+            "is_prerelease": True,
+            "kind": "release",
+        },
+        {
+            "repo": "api",
+            "tag_name": "v2.0.0",
+            "name": None,
+            "url": "https://github.com/acme/api/releases/tag/v2.0.0",
+            "author_login": "bo",
+            "published_at": "2025-06-03T11:00:00+02:00",
+            "is_prerelease": False,
+            "kind": "tag",
+        },
+        {
+            "repo": "api",
+            "tag_name": "nightly",
+            "name": None,
+            "url": "https://github.com/acme/api/releases/tag/nightly",
+            "author_login": None,
+            "published_at": "2025-06-03T04:00:00Z",
+            "is_prerelease": False,
+            "kind": "tag",
+        },
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# REST parsers, on GitHub's documented example bodies (values read from the files by hand)
+
+
+def test_parse_rest_repository_example() -> None:
+    (body,) = example("repos/list-for-org.json")
+    assert parse_rest_repository(body).model_dump() == {
+        "name": "Hello-World",
+        "source": "github",
+        "default_branch": "master",
+        "pushed_at": "2011-01-26T19:06:43Z",
+        "archived": False,
+        "fork": False,
+        "visibility": "public",
+        "url": "https://github.com/octocat/Hello-World",
+    }
+
+
+def test_parse_rest_pull_request_example_with_reviews() -> None:
+    (body,) = example("pulls/list.json")
+    reviews = example("pulls/list-reviews.json")
+    record = parse_rest_pull_request(body, "Hello-World", reviews=reviews)
+    assert record.model_dump() == {
+        "repo": "Hello-World",
+        "number": 1347,
+        "title": "Amazing new feature",
+        "url": "https://github.com/octocat/Hello-World/pull/1347",
+        "author_login": "octocat",
+        "author_is_bot": False,
+        # The example says state "open" with a merged_at: an open PR is not called merged.
+        "state": "open",
+        "is_draft": False,
+        "created_at": "2011-01-26T19:01:12Z",
+        "updated_at": "2011-01-26T19:01:12Z",
+        "merged_at": "2011-01-26T19:01:12Z",
+        "closed_at": "2011-01-26T19:01:12Z",
+        "merged_by_login": None,
+        "additions": None,
+        "deletions": None,
+        "changed_files": None,
+        "labels": ["bug"],
+        "requested_reviewers": ["other_user"],
+        "reviews": [
+            {"author_login": "octocat", "state": "approved", "submitted_at": "2019-11-17T17:43:43Z"}
+        ],
+        "ready_for_review_at": None,
+        "first_response_at": None,  # the only review is the author's own
+        "closing_issues": [],
+    }
+    closed = parse_rest_pull_request({**body, "state": "closed"}, "Hello-World")
+    assert closed.state == "merged"
+    other = [{**reviews[0], "user": {**reviews[0]["user"], "login": "hubot"}}]
+    assert parse_rest_pull_request(body, "Hello-World", reviews=other).first_response_at == (
+        "2019-11-17T17:43:43Z"
+    )
+
+
+def test_parse_rest_review_example() -> None:
+    (body,) = example("pulls/list-reviews.json")
+    assert parse_rest_review(body).model_dump() == {
+        "author_login": "octocat",
+        "state": "approved",
+        "submitted_at": "2019-11-17T17:43:43Z",
+    }
+
+
+def test_parse_rest_issue_example_skips_pull_requests() -> None:
+    bodies = example("issues/list-for-repo.json")
+    # GitHub's example item carries `pull_request`: the issues endpoint lists PRs too.
+    assert "pull_request" in bodies[0]
+    assert parse_rest_issues(bodies, "Hello-World") == []
+    issue = {k: v for k, v in bodies[0].items() if k != "pull_request"}
+    comments = example("issues/list-comments-for-repo.json")
+    record = parse_rest_issue(issue, "Hello-World", comments=comments)
+    assert record.model_dump() == {
+        "repo": "Hello-World",
+        "number": 1347,
+        "title": "Found a bug",
+        "url": "https://github.com/octocat/Hello-World/issues/1347",
+        "author_login": "octocat",
+        "author_is_bot": False,
+        "state": "open",
+        "state_reason": "completed",
+        "created_at": "2011-04-22T13:33:48Z",
+        "updated_at": "2011-04-22T13:33:48Z",
+        "closed_at": None,
+        "labels": ["bug"],
+        "comments": 0,
+        "first_response_at": None,  # the example comment is by the author, octocat
+    }
+
+
+def test_parse_rest_release_example() -> None:
+    (body,) = example("repos/list-releases.json")
+    assert parse_rest_release(body, "Hello-World").model_dump() == {
+        "repo": "Hello-World",
+        "tag_name": "v1.0.0",
+        "name": "v1.0.0",
+        "url": "https://github.com/octocat/Hello-World/releases/v1.0.0",
+        "author_login": "octocat",
+        "published_at": "2013-02-27T19:35:32Z",
+        "is_prerelease": False,
+        "kind": "release",
+    }
+    assert parse_rest_release({**body, "draft": True}, "Hello-World") is None
+
+
+def test_parse_rest_commit_examples() -> None:
+    (listed,) = example("repos/list-commits.json")
+    record = parse_rest_commit(listed, "Hello-World")
+    epoch = int(dt.datetime(2011, 4, 14, 16, 0, 49, tzinfo=UTC).timestamp())
+    assert record == GitHubCommitRecord(
+        repo="Hello-World",
+        sha="6dcb09b5b57875f334f61aebed695e2e4193db5e",
+        parents=["6dcb09b5b57875f334f61aebed695e2e4193db5e"],
+        author_name="Monalisa Octocat",
+        author_email="support@github.com",
+        committer_name="Monalisa Octocat",
+        committer_email="support@github.com",
+        authored_at="2011-04-14T16:00:49Z",
+        committed_at="2011-04-14T16:00:49Z",
+        authored_ts=epoch,
+        committed_ts=epoch,
+        subject="Fix all the bugs",
+        additions=0,
+        deletions=0,
+        files_changed=0,
+        binary_files=0,
+        is_merge=False,
+        author_login="octocat",
+        committer_login="octocat",
+        line_stats_known=False,
+        files_changed_known=False,
+    )
+    detailed = parse_rest_commit(example("repos/get-commit.json"), "Hello-World")
+    assert (detailed.additions, detailed.deletions, detailed.files_changed) == (104, 4, 1)
+    assert detailed.committer_email == "mona@github.com"
+    assert detailed.line_stats_known and detailed.files_changed_known
