@@ -1,0 +1,267 @@
+"""Collecting a window of an org's GitHub activity with as few requests as possible (GraphQL).
+
+One window (a day, or a whole backfill range) costs:
+- the org's repositories, most recently pushed first, stopping at the first one pushed before
+  the window: usually one page;
+- commit history of the repositories pushed since the window started, 20 repositories per query
+  (aliases), a page per 100 commits;
+- one search stream for pull requests and one for issues over the whole org, from the window's
+  start to now (`updated:` is an item's last update, so a past window's items may have been
+  updated since), split where GitHub's 1,000-result cap would cut it (`search_window`);
+- releases and tags of the repositories pushed since the window started, 20 per query.
+
+Items are kept when one of their own events falls in the window; callers cut the window into
+days by those events. A repository whose query fails is recorded and the others are collected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sparky_resources import github_queries as gq
+from sparky_resources.github import GitHubClient, GitHubError, GraphQLError, search_window
+from sparky_resources.github_records import (
+    GitHubCommitRecord,
+    GitHubRepository,
+    IssueRecord,
+    PullRequestRecord,
+    ReleaseRecord,
+    parse_commit_history,
+    parse_issue_node,
+    parse_pull_request_node,
+    parse_releases,
+    parse_repository_node,
+)
+
+Entity = Literal["repositories", "commits", "pull_requests", "issues", "releases"]
+# `history(since:, until:)` is not documented as filtering by author or by committer date
+# (https://docs.github.com/en/graphql/reference/objects#commit, field `history`): ask from a
+# day earlier and window by `committedDate` here, so a commit authored shortly before the
+# window and committed inside it is not lost if GitHub filters by author date.
+HISTORY_SLACK = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class EntityCoverage:
+    """How one entity of one repository (or of the whole org, `repo=None`) was collected."""
+
+    entity: Entity
+    repo: str | None
+    status: Literal["ok", "failed"]
+    count: int = 0
+    error: str | None = None
+    source: str = "github-graphql"
+
+
+@dataclass
+class GitHubWindow:
+    """What one window of an org holds, and how each part was collected."""
+
+    repositories: list[GitHubRepository] = field(default_factory=list)
+    commits: list[GitHubCommitRecord] = field(default_factory=list)
+    pull_requests: list[PullRequestRecord] = field(default_factory=list)
+    issues: list[IssueRecord] = field(default_factory=list)
+    releases: list[ReleaseRecord] = field(default_factory=list)
+    coverage: list[EntityCoverage] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[EntityCoverage]:
+        return [c for c in self.coverage if c.status == "failed"]
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def _within(text: str | None, start: dt.datetime, end: dt.datetime) -> bool:
+    when = _instant(text)
+    return when is not None and start <= when < end
+
+
+def pull_request_events(pr: PullRequestRecord) -> list[str]:
+    """The instants at which a pull request was active: created, updated, ready, reviewed,
+    first answered, merged, closed."""
+    times = [pr.created_at, pr.updated_at, pr.ready_for_review_at, pr.first_response_at]
+    times += [pr.merged_at, pr.closed_at, *(r.submitted_at for r in pr.reviews)]
+    return [t for t in times if t]
+
+
+def issue_events(issue: IssueRecord) -> list[str]:
+    times = [issue.created_at, issue.updated_at, issue.first_response_at, issue.closed_at]
+    return [t for t in times if t]
+
+
+def comment_times(node: Mapping[str, Any]) -> list[str]:
+    """When the (first 50) comments of a search node were written: commenting is activity."""
+    comments = (node.get("comments") or {}).get("nodes") or []
+    return [c["createdAt"] for c in comments if c and c.get("createdAt")]
+
+
+def active_in(events: Iterable[str], start: dt.datetime, end: dt.datetime) -> bool:
+    return any(_within(t, start, end) for t in events)
+
+
+def list_repositories(
+    client: GitHubClient, org: str, pushed_since: dt.datetime
+) -> list[GitHubRepository]:
+    """The org's repositories pushed at or after `pushed_since`, newest push first.
+
+    Ordered by `PUSHED_AT` descending, so paging stops at the first older repository.
+    """
+    found: list[GitHubRepository] = []
+    after: str | None = None
+    while True:
+        data = client.graphql(gq.ORG_REPOSITORIES_QUERY, gq.org_repositories_variables(org, after))
+        organization = data.get("organization")
+        if organization is None:
+            raise GitHubError(f"GitHub has no organization {org!r} (or the token cannot see it)")
+        connection = organization["repositories"]
+        for node in connection.get("nodes") or []:
+            repo = parse_repository_node(node)
+            pushed = _instant(repo.pushed_at)
+            if pushed is None or pushed < pushed_since:
+                return found
+            found.append(repo)
+        info = connection.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return found
+        after = info.get("endCursor")
+
+
+def _batches(items: Sequence[GitHubRepository], size: int) -> Iterable[list[GitHubRepository]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def collect_commits(
+    client: GitHubClient,
+    org: str,
+    repos: Sequence[GitHubRepository],
+    start: dt.datetime,
+    end: dt.datetime,
+    window: GitHubWindow,
+) -> None:
+    """Default-branch commits committed in `[start, end)`, batched over repositories."""
+    since = start - HISTORY_SLACK
+    for batch in _batches(repos, gq.MAX_REPOS_PER_QUERY):
+        pending: list[gq.HistoryTarget] = [gq.HistoryTarget(org, r.name) for r in batch]
+        counts = {r.name: 0 for r in batch}
+        failed: dict[str, str] = {}
+        while pending:
+            query = gq.build_commit_history_query(pending, since, end)
+            try:
+                data = client.graphql(query.query, query.variables)
+            except GraphQLError as exc:
+                # Keep what the other aliases answered; the failing ones are recorded.
+                data = exc.data or {}
+                for alias in exc.failed_aliases or set(query.aliases):
+                    failed[query.aliases[alias][1]] = str(exc)
+            except GitHubError as exc:
+                for target in pending:
+                    failed[target.name] = str(exc)
+                break
+            pending = []
+            for page in parse_commit_history(data, query):
+                if page.name in failed:
+                    continue
+                if page.missing:
+                    failed[page.name] = "the repository could not be read (deleted or no access)"
+                    continue
+                for commit in page.commits:
+                    if start.timestamp() <= commit.committed_ts < end.timestamp():
+                        window.commits.append(commit)
+                        counts[page.name] += 1
+                target = page.next_target()
+                if target is not None:
+                    pending.append(target)
+        for repo in batch:
+            if repo.name in failed:
+                window.coverage.append(
+                    EntityCoverage("commits", repo.name, "failed", error=failed[repo.name])
+                )
+            else:
+                window.coverage.append(
+                    EntityCoverage("commits", repo.name, "ok", counts[repo.name])
+                )
+
+
+def collect_releases(
+    client: GitHubClient,
+    org: str,
+    repos: Sequence[GitHubRepository],
+    start: dt.datetime,
+    end: dt.datetime,
+    window: GitHubWindow,
+) -> None:
+    """Releases published and tags created in `[start, end)`, newest first per repository."""
+    for batch in _batches(repos, gq.MAX_REPOS_PER_QUERY):
+        query = gq.build_releases_query([(org, r.name) for r in batch], first=20)
+        try:
+            data = client.graphql(query.query, query.variables)
+        except GitHubError as exc:
+            for repo in batch:
+                window.coverage.append(
+                    EntityCoverage("releases", repo.name, "failed", error=str(exc))
+                )
+            continue
+        by_repo = parse_releases(data, query)
+        for repo in batch:
+            records = [
+                r
+                for r in by_repo.get(f"{org}/{repo.name}", [])
+                if _within(r.published_at, start, end)
+            ]
+            window.releases.extend(records)
+            window.coverage.append(EntityCoverage("releases", repo.name, "ok", len(records)))
+
+
+def collect_window(
+    client: GitHubClient,
+    org: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    now: dt.datetime,
+    selected: Callable[[str], bool] = lambda name: True,
+    bots: Collection[str] = (),
+) -> GitHubWindow:
+    """Everything of `org` active in `[start, end)`; needs a token (GraphQL)."""
+    window = GitHubWindow()
+    try:
+        repos = [r for r in list_repositories(client, org, start) if selected(r.name)]
+    except GitHubError as exc:
+        window.coverage.append(EntityCoverage("repositories", None, "failed", error=str(exc)))
+        return window
+    window.repositories = repos
+    window.coverage.append(EntityCoverage("repositories", None, "ok", len(repos)))
+    collect_commits(client, org, repos, start, end, window)
+
+    search_end = max(end, now)
+    for kind in ("pr", "issue"):
+        entity: Entity = "pull_requests" if kind == "pr" else "issues"
+        try:
+            nodes = search_window(client.graphql, org, kind, start, search_end)
+        except GitHubError as exc:
+            window.coverage.append(EntityCoverage(entity, None, "failed", error=str(exc)))
+            continue
+        kept = 0
+        for node in nodes:
+            repo = (node.get("repository") or {}).get("name", "")
+            if not selected(repo):
+                continue
+            if kind == "pr":
+                pr = parse_pull_request_node(node, bots)
+                if active_in([*pull_request_events(pr), *comment_times(node)], start, end):
+                    window.pull_requests.append(pr)
+                    kept += 1
+            else:
+                issue = parse_issue_node(node, bots)
+                if active_in([*issue_events(issue), *comment_times(node)], start, end):
+                    window.issues.append(issue)
+                    kept += 1
+        window.coverage.append(EntityCoverage(entity, None, "ok", kept))
+    collect_releases(client, org, repos, start, end, window)
+    return window

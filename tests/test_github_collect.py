@@ -1,0 +1,99 @@
+"""A window of an org collected through the real client from the loopback fake GitHub, checked
+against the fake's own ground truth (tests/fakes/github_org.py), in a non-UTC org timezone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from fakes.github_org import Org, build_org
+from fakes.github_server import FakeGitHub
+from pydantic import SecretStr
+
+from sparky_resources.github import GitHubClient
+from sparky_resources.github_collect import collect_window
+
+TOKEN = "ghp_collectTOKENnotreal0123456789"
+
+
+@pytest.fixture(scope="module")
+def org() -> Org:
+    return build_org(repos=30, active=6, tz="Europe/Berlin", seed=7)
+
+
+@pytest.fixture(scope="module")
+def server(org: Org) -> Iterator[FakeGitHub]:
+    with FakeGitHub(org) as gh:
+        yield gh
+
+
+def client_for(gh: FakeGitHub, **kwargs) -> GitHubClient:
+    return GitHubClient(
+        gh.base_url, gh.graphql_url, SecretStr(TOKEN), sleep=lambda s: None, **kwargs
+    )
+
+
+def collect(org: Org, gh: FakeGitHub, days: int = 1, **kwargs):
+    start, end = org.window(days=days)
+    now = end + dt.timedelta(days=30)  # after every event the fake made
+    with client_for(gh, **kwargs) as client:
+        window = collect_window(client, org.login, start, end, now=now, bots=["dependabot[bot]"])
+        return window, client.counters, (start, end)
+
+
+def test_one_day_matches_the_ground_truth(org: Org, server: FakeGitHub) -> None:
+    window, counters, (start, end) = collect(org, server)
+    assert not window.failed, window.failed
+    assert {c.sha for c in window.commits} == {c.sha for c in org.commits_in(start, end)}
+    assert {(p.repo, p.number) for p in window.pull_requests} == {
+        (org.repo(p.repo).name, p.number) for p in org.pull_requests_active_in(start, end)
+    }
+    assert {(i.repo, i.number) for i in window.issues} == {
+        (org.repo(i.repo).name, i.number) for i in org.issues_active_in(start, end)
+    }
+    releases = {(r.repo, r.tag_name) for r in window.releases if r.kind == "release"}
+    assert releases == {
+        (org.repo(r.repo).name, r.tag_name) for r in org.releases_published_in(start, end)
+    }
+    tags = {(r.repo, r.tag_name) for r in window.releases if r.kind == "tag"}
+    assert tags == {(org.repo(t.repo).name, t.name) for t in org.tags_created_in(start, end)}
+    # Cheap by construction: a handful of GraphQL requests for the whole org.
+    assert counters.rest_requests == 0
+    assert counters.graphql_requests <= 12, counters
+
+
+def test_a_range_is_the_union_of_its_days(org: Org, server: FakeGitHub) -> None:
+    whole, counters, _ = collect(org, server, days=3)
+    one_by_one: set[str] = set()
+    day_requests = 0
+    for offset in range(3):
+        day = org.day + dt.timedelta(days=offset)
+        start, end = org.window(day=day, days=1)
+        with client_for(server) as client:
+            window = collect_window(
+                client, org.login, start, end, now=end + dt.timedelta(days=30)
+            )
+            day_requests += client.counters.graphql_requests
+        one_by_one |= {c.sha for c in window.commits}
+    assert {c.sha for c in whole.commits} == one_by_one
+    assert counters.graphql_requests < day_requests
+
+
+def test_transient_server_errors_are_retried_and_nothing_is_lost(
+    org: Org, server: FakeGitHub
+) -> None:
+    rule = server.faults.add(r"/graphql", "http_502", times=2)
+    try:
+        window, counters, (start, end) = collect(org, server)
+    finally:
+        server.faults.clear()
+    assert rule.fired == 2 and counters.retries >= 2
+    assert not window.failed
+    assert {c.sha for c in window.commits} == {c.sha for c in org.commits_in(start, end)}
+
+
+def test_the_token_reaches_no_record(org: Org, server: FakeGitHub) -> None:
+    window, _, _ = collect(org, server)
+    text = repr(window)
+    assert TOKEN not in text
