@@ -17,9 +17,14 @@ days by those events. A repository whose query fails is recorded and the others 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
+
+import dagster as dg
+from pydantic import Field, SecretStr
 
 from sparky_resources import github_queries as gq
 from sparky_resources.github import GitHubClient, GitHubError, GraphQLError, search_window
@@ -66,6 +71,11 @@ class GitHubWindow:
     issues: list[IssueRecord] = field(default_factory=list)
     releases: list[ReleaseRecord] = field(default_factory=list)
     coverage: list[EntityCoverage] = field(default_factory=list)
+    # ("pr"|"issue", repo, number) -> every instant the item was active (to cut into days).
+    events: dict[tuple[str, str, int], list[str]] = field(default_factory=dict)
+
+    def active_on(self, kind: str, repo: str, number: int, start: dt.datetime, end: dt.datetime):
+        return active_in(self.events.get((kind, repo, number), []), start, end)
 
     @property
     def failed(self) -> list[EntityCoverage]:
@@ -254,14 +264,74 @@ def collect_window(
                 continue
             if kind == "pr":
                 pr = parse_pull_request_node(node, bots)
-                if active_in([*pull_request_events(pr), *comment_times(node)], start, end):
+                events = [*pull_request_events(pr), *comment_times(node)]
+                if active_in(events, start, end):
                     window.pull_requests.append(pr)
+                    window.events[("pr", pr.repo, pr.number)] = events
                     kept += 1
             else:
                 issue = parse_issue_node(node, bots)
-                if active_in([*issue_events(issue), *comment_times(node)], start, end):
+                events = [*issue_events(issue), *comment_times(node)]
+                if active_in(events, start, end):
                     window.issues.append(issue)
+                    window.events[("issue", issue.repo, issue.number)] = events
                     kept += 1
         window.coverage.append(EntityCoverage(entity, None, "ok", kept))
     collect_releases(client, org, repos, start, end, window)
     return window
+
+
+class GitHubResource(dg.ConfigurableResource):
+    """The org Sparky collects from GitHub; unconfigured (`org=None`) it collects nothing.
+
+    The token is a Dagster `EnvVar("GITHUB_TOKEN")` in the definitions, never a config value.
+    """
+
+    org: str | None = None
+    api_url: str = "https://api.github.com"
+    graphql_url: str | None = None
+    token: str | None = None
+    include: list[str] = Field(default_factory=lambda: ["*"])
+    exclude: list[str] = Field(default_factory=list)
+    cache_dir: str | None = None
+    max_wait_s: float = 900.0
+
+    @property
+    def configured(self) -> bool:
+        return self.org is not None
+
+    def selected(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in self.include) and not any(
+            fnmatch.fnmatchcase(name, p) for p in self.exclude
+        )
+
+    def collect(
+        self, start: dt.datetime, end: dt.datetime, *, now: dt.datetime, bots: Collection[str]
+    ) -> tuple[GitHubWindow, dict[str, float]]:
+        """The window's activity and the client's request counters."""
+        if self.org is None:
+            return GitHubWindow(), {}
+        if not self.token:
+            window = GitHubWindow()
+            window.coverage.append(
+                EntityCoverage(
+                    "repositories",
+                    None,
+                    "failed",
+                    error="set GITHUB_TOKEN (read-only) to collect from GitHub; collection "
+                    "without a token (REST, reduced) is not built yet",
+                )
+            )
+            return window, {}
+        client = GitHubClient(
+            self.api_url,
+            self.graphql_url,
+            SecretStr(self.token),
+            etag_dir=Path(self.cache_dir) if self.cache_dir else None,
+            max_wait_s=self.max_wait_s,
+        )
+        with client:
+            window = collect_window(
+                client, self.org, start, end, now=now, selected=self.selected, bots=bots
+            )
+            return window, client.counters.as_dict()

@@ -97,3 +97,65 @@ def test_the_token_reaches_no_record(org: Org, server: FakeGitHub) -> None:
     window, _, _ = collect(org, server)
     text = repr(window)
     assert TOKEN not in text
+
+
+def test_the_github_assets_write_each_days_files(
+    org: Org, server: FakeGitHub, tmp_path
+) -> None:
+    """Through Dagster: a two-day range in one run, one file per day and entity. The days are
+    the session config's partitions (America/New_York), not the fake org's Berlin days."""
+    import json
+
+    import dagster as dg
+    from dagster._core.storage.tags import (
+        ASSET_PARTITION_RANGE_END_TAG,
+        ASSET_PARTITION_RANGE_START_TAG,
+    )
+
+    from sparky_assets.defs.github import github_activity
+    from sparky_assets.partitions import daily_partitions
+    from sparky_resources.github_collect import GitHubResource
+    from sparky_resources.store import DataStore
+
+    first = org.day
+    days = [first, first + dt.timedelta(days=1)]
+    resources = {
+        "github": GitHubResource(
+            org=org.login,
+            api_url=server.base_url,
+            graphql_url=server.graphql_url,
+            token=TOKEN,
+            cache_dir=str(tmp_path / "cache"),
+        ),
+        "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
+    }
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [github_activity],
+            resources=resources,
+            instance=instance,
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: str(days[0]),
+                ASSET_PARTITION_RANGE_END_TAG: str(days[1]),
+            },
+        )
+    assert result.success
+    for day in days:
+        window = daily_partitions.time_window_for_partition_key(str(day))
+        start, end = window.start.astimezone(dt.UTC), window.end.astimezone(dt.UTC)
+
+        def read(asset: str, day: dt.date = day) -> list[dict]:
+            path = tmp_path / "data" / "raw" / asset / f"{day}.json"
+            return json.loads(path.read_text())["records"]
+
+        assert {(p["repo"], p["number"]) for p in read("raw_pull_requests")} == {
+            (org.repo(p.repo).name, p.number) for p in org.pull_requests_active_in(start, end)
+        }
+        assert {(i["repo"], i["number"]) for i in read("raw_issues")} == {
+            (org.repo(i.repo).name, i.number) for i in org.issues_active_in(start, end)
+        }
+        assert {c["sha"] for c in read("raw_github_commits")} == {
+            c.sha for c in org.commits_in(start, end)
+        }
+        for path in (tmp_path / "data").rglob("*.json"):
+            assert TOKEN not in path.read_text()
