@@ -109,18 +109,14 @@ class ReleaseRecord(_GitHubRecord):
 
 
 class GitHubCommitRecord(CommitRecord):
-    """A commit as GitHub reports it: `CommitRecord` plus the accounts behind the identities.
+    """A commit as GitHub reports it: `CommitRecord` with `sources=["github"]`.
 
     GitHub does not say which files are binary (`binary_files` is 0). `line_stats_known` is
     False for REST list answers, which carry no stats; `files_changed_known` is False where
     GitHub did not count the files (`changedFilesIfAvailable` null, or no `files`).
     """
 
-    author_login: str | None = None
-    committer_login: str | None = None
     sources: list[str] = Field(default_factory=lambda: ["github"])
-    line_stats_known: bool = True
-    files_changed_known: bool = True
 
 
 # ---------------------------------------------------------------------------------------------

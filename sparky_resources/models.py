@@ -41,6 +41,14 @@ class CommitRecord(_Record):
     binary_files: int
     is_merge: bool
     shallow_boundary: bool = False
+    # GitHub's view, where GitHub was collected: the accounts behind the emails (None when an
+    # email is linked to no account) and which sources saw the commit.
+    author_login: str | None = None
+    committer_login: str | None = None
+    sources: list[str] = Field(default_factory=lambda: ["local"])
+    # False where GitHub gave no line or file counts (REST lists, changedFilesIfAvailable null).
+    line_stats_known: bool = True
+    files_changed_known: bool = True
 
     @model_validator(mode="before")
     @classmethod

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sparky_assets.lib.daily import kept_from_previous, split_by_day
+from sparky_assets.lib.daily import kept_from_previous, merge_sources, split_by_day
 
 NY = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -167,8 +167,12 @@ def test_a_kept_record_collected_again_by_another_clone_counts_once() -> None:
 def test_split_by_day_uses_the_epoch_not_the_text() -> None:
     # git accepts "+9900" (99 hours); Python cannot parse "+99:00". The epoch decides the day:
     # 1717416000 is 2024-06-03T12:00:00Z, 08:00 in New York.
-    odd = {"repo": "alpha", "sha": "x", "committed_at": "2024-06-07T15:00:00+99:00",
-           "committed_ts": 1717416000}
+    odd = {
+        "repo": "alpha",
+        "sha": "x",
+        "committed_at": "2024-06-07T15:00:00+99:00",
+        "committed_ts": 1717416000,
+    }
     days = split_by_day([odd], ["2024-06-03", "2024-06-05"], NY)
     assert [r["sha"] for r in days["2024-06-03"]] == ["x"]
     assert days["2024-06-05"] == []
@@ -181,3 +185,33 @@ def test_split_by_day_with_a_gap_between_keys() -> None:
     ]
     days = split_by_day(records, ["2024-06-03", "2024-06-05"], NY)
     assert days == {"2024-06-03": [], "2024-06-05": [records[1]]}
+
+
+def test_merge_sources_one_record_per_sha_local_lines_github_logins() -> None:
+    local = [
+        {**record("a", "2024-06-03T09:00:00-04:00", repo="clone"), "additions": 5},
+        {**record("b", "2024-06-03T10:00:00-04:00", repo="clone"), "additions": 1},
+    ]
+    github = [
+        {
+            **record("a", "2024-06-03T09:00:00-04:00", repo="api"),
+            "additions": 7,
+            "author_login": "ann",
+            "committer_login": None,
+            "sources": ["github"],
+        },
+        {
+            **record("c", "2024-06-03T11:00:00-04:00", repo="api"),
+            "additions": 3,
+            "author_login": "bob",
+            "committer_login": "web-flow",
+            "sources": ["github"],
+        },
+    ]
+    merged = {r["sha"]: r for r in merge_sources(local, github)}
+    assert sorted(merged) == ["a", "b", "c"]
+    # By hand: a is in both (local numstat and repo name win, GitHub's login joins).
+    assert (merged["a"]["repo"], merged["a"]["additions"]) == ("clone", 5)
+    assert merged["a"]["author_login"] == "ann" and merged["a"]["sources"] == ["github", "local"]
+    assert merged["b"]["sources"] == ["local"] and "author_login" not in merged["b"]
+    assert (merged["c"]["repo"], merged["c"]["sources"]) == ("api", ["github"])

@@ -159,3 +159,63 @@ def test_the_github_assets_write_each_days_files(
         }
         for path in (tmp_path / "data").rglob("*.json"):
             assert TOKEN not in path.read_text()
+
+
+def test_daily_metrics_count_the_orgs_pull_requests_issues_and_releases(
+    org: Org, server: FakeGitHub, tmp_path
+) -> None:
+    """GitHub commits join raw_commits and the day's GitHub figures are counted, against the
+    fake's ground truth counted here by each item's own timestamp."""
+    import json
+
+    import dagster as dg
+
+    from sparky_assets.defs.collect import raw_commits, repositories
+    from sparky_assets.defs.github import github_activity
+    from sparky_assets.defs.metrics import daily_metrics
+    from sparky_assets.partitions import daily_partitions
+    from sparky_resources.github_collect import GitHubResource
+    from sparky_resources.local_git import LocalGitResource
+    from sparky_resources.store import DataStore
+
+    key = str(org.day)
+    resources = {
+        "github": GitHubResource(
+            org=org.login, api_url=server.base_url, graphql_url=server.graphql_url, token=TOKEN
+        ),
+        "local_git": LocalGitResource(repos=[]),
+        "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
+    }
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [github_activity, repositories, raw_commits, daily_metrics],
+            partition_key=key,
+            resources=resources,
+            instance=instance,
+        )
+    assert result.success
+    window = daily_partitions.time_window_for_partition_key(key)
+    start, end = window.start.astimezone(dt.UTC), window.end.astimezone(dt.UTC)
+
+    def within(when: dt.datetime | None) -> bool:
+        return when is not None and start <= when < end
+
+    prs = list(org.pull_requests())
+    issues = list(org.issues())
+    expected = {
+        "prs_opened": sum(within(p.created_at) for p in prs),
+        "prs_merged": sum(within(p.merged_at) for p in prs),
+        "prs_closed_unmerged": sum(within(p.closed_at) and p.merged_at is None for p in prs),
+        "issues_opened": sum(within(i.created_at) for i in issues),
+        "issues_closed": sum(within(i.closed_at) for i in issues),
+        "releases": len(org.releases_published_in(start, end)),
+    }
+    metrics = json.loads((tmp_path / f"data/processed/daily_metrics/{key}.json").read_text())
+    assert {k: metrics[k] for k in expected} == expected
+    assert sum(expected.values()) > 0  # the fake's day is not empty
+    raw = json.loads((tmp_path / f"data/raw/raw_commits/{key}.json").read_text())["records"]
+    truth = org.commits_in(start, end)
+    assert {r["sha"] for r in raw} == {c.sha for c in truth}
+    assert all(r["sources"] == ["github"] for r in raw)
+    non_merge = [c for c in truth if len(c.parents) < 2]
+    assert metrics["commits"] == len(non_merge)

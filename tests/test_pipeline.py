@@ -26,6 +26,7 @@ from sparky_assets.defs.collect import raw_commits, repositories
 from sparky_assets.defs.digests import daily_digest
 from sparky_assets.defs.insights import daily_insights
 from sparky_assets.defs.metrics import daily_metrics
+from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.store import DataStore
 
@@ -59,6 +60,7 @@ def run(instance, repos, tmp: Path, *, assets=CHAIN, partition=DAY, tags=None, o
         "local_git": LocalGitResource(
             repos=[str(r) for r in repos], cache_dir=str(tmp / "data/cache/git")
         ),
+        "github": GitHubResource(),  # not configured: local clones only
         "store": DataStore(data_dir=str(tmp / "data"), output_dir=str(tmp / "output")),
     }
     return dg.materialize(

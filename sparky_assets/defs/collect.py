@@ -15,9 +15,10 @@ from sparky_assets.defs.common import (
     range_label,
     read_upstream,
 )
-from sparky_assets.lib.daily import kept_from_previous, split_by_day
+from sparky_assets.lib.daily import kept_from_previous, merge_sources, split_by_day
 from sparky_assets.lib.sanitize import md_text
 from sparky_assets.partitions import ORG_TZ, daily_partitions
+from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.models import CommitRecord, Coverage, RepoCoverage, RepoInfo
 from sparky_resources.store import DataStore
@@ -83,12 +84,13 @@ def _table(infos: list[RepoInfo]) -> str:
 
 @dg.asset(
     group_name="collect",
-    deps=[repositories],
+    deps=[repositories, "raw_github_commits"],
     kinds={"git", "json"},
     description=(
-        "Commits on the default branches of the clones listed in `repositories`, windowed by "
-        "committer time in the org timezone: data/raw/raw_commits/<day>.json (schema_version "
-        "and a records array of commit records). A backfill reads each clone once for the "
+        "Commits on the default branches of the clones listed in `repositories` and, with "
+        "[github].org, of the org's repositories (raw_github_commits), one record per sha: "
+        "local numstat for lines, GitHub's logins. Windowed by committer time in the org "
+        "timezone: data/raw/raw_commits/<day>.json. A backfill reads each clone once for the "
         "whole range and writes one file per day. A clone that fails is reported in "
         "data/raw/_coverage/raw_commits/<day>.json and the others are collected."
     ),
@@ -96,7 +98,10 @@ def _table(infos: list[RepoInfo]) -> str:
     **DAILY,
 )
 def raw_commits(
-    context: dg.AssetExecutionContext, local_git: LocalGitResource, store: DataStore
+    context: dg.AssetExecutionContext,
+    local_git: LocalGitResource,
+    github: GitHubResource,
+    store: DataStore,
 ) -> Iterator[Any]:
     window = context.partition_time_window
     keys = list(context.partition_keys)
@@ -123,7 +128,15 @@ def raw_commits(
                 for r in store.read_or("raw", "raw_commits", key, [])
             ]
             kept = kept_from_previous(previous, failed, fresh_shas)
-            records = sorted([*by_day[key], *kept], key=_commit_order)
+            # With GitHub configured its commits must have been collected for the day; without
+            # it there is nothing to merge.
+            from_github = (
+                read_upstream(store, "raw", "raw_github_commits", key)
+                if github.configured
+                else []
+            )
+            local = [dict(r) for r in [*by_day[key], *kept]]
+            records = sorted(merge_sources(local, from_github), key=_commit_order)
             store.write("raw", "raw_commits", key, records)
             coverage = _coverage(key, collected_at, result.coverage, by_day[key], kept)
             store.write("raw", COVERAGE, key, coverage.model_dump(mode="json"))

@@ -53,3 +53,27 @@ def kept_from_previous(
     failed = set(failed_repos)
     fresh = set(fresh_shas)
     return [r for r in previous if r.get("repo") in failed and r.get("sha") not in fresh]
+
+
+def merge_sources(
+    local: Sequence[Mapping[str, Any]], github: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """One record per sha from the local clones and GitHub.
+
+    Local numstat wins for line and file counts (git counts renames and binary files the way
+    the metrics define them); the accounts (logins) come from GitHub; `sources` says who saw it.
+    """
+    by_sha = {g["sha"]: g for g in github}
+    merged: list[dict[str, Any]] = []
+    for record in local:
+        seen = by_sha.pop(record["sha"], None)
+        out = {**record, "sources": sorted({*record.get("sources", ["local"]), "local"})}
+        if seen is not None:
+            out |= {
+                "author_login": seen.get("author_login"),
+                "committer_login": seen.get("committer_login"),
+                "sources": sorted({*out["sources"], "github"}),
+            }
+        merged.append(out)
+    merged.extend(dict(g) for g in by_sha.values())
+    return merged

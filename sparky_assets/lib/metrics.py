@@ -8,6 +8,10 @@ Definitions (also printed in the digest's footer):
   plus `[identity].aliases`) of the window's non-merge commits, bots included;
   human_contributors leaves bots out, bot_commits counts the bots' commits.
 - active_repos: repositories with at least one non-merge commit.
+- prs_opened, prs_merged, prs_closed_unmerged, issues_opened, issues_closed, releases (GitHub):
+  pull requests created / merged / closed without merging, issues created / closed, releases
+  published (drafts and bare tags excluded), each by its own timestamp falling in the window;
+  empty (not 0) when no GitHub organization is configured.
 - commits_without_line_stats: commits at a shallow clone's boundary; git can only diff them
   against an empty tree, so their lines and files are not counted (the figures are lower
   bounds on such days).
@@ -15,6 +19,7 @@ Definitions (also printed in the digest's footer):
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -62,6 +67,12 @@ class ActivityMetrics(BaseModel):
     files_changed: int
     active_repos: int
     commits_without_line_stats: int = 0
+    prs_opened: int | None = None
+    prs_merged: int | None = None
+    prs_closed_unmerged: int | None = None
+    issues_opened: int | None = None
+    issues_closed: int | None = None
+    releases: int | None = None
     per_repo: list[RepoActivity]
     top_contributors: list[ContributorActivity]
 
@@ -195,3 +206,27 @@ def _display_name(name: str) -> str:
     (`sanitize.md_text`), not this function's.
     """
     return _EMAIL.sub(lambda m: m.group(0).split("@", 1)[0], name.strip()) or name
+
+
+def github_counts(
+    start: dt.datetime,
+    end: dt.datetime,
+    pull_requests: Sequence[Mapping[str, Any]],
+    issues: Sequence[Mapping[str, Any]],
+    releases: Sequence[Mapping[str, Any]],
+) -> dict[str, int]:
+    """The window's GitHub figures, each item counted by its own timestamp in [start, end)."""
+
+    def within(text: str | None) -> bool:
+        return bool(text) and start <= dt.datetime.fromisoformat(str(text)) < end
+
+    return {
+        "prs_opened": sum(within(p["created_at"]) for p in pull_requests),
+        "prs_merged": sum(within(p["merged_at"]) for p in pull_requests),
+        "prs_closed_unmerged": sum(
+            within(p["closed_at"]) and not p["merged_at"] for p in pull_requests
+        ),
+        "issues_opened": sum(within(i["created_at"]) for i in issues),
+        "issues_closed": sum(within(i["closed_at"]) for i in issues),
+        "releases": sum(r["kind"] == "release" and within(r["published_at"]) for r in releases),
+    }
