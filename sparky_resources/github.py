@@ -912,8 +912,9 @@ def search_window(
     """Every pull request or issue node of `org` updated in `[start, end)`.
 
     `run` is `GitHubClient.graphql`. A search returns at most 1,000 results
-    (https://docs.github.com/en/rest/search/search#about-search), so a window whose 1-point
-    count query says more is cut in two halves, recursively, before any page is fetched.
+    (https://docs.github.com/en/rest/search/search#about-search), so a window whose first page
+    says it matches more is cut in two halves, recursively, before more pages are fetched
+    (one request per stream in the common case instead of a count query first).
     Nodes are deduplicated by (repository, number): an item updated while the pages are read
     can move between halves.
     """
@@ -922,21 +923,22 @@ def search_window(
 
     def collect(lo: dt.datetime, hi: dt.datetime) -> None:
         q = gq.search_query(org, kind, lo, hi)
-        count = int(run(gq.SEARCH_COUNT_QUERY, {"q": q})["search"]["issueCount"])
-        if count > gq.SEARCH_RESULT_CAP:
-            half = (hi - lo) / 2
-            mid = lo + dt.timedelta(seconds=math.floor(half.total_seconds()))
-            if mid <= lo or mid >= hi:
-                raise GitHubError(
-                    f"GitHub search '{q}' matches {count} items within one second; more than "
-                    f"the {gq.SEARCH_RESULT_CAP} a search can return"
-                )
-            collect(lo, mid)
-            collect(mid, hi)
-            return
         after: str | None = None
         while True:
             search = run(query, gq.search_variables(q, after))["search"]
+            # The first page says how many match: over the cap, split instead of paging on.
+            count = int(search.get("issueCount") or 0)
+            if after is None and count > gq.SEARCH_RESULT_CAP:
+                half = (hi - lo) / 2
+                mid = lo + dt.timedelta(seconds=math.floor(half.total_seconds()))
+                if mid <= lo or mid >= hi:
+                    raise GitHubError(
+                        f"GitHub search '{q}' matches {count} items within one second; more "
+                        f"than the {gq.SEARCH_RESULT_CAP} a search can return"
+                    )
+                collect(lo, mid)
+                collect(mid, hi)
+                return
             for node in search.get("nodes") or []:
                 if node and "number" in node:
                     repo = (node.get("repository") or {}).get("name", "")

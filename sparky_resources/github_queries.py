@@ -100,15 +100,6 @@ SEARCH_PULL_REQUESTS_QUERY = _search_query("SearchPullRequests", "PullRequest", 
 SEARCH_ISSUES_QUERY = _search_query("SearchIssues", "Issue", _ISSUE_FIELDS)
 """One page of issues matching `$q` (build it with `search_query(org, "issue", ...)`)."""
 
-SEARCH_COUNT_QUERY = f"""
-query SearchCount($q: String!) {{
-  search(type: ISSUE, query: $q, first: 1) {{ issueCount }}
-  {RATE_LIMIT_SELECTION}
-}}
-"""
-"""How many items a search matches, for 1 point: decides whether a window must be split."""
-
-
 @dataclass(frozen=True)
 class HistoryTarget:
     """One repository in a batched commit-history query, with its page cursor (None: first)."""

@@ -17,8 +17,16 @@ BENCHMARK = Path(__file__).resolve().parent.parent / "benchmarks" / "local_git.p
 
 def test_benchmark_agrees_with_git_and_prints_both_figures() -> None:
     proc = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--commits", "300", "--day-commits", "1500",
-         "--repeat", "1"],
+        [
+            sys.executable,
+            str(BENCHMARK),
+            "--commits",
+            "300",
+            "--day-commits",
+            "1500",
+            "--repeat",
+            "1",
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -48,3 +56,32 @@ def test_benchmark_reports_a_mismatch(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     assert "ratio_vs_git_log" not in proc.stdout
+
+
+GITHUB_BENCHMARK = BENCHMARK.parent / "github_collect.py"
+
+
+def test_github_benchmark_is_cheap_by_construction() -> None:
+    """Request counts are deterministic (the fake counts them): the goals hold on a small org."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(GITHUB_BENCHMARK),
+            "--repos",
+            "60",
+            "--active",
+            "10",
+            "--latency-ms",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    figures = dict(line.split("=", 1) for line in proc.stdout.strip().splitlines() if "=" in line)
+    assert proc.stdout.strip().splitlines()[-1].startswith("requests_per_active_repo=")
+    assert int(figures["active_repos"]) == 10
+    assert float(figures["requests_per_active_repo"]) <= 0.5
+    assert int(figures["backfill_30d_requests"]) < 5 * int(figures["requests"])

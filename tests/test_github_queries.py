@@ -114,7 +114,6 @@ ALL_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
         gq.SEARCH_ISSUES_QUERY,
         gq.search_variables(gq.search_query("acme", "issue", SINCE, UNTIL), "Y3Vyc29yOjI="),
     ),
-    "search count": (gq.SEARCH_COUNT_QUERY, {"q": gq.search_query("acme", "pr", SINCE, UNTIL)}),
     "history, one repository": _history([("acme", "api")]),
     "history, one repository with cursor": _history([gq.HistoryTarget("acme", "api", "abc 99")]),
     "history, several repositories, some with cursors": _history(
@@ -325,7 +324,8 @@ def test_search_query_uses_date_times_with_offsets_and_a_half_open_window() -> N
 
 
 class FakeSearch:
-    """Answers the count and page queries from a list of items with `updatedAt` instants."""
+    """Answers search pages from a list of items with `updatedAt` instants, as GitHub does: a
+    first page even when more than 1,000 match (with the full `issueCount`), never a later one."""
 
     def __init__(self, updated: list[dt.datetime]) -> None:
         self.items = [
@@ -341,10 +341,10 @@ class FakeSearch:
         matched = [
             x for x in self.items if low <= dt.datetime.fromisoformat(x["updatedAt"]) <= high
         ]
-        if query == gq.SEARCH_COUNT_QUERY:
-            self.counts.append(len(matched))
-            return {"search": {"issueCount": len(matched)}}
-        assert len(matched) <= gq.SEARCH_RESULT_CAP, "a page was fetched for an uncut window"
+        if variables["after"] is None:
+            self.counts.append(len(matched))  # what each first page told the caller
+        else:
+            assert len(matched) <= gq.SEARCH_RESULT_CAP, "paged on through an uncut window"
         self.pages += 1
         start = int(variables["after"] or 0)
         chunk = matched[start : start + 100]
@@ -365,12 +365,13 @@ def test_search_window_splits_above_1000_results() -> None:
     nodes = search_window(fake, "acme", "pr", start, start + dt.timedelta(days=1))
     assert sorted(node["number"] for node in nodes) == list(range(2500))
     # 24 h (2500) -> 12 h (1440) -> 6 h (720) + 6 h (720); 12 h (1060) -> 6 h (720) + 6 h (340).
-    # FakeSearch fails the test if a page is ever asked for a window of more than 1,000.
+    # FakeSearch fails the test if a second page is asked of a window of more than 1,000.
     assert fake.counts == [2500, 1440, 720, 720, 1060, 720, 340]
-    assert fake.pages == 8 + 8 + 8 + 4
+    # One first page for each of the 3 windows that were cut, then every page of the 4 others.
+    assert fake.pages == 3 + 8 + 8 + 8 + 4
 
 
-def test_search_window_without_split_is_one_count_and_pages() -> None:
+def test_search_window_without_split_is_just_its_pages() -> None:
     start = dt.datetime(2025, 6, 3, tzinfo=UTC)
     fake = FakeSearch([start + dt.timedelta(minutes=i) for i in range(150)])
     nodes = search_window(fake, "acme", "issue", start, start + dt.timedelta(days=1))

@@ -624,7 +624,10 @@ def build_org(
         if i < len(inactive)
     }
     for i, repo_name in enumerate(names):
-        created = w_start - timedelta(days=400 - i * 7, seconds=g.rng.randrange(86400))
+        # Every repository predates the window (an org of any size: older ones first).
+        created = w_start - timedelta(
+            days=60 + 2 * (len(names) - i), seconds=g.rng.randrange(86400)
+        )
         visibility = "internal" if i % 7 == 4 else "private" if i % 5 == 3 else "public"
         repo = Repository(
             owner=name,
