@@ -71,9 +71,7 @@ def test_a_range_is_the_union_of_its_days(org: Org, server: FakeGitHub) -> None:
         day = org.day + dt.timedelta(days=offset)
         start, end = org.window(day=day, days=1)
         with client_for(server) as client:
-            window = collect_window(
-                client, org.login, start, end, now=end + dt.timedelta(days=30)
-            )
+            window = collect_window(client, org.login, start, end, now=end + dt.timedelta(days=30))
             day_requests += client.counters.graphql_requests
         one_by_one |= {c.sha for c in window.commits}
     assert {c.sha for c in whole.commits} == one_by_one
@@ -99,9 +97,7 @@ def test_the_token_reaches_no_record(org: Org, server: FakeGitHub) -> None:
     assert TOKEN not in text
 
 
-def test_the_github_assets_write_each_days_files(
-    org: Org, server: FakeGitHub, tmp_path
-) -> None:
+def test_the_github_assets_write_each_days_files(org: Org, server: FakeGitHub, tmp_path) -> None:
     """Through Dagster: a two-day range in one run, one file per day and entity. The days are
     the session config's partitions (America/New_York), not the fake org's Berlin days."""
     import json
@@ -219,3 +215,79 @@ def test_daily_metrics_count_the_orgs_pull_requests_issues_and_releases(
     assert all(r["sources"] == ["github"] for r in raw)
     non_merge = [c for c in truth if len(c.parents) < 2]
     assert metrics["commits"] == len(non_merge)
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("http_503", {}),
+        ("secondary_rate_limit", {"retry_after": 7}),
+        ("malformed_json", {}),
+        ("disconnect", {}),
+        ("timeout", {"hold_s": 1.5}),
+        ("primary_rate_limit", {"reset_in": 30}),
+    ],
+)
+def test_every_fault_is_survived_with_nothing_lost_or_duplicated(
+    org: Org, server: FakeGitHub, kind: str, params: dict
+) -> None:
+    """Each fault hits the first two GraphQL requests; the collection must equal a clean one."""
+    expected, _, (start, end) = collect(org, server)
+    server.faults.clear()
+    server.counters.reset()
+    rule = server.faults.add(r"/graphql", kind, times=2, **params)
+    sleeps: list[float] = []
+    try:
+        with GitHubClient(
+            server.base_url,
+            server.graphql_url,
+            SecretStr(TOKEN),
+            sleep=sleeps.append,
+            timeout_s=0.5,
+            max_wait_s=120,
+        ) as client:
+            window = collect_window(client, org.login, start, end, now=end + dt.timedelta(days=30))
+    finally:
+        server.faults.clear()
+    assert rule.fired == 2, kind
+    assert not window.failed, window.failed
+    for got, want in (
+        ([c.sha for c in window.commits], [c.sha for c in expected.commits]),
+        (
+            [(p.repo, p.number) for p in window.pull_requests],
+            [(p.repo, p.number) for p in expected.pull_requests],
+        ),
+        (
+            [(i.repo, i.number) for i in window.issues],
+            [(i.repo, i.number) for i in expected.issues],
+        ),
+        (
+            [(r.repo, r.kind, r.tag_name) for r in window.releases],
+            [(r.repo, r.kind, r.tag_name) for r in expected.releases],
+        ),
+    ):
+        assert sorted(got) == sorted(want) and len(got) == len(set(got)), kind
+    if kind == "secondary_rate_limit":
+        assert sleeps[:2] == [7, 7]
+
+
+def test_an_exhausted_budget_too_far_from_reset_fails_in_one_line(
+    org: Org, server: FakeGitHub
+) -> None:
+    start, end = org.window()
+    server.faults.add(r"/graphql", "primary_rate_limit", times=None, reset_in=3600)
+    try:
+        with GitHubClient(
+            server.base_url,
+            server.graphql_url,
+            SecretStr(TOKEN),
+            sleep=lambda s: None,
+            max_wait_s=60,
+        ) as client:
+            window = collect_window(client, org.login, start, end, now=end)
+    finally:
+        server.faults.clear()
+    (failure,) = window.failed  # the listing failed: nothing else was asked
+    assert failure.entity == "repositories"
+    assert "\n" not in failure.error and "rate limit" in failure.error.lower()
+    assert TOKEN not in failure.error
