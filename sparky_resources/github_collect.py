@@ -39,6 +39,11 @@ from sparky_resources.github_records import (
     parse_pull_request_node,
     parse_releases,
     parse_repository_node,
+    parse_rest_commit,
+    parse_rest_issues,
+    parse_rest_pull_request,
+    parse_rest_release,
+    parse_rest_repository,
 )
 
 Entity = Literal["repositories", "commits", "pull_requests", "issues", "releases"]
@@ -281,6 +286,129 @@ def collect_window(
     return window
 
 
+def collect_window_rest(
+    client: GitHubClient,
+    org: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    selected: Callable[[str], bool] = lambda name: True,
+    bots: Collection[str] = (),
+) -> GitHubWindow:
+    """The reduced collection without a token: REST only (60 requests an hour).
+
+    Per repository pushed since the window started: commits (no line counts: REST lists carry
+    none), pull requests and issues updated since the window started (no reviews, no comments:
+    those cost a request per item), and releases. Coverage says `github-rest (reduced)`.
+    """
+    window = GitHubWindow()
+    source = "github-rest (reduced: no token)"
+    try:
+        repos: list[GitHubRepository] = []
+        for body in client.paginate(f"/orgs/{org}/repos", {"sort": "pushed", "direction": "desc"}):
+            repo = parse_rest_repository(body)
+            if _instant(repo.pushed_at) is None or _instant(repo.pushed_at) < start:
+                break
+            if selected(repo.name):
+                repos.append(repo)
+    except GitHubError as exc:
+        window.coverage.append(
+            EntityCoverage("repositories", None, "failed", error=str(exc), source=source)
+        )
+        return window
+    window.repositories = repos
+    window.coverage.append(EntityCoverage("repositories", None, "ok", len(repos), source=source))
+    since, until = start.isoformat(), end.isoformat()
+    for repo in repos:
+        base = f"/repos/{org}/{repo.name}"
+        steps: list[tuple[Entity, Callable[[], list[Any]]]] = [
+            (
+                "commits",
+                lambda base=base, name=repo.name: [
+                    c
+                    for c in (
+                        parse_rest_commit(b, name)
+                        for b in client.paginate(
+                            f"{base}/commits", {"since": since, "until": until}
+                        )
+                    )
+                    if start.timestamp() <= c.committed_ts < end.timestamp()
+                ],
+            ),
+            (
+                "pull_requests",
+                lambda base=base, name=repo.name: _rest_pulls(client, base, name, start, end, bots),
+            ),
+            (
+                "issues",
+                lambda base=base, name=repo.name: [
+                    i
+                    for i in parse_rest_issues(
+                        client.paginate(f"{base}/issues", {"state": "all", "since": since}),
+                        name,
+                        bots,
+                    )
+                    if active_in(issue_events(i), start, end)
+                ],
+            ),
+            (
+                "releases",
+                lambda base=base, name=repo.name: [
+                    r
+                    for r in (
+                        parse_rest_release(b, name) for b in client.paginate(f"{base}/releases")
+                    )
+                    if r is not None and _within(r.published_at, start, end)
+                ],
+            ),
+        ]
+        for entity, fetch in steps:
+            try:
+                records = fetch()
+            except GitHubError as exc:
+                window.coverage.append(
+                    EntityCoverage(entity, repo.name, "failed", error=str(exc), source=source)
+                )
+                continue
+            target = {
+                "commits": window.commits,
+                "pull_requests": window.pull_requests,
+                "issues": window.issues,
+                "releases": window.releases,
+            }[entity]
+            target.extend(records)
+            for record in records:
+                if entity in ("pull_requests", "issues"):
+                    kind = "pr" if entity == "pull_requests" else "issue"
+                    events = pull_request_events(record) if kind == "pr" else issue_events(record)
+                    window.events[(kind, record.repo, record.number)] = events
+            window.coverage.append(
+                EntityCoverage(entity, repo.name, "ok", len(records), source=source)
+            )
+    return window
+
+
+def _rest_pulls(
+    client: GitHubClient,
+    base: str,
+    repo: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    bots: Collection[str],
+) -> list[PullRequestRecord]:
+    """Pull requests most recently updated first, stopping at the first updated before start."""
+    found = []
+    params = {"state": "all", "sort": "updated", "direction": "desc"}
+    for body in client.paginate(f"{base}/pulls", params):
+        pr = parse_rest_pull_request(body, repo, bots=bots)
+        updated = _instant(pr.updated_at)
+        if updated is not None and updated < start:
+            break
+        if active_in(pull_request_events(pr), start, end):
+            found.append(pr)
+    return found
+
+
 class GitHubResource(dg.ConfigurableResource):
     """The org Sparky collects from GitHub; unconfigured (`org=None`) it collects nothing.
 
@@ -311,27 +439,20 @@ class GitHubResource(dg.ConfigurableResource):
         """The window's activity and the client's request counters."""
         if self.org is None:
             return GitHubWindow(), {}
-        if not self.token:
-            window = GitHubWindow()
-            window.coverage.append(
-                EntityCoverage(
-                    "repositories",
-                    None,
-                    "failed",
-                    error="set GITHUB_TOKEN (read-only) to collect from GitHub; collection "
-                    "without a token (REST, reduced) is not built yet",
-                )
-            )
-            return window, {}
         client = GitHubClient(
             self.api_url,
             self.graphql_url,
-            SecretStr(self.token),
+            SecretStr(self.token) if self.token else None,
             etag_dir=Path(self.cache_dir) if self.cache_dir else None,
             max_wait_s=self.max_wait_s,
         )
         with client:
-            window = collect_window(
-                client, self.org, start, end, now=now, selected=self.selected, bots=bots
-            )
+            if self.token:
+                window = collect_window(
+                    client, self.org, start, end, now=now, selected=self.selected, bots=bots
+                )
+            else:
+                window = collect_window_rest(
+                    client, self.org, start, end, selected=self.selected, bots=bots
+                )
             return window, client.counters.as_dict()

@@ -291,3 +291,42 @@ def test_an_exhausted_budget_too_far_from_reset_fails_in_one_line(
     assert failure.entity == "repositories"
     assert "\n" not in failure.error and "rate limit" in failure.error.lower()
     assert TOKEN not in failure.error
+
+
+def test_without_a_token_rest_collects_a_reduced_day(org: Org, server: FakeGitHub) -> None:
+    from sparky_resources.github_collect import collect_window_rest
+
+    start, end = org.window()
+    server.counters.reset()
+    with GitHubClient(server.base_url, server.graphql_url, None, sleep=lambda s: None) as client:
+        window = collect_window_rest(client, org.login, start, end)
+    assert not window.failed, window.failed
+    assert all("reduced" in c.source for c in window.coverage)
+    # Without a token GitHub shows only public repositories.
+    public = {r.name for r in org.repos if r.visibility == "public"}
+    assert {r.name for r in window.repositories} <= public
+    assert {c.sha for c in window.commits} == {
+        c.sha for c in org.commits_in(start, end) if org.repo(c.repo).name in public
+    }
+    assert not any(c.line_stats_known for c in window.commits)  # REST lists carry no stats
+    truth = [p for p in org.pull_requests_active_in(start, end) if org.repo(p.repo).name in public]
+
+    def within(t: dt.datetime | None) -> bool:
+        return t is not None and start <= t < end
+
+    # Every PR created, merged or closed in the day is found; reviews and comments are not
+    # visible without a request per PR, so a PR only reviewed that day may be missed.
+    visible = {
+        (org.repo(p.repo).name, p.number)
+        for p in truth
+        if within(p.created_at) or within(p.merged_at) or within(p.closed_at)
+    }
+    got = {(p.repo, p.number) for p in window.pull_requests}
+    assert visible <= got <= {(org.repo(p.repo).name, p.number) for p in truth}
+    releases = {(r.repo, r.tag_name) for r in window.releases}
+    assert releases == {
+        (org.repo(r.repo).name, r.tag_name)
+        for r in org.releases_published_in(start, end)
+        if org.repo(r.repo).name in public
+    }
+    assert server.counters.requests["POST /graphql"] == 0
