@@ -433,20 +433,40 @@ class GitHubResource(dg.ConfigurableResource):
             fnmatch.fnmatchcase(name, p) for p in self.exclude
         )
 
-    def collect(
-        self, start: dt.datetime, end: dt.datetime, *, now: dt.datetime, bots: Collection[str]
-    ) -> tuple[GitHubWindow, dict[str, float]]:
-        """The window's activity and the client's request counters."""
-        if self.org is None:
-            return GitHubWindow(), {}
-        client = GitHubClient(
+    def _client(self) -> GitHubClient:
+        return GitHubClient(
             self.api_url,
             self.graphql_url,
             SecretStr(self.token) if self.token else None,
             etag_dir=Path(self.cache_dir) if self.cache_dir else None,
             max_wait_s=self.max_wait_s,
         )
-        with client:
+
+    def repositories(self, pushed_since: dt.datetime) -> list[GitHubRepository]:
+        """The org's selected repositories pushed since an instant (one request, usually)."""
+        if self.org is None:
+            return []
+        with self._client() as client:
+            if self.token:
+                found = list_repositories(client, self.org, pushed_since)
+            else:
+                found = []
+                params = {"sort": "pushed", "direction": "desc"}
+                for body in client.paginate(f"/orgs/{self.org}/repos", params):
+                    repo = parse_rest_repository(body)
+                    pushed = _instant(repo.pushed_at)
+                    if pushed is None or pushed < pushed_since:
+                        break
+                    found.append(repo)
+        return [r for r in found if self.selected(r.name)]
+
+    def collect(
+        self, start: dt.datetime, end: dt.datetime, *, now: dt.datetime, bots: Collection[str]
+    ) -> tuple[GitHubWindow, dict[str, float]]:
+        """The window's activity and the client's request counters."""
+        if self.org is None:
+            return GitHubWindow(), {}
+        with self._client() as client:
             if self.token:
                 window = collect_window(
                     client, self.org, start, end, now=now, selected=self.selected, bots=bots

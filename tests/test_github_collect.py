@@ -215,6 +215,20 @@ def test_daily_metrics_count_the_orgs_pull_requests_issues_and_releases(
     assert all(r["sources"] == ["github"] for r in raw)
     non_merge = [c for c in truth if len(c.parents) < 2]
     assert metrics["commits"] == len(non_merge)
+    listed = json.loads((tmp_path / f"data/raw/repositories/{key}.json").read_text())["records"]
+    assert {r["name"] for r in listed if r["source"] == "github"} == {
+        r.name for r in org.repos_pushed_since(start)
+    }
+    assert set(listed[0]) >= {
+        "name",
+        "source",
+        "default_branch",
+        "pushed_at",
+        "archived",
+        "fork",
+        "visibility",
+        "url",
+    }
 
 
 @pytest.mark.parametrize(

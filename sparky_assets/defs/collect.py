@@ -41,23 +41,38 @@ with warnings.catch_warnings():
     description=(
         "The clones Sparky reads, as they stood at each day's end: default branch and why it "
         "was chosen, shallow or not, the newest commit committed before the day ended, and "
-        "the error when a clone cannot be read. raw_commits reads the clones listed here. "
-        "data/raw/repositories/<day>.json"
+        "the error when a clone cannot be read; with [github].org, next to them the org's "
+        "repositories pushed since the day began (source github, as GitHub reports them when "
+        "collected). raw_commits reads the clones listed here. data/raw/repositories/<day>.json"
     ),
     **DAILY,
 )
 def repositories(
-    context: dg.AssetExecutionContext, local_git: LocalGitResource, store: DataStore
+    context: dg.AssetExecutionContext,
+    local_git: LocalGitResource,
+    github: GitHubResource,
+    store: DataStore,
 ) -> dg.MaterializeResult:
     keys = list(context.partition_keys)
-    ends = [daily_partitions.time_window_for_partition_key(k).end for k in keys]
-    per_clone = local_git.inspect_at(ends)  # per clone, one RepoInfo per day
+    windows = [daily_partitions.time_window_for_partition_key(k) for k in keys]
+    per_clone = local_git.inspect_at([w.end for w in windows])  # per clone, one per day
+    # GitHub keeps no history of pushes: its repositories are listed as GitHub reports them
+    # now, each day holding those pushed since that day began (`pushed_at` is the last push).
+    org_repos = github.repositories(windows[0].start) if github.configured else []
     per_day: dict[str, dict[str, Any]] = {}
     infos: list[RepoInfo] = []
     for i, key in enumerate(keys):
         infos = [states[i] for states in per_clone]
-        store.write("raw", "repositories", key, [r.model_dump(mode="json") for r in infos])
+        day_start = windows[i].start
+        from_github = [
+            r.model_dump(mode="json")
+            for r in org_repos
+            if r.pushed_at and dt.datetime.fromisoformat(r.pushed_at) >= day_start
+        ]
+        rows = [r.model_dump(mode="json") for r in infos] + from_github
+        store.write("raw", "repositories", key, rows)
         per_day[key] = {
+            "github_repositories": len(from_github),
             "repositories": len(infos),
             "unreadable": sum(1 for r in infos if r.error),
             "table": dg.MetadataValue.md(_table(infos)),
@@ -108,6 +123,7 @@ def raw_commits(
     listed = [
         RepoInfo.model_validate(r)
         for r in read_upstream(store, "raw", "repositories", keys[-1])
+        if r.get("source", "local") == "local"
     ]
     result = local_git.collect(window.start, window.end, paths=[i.path for i in listed])
     if result.coverage and len(result.failed) == len(result.coverage):
