@@ -34,6 +34,7 @@ from sparky_resources.github_records import (
     IssueRecord,
     PullRequestRecord,
     ReleaseRecord,
+    instant,
     parse_commit_history,
     parse_issue_node,
     parse_pull_request_node,
@@ -44,6 +45,7 @@ from sparky_resources.github_records import (
     parse_rest_pull_request,
     parse_rest_release,
     parse_rest_repository,
+    within,
 )
 
 Entity = Literal["repositories", "commits", "pull_requests", "issues", "releases"]
@@ -87,15 +89,6 @@ class GitHubWindow:
         return [c for c in self.coverage if c.status == "failed"]
 
 
-def _instant(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text) if text else None
-
-
-def _within(text: str | None, start: dt.datetime, end: dt.datetime) -> bool:
-    when = _instant(text)
-    return when is not None and start <= when < end
-
-
 def pull_request_events(pr: PullRequestRecord) -> list[str]:
     """The instants at which a pull request was active: created, updated, ready, reviewed,
     first answered, merged, closed."""
@@ -116,7 +109,7 @@ def comment_times(node: Mapping[str, Any]) -> list[str]:
 
 
 def active_in(events: Iterable[str], start: dt.datetime, end: dt.datetime) -> bool:
-    return any(_within(t, start, end) for t in events)
+    return any(within(t, start, end) for t in events)
 
 
 def list_repositories(
@@ -136,7 +129,7 @@ def list_repositories(
         connection = organization["repositories"]
         for node in connection.get("nodes") or []:
             repo = parse_repository_node(node)
-            pushed = _instant(repo.pushed_at)
+            pushed = instant(repo.pushed_at)
             if pushed is None or pushed < pushed_since:
                 return found
             found.append(repo)
@@ -227,7 +220,7 @@ def collect_releases(
             records = [
                 r
                 for r in by_repo.get(f"{org}/{repo.name}", [])
-                if _within(r.published_at, start, end)
+                if within(r.published_at, start, end)
             ]
             window.releases.extend(records)
             window.coverage.append(EntityCoverage("releases", repo.name, "ok", len(records)))
@@ -307,7 +300,7 @@ def collect_window_rest(
         repos: list[GitHubRepository] = []
         for body in client.paginate(f"/orgs/{org}/repos", {"sort": "pushed", "direction": "desc"}):
             repo = parse_rest_repository(body)
-            if _instant(repo.pushed_at) is None or _instant(repo.pushed_at) < start:
+            if instant(repo.pushed_at) is None or instant(repo.pushed_at) < start:
                 break
             if selected(repo.name):
                 repos.append(repo)
@@ -358,7 +351,7 @@ def collect_window_rest(
                     for r in (
                         parse_rest_release(b, name) for b in client.paginate(f"{base}/releases")
                     )
-                    if r is not None and _within(r.published_at, start, end)
+                    if r is not None and within(r.published_at, start, end)
                 ],
             ),
         ]
@@ -401,7 +394,7 @@ def _rest_pulls(
     params = {"state": "all", "sort": "updated", "direction": "desc"}
     for body in client.paginate(f"{base}/pulls", params):
         pr = parse_rest_pull_request(body, repo, bots=bots)
-        updated = _instant(pr.updated_at)
+        updated = instant(pr.updated_at)
         if updated is not None and updated < start:
             break
         if active_in(pull_request_events(pr), start, end):
@@ -454,7 +447,7 @@ class GitHubResource(dg.ConfigurableResource):
                 params = {"sort": "pushed", "direction": "desc"}
                 for body in client.paginate(f"/orgs/{self.org}/repos", params):
                     repo = parse_rest_repository(body)
-                    pushed = _instant(repo.pushed_at)
+                    pushed = instant(repo.pushed_at)
                     if pushed is None or pushed < pushed_since:
                         break
                     found.append(repo)

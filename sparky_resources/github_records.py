@@ -24,6 +24,14 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def instant(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None
+
+
+def within(text: str | None, start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether GitHub's ISO time `text` falls in `[start, end)` (None never does)."""
+    when = instant(text)
+    return when is not None and start <= when < end
 
 
 class _GitHubRecord(BaseModel):

@@ -65,7 +65,9 @@ def test_one_day_matches_the_ground_truth(org: Org, server: FakeGitHub) -> None:
 
 def test_a_range_is_the_union_of_its_days(org: Org, server: FakeGitHub) -> None:
     whole, counters, _ = collect(org, server, days=3)
-    one_by_one: set[str] = set()
+    commits: set[str] = set()
+    prs: set[tuple[str, int]] = set()
+    issues: set[tuple[str, int]] = set()
     day_requests = 0
     for offset in range(3):
         day = org.day + dt.timedelta(days=offset)
@@ -73,8 +75,12 @@ def test_a_range_is_the_union_of_its_days(org: Org, server: FakeGitHub) -> None:
         with client_for(server) as client:
             window = collect_window(client, org.login, start, end, now=end + dt.timedelta(days=30))
             day_requests += client.counters.graphql_requests
-        one_by_one |= {c.sha for c in window.commits}
-    assert {c.sha for c in whole.commits} == one_by_one
+        commits |= {c.sha for c in window.commits}
+        prs |= {(p.repo, p.number) for p in window.pull_requests}
+        issues |= {(i.repo, i.number) for i in window.issues}
+    assert {c.sha for c in whole.commits} == commits
+    assert {(p.repo, p.number) for p in whole.pull_requests} == prs
+    assert {(i.repo, i.number) for i in whole.issues} == issues
     assert counters.graphql_requests < day_requests
 
 
@@ -189,6 +195,9 @@ def test_daily_metrics_count_the_orgs_pull_requests_issues_and_releases(
             resources=resources,
             instance=instance,
         )
+        # The token reaches no event: logs, metadata, errors.
+        for entry in instance.all_logs(result.run_id):
+            assert TOKEN not in str(entry)
     assert result.success
     window = daily_partitions.time_window_for_partition_key(key)
     start, end = window.start.astimezone(dt.UTC), window.end.astimezone(dt.UTC)

@@ -16,6 +16,7 @@ from sparky_assets.defs.common import DAILY, range_label
 from sparky_assets.partitions import daily_partitions
 from sparky_resources.config import get_config
 from sparky_resources.github_collect import GitHubResource, GitHubWindow
+from sparky_resources.github_records import within
 from sparky_resources.store import DataStore
 
 GITHUB_COVERAGE = "_coverage/github"
@@ -93,10 +94,6 @@ def split_day(
     collected: GitHubWindow, start: dt.datetime, end: dt.datetime
 ) -> dict[str, list[dict[str, Any]]]:
     """The records of one day, by their own events (an item may be in several days)."""
-
-    def within(text: str | None) -> bool:
-        return text is not None and start <= dt.datetime.fromisoformat(text) < end
-
     return {
         "raw_pull_requests": [
             pr.model_dump(mode="json")
@@ -109,7 +106,9 @@ def split_day(
             if collected.active_on("issue", issue.repo, issue.number, start, end)
         ],
         "raw_releases": [
-            r.model_dump(mode="json") for r in collected.releases if within(r.published_at)
+            r.model_dump(mode="json")
+            for r in collected.releases
+            if within(r.published_at, start, end)
         ],
         "raw_github_commits": [
             c.model_dump(mode="json")

@@ -28,6 +28,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from sparky_assets.lib.identity import bot_reason, identity_key
+from sparky_resources.github_records import within
 
 TOP_CONTRIBUTORS = 10
 METRIC_DEFINITIONS = __doc__ or ""
@@ -102,8 +103,10 @@ def compute_activity(
     aliases = aliases or {}
     bots = list(bots)
     df = pd.DataFrame(
-        [{k: c.get(k, False) if k == "shallow_boundary" else c[k] for k in _COLUMNS}
-         for c in commits],
+        [
+            {k: c.get(k, False) if k == "shallow_boundary" else c[k] for k in _COLUMNS}
+            for c in commits
+        ],
         columns=_COLUMNS,
     )
     df = df.astype(
@@ -217,16 +220,14 @@ def github_counts(
 ) -> dict[str, int]:
     """The window's GitHub figures, each item counted by its own timestamp in [start, end)."""
 
-    def within(text: str | None) -> bool:
-        return bool(text) and start <= dt.datetime.fromisoformat(str(text)) < end
+    def count(items: Sequence[Mapping[str, Any]], field: str, also=lambda item: True) -> int:
+        return sum(1 for x in items if within(x[field], start, end) and also(x))
 
     return {
-        "prs_opened": sum(within(p["created_at"]) for p in pull_requests),
-        "prs_merged": sum(within(p["merged_at"]) for p in pull_requests),
-        "prs_closed_unmerged": sum(
-            within(p["closed_at"]) and not p["merged_at"] for p in pull_requests
-        ),
-        "issues_opened": sum(within(i["created_at"]) for i in issues),
-        "issues_closed": sum(within(i["closed_at"]) for i in issues),
-        "releases": sum(r["kind"] == "release" and within(r["published_at"]) for r in releases),
+        "prs_opened": count(pull_requests, "created_at"),
+        "prs_merged": count(pull_requests, "merged_at"),
+        "prs_closed_unmerged": count(pull_requests, "closed_at", lambda p: not p["merged_at"]),
+        "issues_opened": count(issues, "created_at"),
+        "issues_closed": count(issues, "closed_at"),
+        "releases": count(releases, "published_at", lambda r: r["kind"] == "release"),
     }
