@@ -320,9 +320,9 @@ def test_without_a_token_rest_collects_a_reduced_day(org: Org, server: FakeGitHu
     from sparky_resources.github_collect import collect_window_rest
 
     start, end = org.window()
-    server.counters.reset()
     with GitHubClient(server.base_url, server.graphql_url, None, sleep=lambda s: None) as client:
         window = collect_window_rest(client, org.login, start, end)
+        graphql_requests = client.counters.graphql_requests
     assert not window.failed, window.failed
     assert all("reduced" in c.source for c in window.coverage)
     # Without a token GitHub shows only public repositories.
@@ -352,4 +352,49 @@ def test_without_a_token_rest_collects_a_reduced_day(org: Org, server: FakeGitHu
         for r in org.releases_published_in(start, end)
         if org.repo(r.repo).name in public
     }
-    assert server.counters.requests["POST /graphql"] == 0
+    assert graphql_requests == 0
+
+
+def test_an_org_wide_failure_fails_the_partition_and_keeps_earlier_files(
+    org: Org, server: FakeGitHub, tmp_path
+) -> None:
+    import dagster as dg
+
+    from sparky_assets.defs.github import github_activity
+    from sparky_resources.github_collect import GitHubResource
+    from sparky_resources.store import DataStore
+
+    key = str(org.day)
+    resources = {
+        "github": GitHubResource(
+            org=org.login,
+            api_url=server.base_url,
+            graphql_url=server.graphql_url,
+            token=TOKEN,
+            max_wait_s=60,
+        ),
+        "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
+    }
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(
+            [github_activity], partition_key=key, resources=resources, instance=instance
+        ).success
+        files = sorted((tmp_path / "data/raw").rglob("*.json"))
+        before = {p: p.read_bytes() for p in files}
+        server.faults.add(r"/graphql", "primary_rate_limit", times=None, reset_in=3600)
+        try:
+            result = dg.materialize(
+                [github_activity],
+                partition_key=key,
+                resources=resources,
+                instance=instance,
+                raise_on_error=False,
+            )
+        finally:
+            server.faults.clear()
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    message = failure.step_failure_data.error.message
+    assert "GitHub collection failed: repositories:" in message
+    assert TOKEN not in message
+    assert {p: p.read_bytes() for p in files} == before

@@ -58,14 +58,32 @@ def github_activity(
     collected, counters = github.collect(
         window.start, window.end, now=now, bots=get_config().identity.bots
     )
+    org_wide = [c for c in collected.failed if c.repo is None]
+    if org_wide:
+        # Without the listing or a search stream the day would be wrong, not just smaller:
+        # fail the partition in one line and keep what earlier runs wrote.
+        raise dg.Failure(
+            description="GitHub collection failed: "
+            + "; ".join(f"{c.entity}: {c.error}" for c in org_wide)
+        )
+    failed_repos = {
+        asset: {c.repo for c in collected.failed if c.entity == entity}
+        for asset, entity in (("raw_github_commits", "commits"), ("raw_releases", "releases"))
+    }
     for problem in collected.failed:
-        context.log.warning(f"GitHub {problem.entity} {problem.repo or ''}: {problem.error}")
+        context.log.warning(f"GitHub {problem.entity} {problem.repo}: {problem.error}")
     per_day: dict[str, dict[str, Any]] = {}
     for key in keys:
         day = daily_partitions.time_window_for_partition_key(key)
         files = split_day(collected, day.start, day.end)
         for asset, records in files.items():
-            store.write("raw", asset, key, records)
+            with store.locked("raw", asset, key):
+                # A repository that failed now keeps what an earlier run collected for it.
+                lost = failed_repos.get(asset, set())
+                if lost:
+                    previous = store.read_or("raw", asset, key, [])
+                    records = records + [r for r in previous if r.get("repo") in lost]
+                store.write("raw", asset, key, records)
         store.write(
             "raw",
             GITHUB_COVERAGE,
