@@ -100,6 +100,13 @@ class GitHubSection(_Section):
     graphql_url: HttpUrl | None = None
     include: list[NonBlank] = Field(default_factory=lambda: ["*"])
     exclude: list[NonBlank] = Field(default_factory=list)
+    # Longest sleep for an exhausted rate limit to reset; further away, the partition fails.
+    max_wait_s: Annotated[float, Field(ge=0, le=3600)] = 900.0
+
+    @field_validator("max_wait_s", mode="before")
+    @classmethod
+    def _int_is_float(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("api_url", "graphql_url", mode="before")
     @classmethod

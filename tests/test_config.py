@@ -639,3 +639,10 @@ def test_local_git_options(tmp_path: Path) -> None:
     assert (cfg.local.count_unpushed, cfg.local.git_timeout_s) == (True, 30.0)
     message = load_error(write(tmp_path, sparky() + '[local]\nrepos = ["."]\ngit_timeout_s = 0\n'))
     assert "[local].git_timeout_s = 0" in message and "greater than 0" in message
+
+
+def test_github_max_wait(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + "[github]\nmax_wait_s = 60\n"))
+    assert cfg.github.max_wait_s == 60.0
+    message = load_error(write(tmp_path, MINIMAL + "[github]\nmax_wait_s = -1\n"))
+    assert "[github].max_wait_s = -1" in message

@@ -30,6 +30,7 @@ def resources() -> dg.Definitions:
                 include=list(config.github.include),
                 exclude=list(config.github.exclude),
                 cache_dir=str(config.data_dir / "cache" / "github"),
+                max_wait_s=config.github.max_wait_s,
             ),
             "store": DataStore(data_dir=str(config.data_dir), output_dir=str(config.output_dir)),
         }
