@@ -45,8 +45,9 @@ def test_benchmark_agrees_with_git_and_prints_both_figures() -> None:
     assert re.fullmatch(r"ratio_vs_git_log=\d+\.\d{3}", lines[-1]), lines[-1]
 
 
-def test_benchmark_reports_a_mismatch(tmp_path: Path) -> None:
-    """The self-check can fail: a path that is not a repository stops it with an error."""
+def test_benchmark_stops_with_one_error_line_on_a_path_that_is_not_a_repository(
+    tmp_path: Path,
+) -> None:
     proc = subprocess.run(
         [sys.executable, str(BENCHMARK), str(tmp_path), "--repeat", "1"],
         capture_output=True,
@@ -56,6 +57,7 @@ def test_benchmark_reports_a_mismatch(tmp_path: Path) -> None:
     )
     assert proc.returncode != 0
     assert "ratio_vs_git_log" not in proc.stdout
+    assert proc.stderr.strip() == "error: not a git repository"
 
 
 GITHUB_BENCHMARK = BENCHMARK.parent / "github_collect.py"

@@ -6,6 +6,7 @@ pull request reviewed on Monday and merged on Tuesday is in both days. Without `
 the files are written empty and the coverage says GitHub is not configured.
 """
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -76,6 +77,7 @@ def github_activity(
     for key in keys:
         day = daily_partitions.time_window_for_partition_key(key)
         files = split_day(collected, day.start, day.end)
+        per_day[key] = {}
         for asset, records in files.items():
             with store.locked("raw", asset, key):
                 # A repository that failed now keeps what an earlier run collected for it.
@@ -84,6 +86,7 @@ def github_activity(
                     previous = store.read_or("raw", asset, key, [])
                     records = records + [r for r in previous if r.get("repo") in lost]
                 store.write("raw", asset, key, records)
+            per_day[key][asset] = len(records)  # what the file holds, kept records included
         store.write(
             "raw",
             GITHUB_COVERAGE,
@@ -92,10 +95,9 @@ def github_activity(
                 "partition": key,
                 "configured": github.configured,
                 "org": github.org,
-                "entities": [c.__dict__ for c in collected.coverage],
+                "entities": [dataclasses.asdict(c) for c in collected.coverage],
             },
         )
-        per_day[key] = {asset: len(records) for asset, records in files.items()}
     for name in ENTITIES:
         # Each asset of the step gets its own figure on each day (see partition_metadata).
         for key in keys:
