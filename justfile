@@ -6,7 +6,7 @@ export VIRTUAL_ENV := venv
 export PATH := bin + ":" + env("PATH")
 # The embedded SQLite instance lives in .dagster/ unless you point DAGSTER_HOME elsewhere.
 export DAGSTER_HOME := env("DAGSTER_HOME", justfile_directory() / ".dagster")
-daily := "repositories,raw_pull_requests,raw_issues,raw_releases,raw_github_commits,raw_commits,daily_metrics,daily_insights,daily_digest"
+daily := "repositories,raw_pull_requests,raw_issues,raw_releases,raw_backlog,raw_github_commits,raw_commits,contributors,daily_metrics,daily_insights,daily_digest"
 
 # List the recipes
 default:

@@ -1,7 +1,13 @@
-"""Daily partitions in the org's timezone, from `[sparky].start_date`.
+"""Daily, weekly and monthly partitions in the org's timezone, from `[sparky].start_date`.
 
-`end_offset=1` makes today a partition too: its digest is marked partial until the day ends,
-so the demo and the UI show today's work without waiting for midnight.
+`end_offset=1` makes today (and this week, and this month) a partition too: its digest is
+marked partial until the window ends, so the demo and the UI show today's work without
+waiting for midnight.
+
+Weeks start on Monday (Dagster's weekly default is Sunday: `day_offset=1`) and are keyed by
+their Monday; months by their first day (Dagster's default keys, written `YYYY-MM-DD`). The
+first week and month are the ones that contain `start_date`: their days before it have no
+daily partition, which the window's metrics state ("days collected") rather than hide.
 
 "Today" is always the org's today (`[sparky].timezone`), never the machine's: every helper
 here takes an optional `now` (an aware instant) so tests and reruns can pin the clock.
@@ -23,6 +29,28 @@ _KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 def build_daily_partitions(config: SparkyConfig) -> dg.DailyPartitionsDefinition:
     return dg.DailyPartitionsDefinition(
         start_date=config.sparky.start_date.strftime(DAY_FORMAT),
+        timezone=config.sparky.timezone,
+        fmt=DAY_FORMAT,
+        end_offset=1,
+    )
+
+
+def build_weekly_partitions(config: SparkyConfig) -> dg.WeeklyPartitionsDefinition:
+    start = config.sparky.start_date
+    monday = start - dt.timedelta(days=start.weekday())
+    return dg.WeeklyPartitionsDefinition(
+        start_date=monday.strftime(DAY_FORMAT),
+        timezone=config.sparky.timezone,
+        fmt=DAY_FORMAT,
+        day_offset=1,
+        end_offset=1,
+    )
+
+
+def build_monthly_partitions(config: SparkyConfig) -> dg.MonthlyPartitionsDefinition:
+    first = config.sparky.start_date.replace(day=1)
+    return dg.MonthlyPartitionsDefinition(
+        start_date=first.strftime(DAY_FORMAT),
         timezone=config.sparky.timezone,
         fmt=DAY_FORMAT,
         end_offset=1,
@@ -79,4 +107,11 @@ def check_partition_key(config: SparkyConfig, key: str, now: dt.datetime | None 
 
 
 daily_partitions = build_daily_partitions(get_config())
+weekly_partitions = build_weekly_partitions(get_config())
+monthly_partitions = build_monthly_partitions(get_config())
+PERIODS: dict[str, dg.TimeWindowPartitionsDefinition] = {
+    "daily": daily_partitions,
+    "weekly": weekly_partitions,
+    "monthly": monthly_partitions,
+}
 ORG_TZ = get_config().tz

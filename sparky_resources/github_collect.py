@@ -8,7 +8,10 @@ One window (a day, or a whole backfill range) costs:
 - one search stream for pull requests and one for issues over the whole org, from the window's
   start to now (`updated:` is an item's last update, so a past window's items may have been
   updated since), split where GitHub's 1,000-result cap would cut it (`search_window`);
-- releases and tags of the repositories pushed since the window started, 20 per query.
+- releases and tags of the repositories pushed since the window started, 20 per query;
+- what was open at each day's end (`collect_backlog`): four searches per day, five days per
+  query, counted by GitHub for that instant (plus a listing of the org's repositories when the
+  include/exclude filter selects only some).
 
 Items are kept when one of their own events falls in the window; callers cut the window into
 days by those events. A repository whose query fails is recorded and the others are collected.
@@ -29,17 +32,22 @@ from pydantic import Field, SecretStr
 from sparky_resources import github_queries as gq
 from sparky_resources.github import GitHubClient, GitHubError, GraphQLError, search_window
 from sparky_resources.github_records import (
+    BacklogItem,
+    BacklogSnapshot,
     GitHubCommitRecord,
     GitHubRepository,
     IssueRecord,
     PullRequestRecord,
     ReleaseRecord,
     instant,
+    oldest_first,
+    parse_backlog_node,
     parse_commit_history,
     parse_issue_node,
     parse_pull_request_node,
     parse_releases,
     parse_repository_node,
+    parse_rest_backlog_item,
     parse_rest_commit,
     parse_rest_issues,
     parse_rest_pull_request,
@@ -48,7 +56,9 @@ from sparky_resources.github_records import (
     within,
 )
 
-Entity = Literal["repositories", "commits", "pull_requests", "issues", "releases"]
+Entity = Literal["repositories", "commits", "pull_requests", "issues", "releases", "backlog"]
+Selected = Callable[[str], bool] | None  # None: every repository of the org
+REST_SOURCE = "github-rest (reduced: no token)"
 # `history(since:, until:)` is not documented as filtering by author or by committer date
 # (https://docs.github.com/en/graphql/reference/objects#commit, field `history`): ask from a
 # day earlier and window by `committedDate` here, so a commit authored shortly before the
@@ -58,7 +68,8 @@ HISTORY_SLACK = dt.timedelta(days=1)
 
 @dataclass(frozen=True)
 class EntityCoverage:
-    """How one entity of one repository (or of the whole org, `repo=None`) was collected."""
+    """How one entity of one repository (or of the whole org, `repo=None`) was collected;
+    `at` is the instant of a backlog snapshot (one per day's end)."""
 
     entity: Entity
     repo: str | None
@@ -66,6 +77,7 @@ class EntityCoverage:
     count: int = 0
     error: str | None = None
     source: str = "github-graphql"
+    at: str | None = None
 
 
 @dataclass
@@ -77,6 +89,7 @@ class GitHubWindow:
     pull_requests: list[PullRequestRecord] = field(default_factory=list)
     issues: list[IssueRecord] = field(default_factory=list)
     releases: list[ReleaseRecord] = field(default_factory=list)
+    backlog: list[BacklogSnapshot] = field(default_factory=list)
     coverage: list[EntityCoverage] = field(default_factory=list)
     # ("pr"|"issue", repo, number) -> every instant the item was active (to cut into days).
     events: dict[tuple[str, str, int], list[str]] = field(default_factory=dict)
@@ -87,6 +100,28 @@ class GitHubWindow:
     @property
     def failed(self) -> list[EntityCoverage]:
         return [c for c in self.coverage if c.status == "failed"]
+
+    def backlog_at(self, end: dt.datetime) -> BacklogSnapshot | EntityCoverage | None:
+        """The snapshot at `end`, its failure, or None when it was not asked for."""
+        for snapshot in self.backlog:
+            if instant(snapshot.at) == end:
+                return snapshot
+        for problem in self.coverage:
+            if problem.entity == "backlog" and problem.at and instant(problem.at) == end:
+                return problem
+        return None
+
+    def add_backlog(self, results: Iterable[BacklogSnapshot | EntityCoverage], source: str) -> None:
+        """Keep `collect_backlog`'s results: snapshots, and every day in the coverage."""
+        for result in results:
+            if isinstance(result, BacklogSnapshot):
+                self.backlog.append(result)
+                count = result.pull_requests_open + result.issues_open
+                self.coverage.append(
+                    EntityCoverage("backlog", None, "ok", count, source=source, at=result.at)
+                )
+            else:
+                self.coverage.append(result)
 
 
 def pull_request_events(pr: PullRequestRecord) -> list[str]:
@@ -226,6 +261,180 @@ def collect_releases(
             window.coverage.append(EntityCoverage("releases", repo.name, "ok", len(records)))
 
 
+def list_repository_names(client: GitHubClient, org: str) -> list[str]:
+    """Every repository of the org, all pages (GraphQL with a token, else REST: public ones)."""
+    if not client.has_token:
+        return [body["name"] for body in client.paginate(f"/orgs/{org}/repos")]
+    names: list[str] = []
+    after: str | None = None
+    while True:
+        data = client.graphql(gq.ORG_REPOSITORIES_QUERY, gq.org_repositories_variables(org, after))
+        organization = data.get("organization")
+        if organization is None:
+            raise GitHubError(f"GitHub has no organization {org!r} (or the token cannot see it)")
+        connection = organization["repositories"]
+        names += [node["name"] for node in connection.get("nodes") or [] if node]
+        info = connection.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return names
+        after = info.get("endCursor")
+
+
+@dataclass
+class _Tally:
+    """One day's counts and oldest items, summed over its searches."""
+
+    pull_requests: int = 0
+    issues: int = 0
+    oldest_pull_requests: list[BacklogItem] = field(default_factory=list)
+    oldest_issues: list[BacklogItem] = field(default_factory=list)
+
+    def add(self, field_name: str, count: int, items: list[BacklogItem]) -> None:
+        if field_name.endswith("Prs"):
+            self.pull_requests += count
+            self.oldest_pull_requests += items
+        else:
+            self.issues += count
+            self.oldest_issues += items
+
+
+def collect_backlog(
+    client: GitHubClient,
+    org: str,
+    ends: Sequence[dt.datetime],
+    *,
+    selected: Selected = None,
+    limit: int = gq.BACKLOG_OLDEST,
+) -> list[BacklogSnapshot | EntityCoverage]:
+    """What `org` (or its `selected` repositories) had open at each of `ends`, one result per
+    end in order: a snapshot, or a failed `EntityCoverage` (entity "backlog", `at` the end).
+
+    GitHub's search answers for a past instant exactly (`github_queries.BacklogSearch`): with a
+    token, four `search` fields per day and five days per GraphQL query (1 point); without,
+    four REST `GET /search/issues` per day (10 a minute unauthenticated:
+    https://docs.github.com/en/rest/search/search#rate-limit; the client waits for the reset).
+    A filter that selects some repositories costs one listing of the org's repositories more.
+    A day that fails is recorded and the other days are kept.
+
+    What search cannot see: an item closed before the instant and reopened since counts as
+    open (GitHub keeps no closing history in search), and a deleted or transferred item is gone.
+    """
+    if not ends:
+        return []
+    rest = not client.has_token
+    source = REST_SOURCE if rest else "github-graphql"
+    scope = "org" if selected is None else "selected repositories"
+    if rest:
+        scope += " (public repositories only: no token)"
+    ats = [end.isoformat(timespec="seconds") for end in ends]
+    try:
+        if selected is None:
+            plans = [gq.backlog_searches(org, end) for end in ends]
+        else:
+            names = list_repository_names(client, org)
+            chosen = [name for name in names if selected(name)]
+            plans = [
+                gq.backlog_searches(org, end, selected=chosen, org_repos=names) for end in ends
+            ]
+    except GitHubError as exc:
+        return [
+            EntityCoverage("backlog", None, "failed", error=str(exc), source=source, at=at)
+            for at in ats
+        ]
+    tallies = [_Tally() for _ in ends]
+    errors: dict[int, str] = {}
+    plan = [(day, search) for day, searches in enumerate(plans) for search in searches]
+    run = _backlog_rest if rest else _backlog_graphql
+    run(client, plan, limit, tallies, errors)
+    results: list[BacklogSnapshot | EntityCoverage] = []
+    for day, (at, tally) in enumerate(zip(ats, tallies, strict=True)):
+        if day in errors:
+            results.append(
+                EntityCoverage("backlog", None, "failed", error=errors[day], source=source, at=at)
+            )
+            continue
+        results.append(
+            BacklogSnapshot(
+                at=at,
+                pull_requests_open=tally.pull_requests,
+                issues_open=tally.issues,
+                oldest_pull_requests=oldest_first(tally.oldest_pull_requests, limit),
+                oldest_issues=oldest_first(tally.oldest_issues, limit),
+                scope=scope,
+            )
+        )
+    return results
+
+
+def _backlog_graphql(
+    client: GitHubClient,
+    plan: Sequence[tuple[int, gq.BacklogSearch]],
+    limit: int,
+    tallies: list[_Tally],
+    errors: dict[int, str],
+) -> None:
+    """`plan`'s searches, `MAX_BACKLOG_GROUPS` scopes per query; a day whose search fails (or
+    answers no count) goes to `errors`, the query's other days are kept."""
+    for start in range(0, len(plan), gq.MAX_BACKLOG_GROUPS):
+        batch = plan[start : start + gq.MAX_BACKLOG_GROUPS]
+        query = gq.build_backlog_query(len(batch))
+        variables = gq.backlog_variables([search for _, search in batch], limit)
+        failed: set[str] = set()
+        error = "GitHub's search answered without a count"
+        try:
+            data = client.graphql(query, variables)
+        except GraphQLError as exc:
+            data, error = exc.data or {}, str(exc)
+            failed = exc.failed_aliases or {a for a in variables if a != "n"}
+        except GitHubError as exc:
+            for day, _ in batch:
+                errors.setdefault(day, str(exc))
+            continue
+        for index, (day, _search) in enumerate(batch):
+            for name in gq.BACKLOG_FIELDS:
+                alias = f"{name}{index}"
+                answer = data.get(alias)
+                if (
+                    alias in failed
+                    or not isinstance(answer, dict)
+                    or answer.get("issueCount") is None
+                ):
+                    errors.setdefault(day, error)
+                    continue
+                nodes = [n for n in answer.get("nodes") or [] if n and "number" in n]
+                tallies[day].add(
+                    name, int(answer["issueCount"]), [parse_backlog_node(n) for n in nodes]
+                )
+
+
+def _backlog_rest(
+    client: GitHubClient,
+    plan: Sequence[tuple[int, gq.BacklogSearch]],
+    limit: int,
+    tallies: list[_Tally],
+    errors: dict[int, str],
+) -> None:
+    """`plan`'s searches as REST requests, one per search; a day stops at its first failure."""
+    for day, search in plan:
+        for name, q in search.queries.items():
+            if day in errors:
+                break
+            params = {"q": q, "sort": "created", "order": "asc", "per_page": limit}
+            try:
+                body = client.get_json("/search/issues", params)
+            except GitHubError as exc:
+                errors[day] = str(exc)
+                break
+            if not isinstance(body, dict) or body.get("total_count") is None:
+                errors[day] = "GitHub's search answered without a total_count"
+            elif body.get("incomplete_results"):
+                # The search timed out and counted part of the index: not a count to keep.
+                errors[day] = f"GitHub's search '{q}' timed out (incomplete_results)"
+            else:
+                items = [parse_rest_backlog_item(b) for b in body.get("items") or []]
+                tallies[day].add(name, int(body["total_count"]), items)
+
+
 def collect_window(
     client: GitHubClient,
     org: str,
@@ -233,13 +442,19 @@ def collect_window(
     end: dt.datetime,
     *,
     now: dt.datetime,
-    selected: Callable[[str], bool] = lambda name: True,
+    selected: Selected = None,
     bots: Collection[str] = (),
+    day_ends: Sequence[dt.datetime] = (),
 ) -> GitHubWindow:
-    """Everything of `org` active in `[start, end)`; needs a token (GraphQL)."""
+    """Everything of `org` active in `[start, end)`; needs a token (GraphQL).
+
+    `selected` None takes every repository. `day_ends`: the instants whose backlog is wanted
+    (each day's end); those after `now` are not over and get no snapshot.
+    """
     window = GitHubWindow()
+    keep = selected or _everything
     try:
-        repos = [r for r in list_repositories(client, org, start) if selected(r.name)]
+        repos = [r for r in list_repositories(client, org, start) if keep(r.name)]
     except GitHubError as exc:
         window.coverage.append(EntityCoverage("repositories", None, "failed", error=str(exc)))
         return window
@@ -258,7 +473,7 @@ def collect_window(
         kept = 0
         for node in nodes:
             repo = (node.get("repository") or {}).get("name", "")
-            if not selected(repo):
+            if not keep(repo):
                 continue
             if kind == "pr":
                 pr = parse_pull_request_node(node, bots)
@@ -276,7 +491,13 @@ def collect_window(
                     kept += 1
         window.coverage.append(EntityCoverage(entity, None, "ok", kept))
     collect_releases(client, org, repos, start, end, window)
+    ends = [e for e in day_ends if e <= now]
+    window.add_backlog(collect_backlog(client, org, ends, selected=selected), "github-graphql")
     return window
+
+
+def _everything(name: str) -> bool:
+    return True
 
 
 def collect_window_rest(
@@ -285,24 +506,28 @@ def collect_window_rest(
     start: dt.datetime,
     end: dt.datetime,
     *,
-    selected: Callable[[str], bool] = lambda name: True,
+    selected: Selected = None,
     bots: Collection[str] = (),
+    now: dt.datetime | None = None,
+    day_ends: Sequence[dt.datetime] = (),
 ) -> GitHubWindow:
     """The reduced collection without a token: REST only (60 requests an hour).
 
     Per repository pushed since the window started: commits (no line counts: REST lists carry
     none), pull requests and issues updated since the window started (no reviews, no comments:
-    those cost a request per item), and releases. Coverage says `github-rest (reduced)`.
+    those cost a request per item), and releases. Coverage says `github-rest (reduced)`. The
+    backlog at each of `day_ends` (up to `now`) costs four searches a day (`collect_backlog`).
     """
     window = GitHubWindow()
-    source = "github-rest (reduced: no token)"
+    source = REST_SOURCE
+    keep = selected or _everything
     try:
         repos: list[GitHubRepository] = []
         for body in client.paginate(f"/orgs/{org}/repos", {"sort": "pushed", "direction": "desc"}):
             repo = parse_rest_repository(body)
             if instant(repo.pushed_at) is None or instant(repo.pushed_at) < start:
                 break
-            if selected(repo.name):
+            if keep(repo.name):
                 repos.append(repo)
     except GitHubError as exc:
         window.coverage.append(
@@ -378,6 +603,9 @@ def collect_window_rest(
             window.coverage.append(
                 EntityCoverage(entity, repo.name, "ok", len(records), source=source)
             )
+    now = now or dt.datetime.now(dt.UTC)
+    ends = [e for e in day_ends if e <= now]
+    window.add_backlog(collect_backlog(client, org, ends, selected=selected), source)
     return window
 
 
@@ -426,6 +654,16 @@ class GitHubResource(dg.ConfigurableResource):
             fnmatch.fnmatchcase(name, p) for p in self.exclude
         )
 
+    @property
+    def selects_everything(self) -> bool:
+        """`include` has `*` and nothing is excluded: the whole org, no listing needed."""
+        return "*" in self.include and not self.exclude
+
+    @property
+    def repo_filter(self) -> Selected:
+        """`selected`, or None for the whole org (what the collectors take)."""
+        return None if self.selects_everything else self.selected
+
     def _client(self) -> GitHubClient:
         return GitHubClient(
             self.api_url,
@@ -454,18 +692,39 @@ class GitHubResource(dg.ConfigurableResource):
         return [r for r in found if self.selected(r.name)]
 
     def collect(
-        self, start: dt.datetime, end: dt.datetime, *, now: dt.datetime, bots: Collection[str]
+        self,
+        start: dt.datetime,
+        end: dt.datetime,
+        *,
+        now: dt.datetime,
+        bots: Collection[str],
+        day_ends: Sequence[dt.datetime] = (),
     ) -> tuple[GitHubWindow, dict[str, float]]:
-        """The window's activity and the client's request counters."""
+        """The window's activity, the backlog at each of `day_ends` that is not after `now`,
+        and the client's request counters."""
         if self.org is None:
             return GitHubWindow(), {}
         with self._client() as client:
             if self.token:
                 window = collect_window(
-                    client, self.org, start, end, now=now, selected=self.selected, bots=bots
+                    client,
+                    self.org,
+                    start,
+                    end,
+                    now=now,
+                    selected=self.repo_filter,
+                    bots=bots,
+                    day_ends=day_ends,
                 )
             else:
                 window = collect_window_rest(
-                    client, self.org, start, end, selected=self.selected, bots=bots
+                    client,
+                    self.org,
+                    start,
+                    end,
+                    selected=self.repo_filter,
+                    bots=bots,
+                    now=now,
+                    day_ends=day_ends,
                 )
             return window, client.counters.as_dict()

@@ -100,6 +100,7 @@ SEARCH_PULL_REQUESTS_QUERY = _search_query("SearchPullRequests", "PullRequest", 
 SEARCH_ISSUES_QUERY = _search_query("SearchIssues", "Issue", _ISSUE_FIELDS)
 """One page of issues matching `$q` (build it with `search_query(org, "issue", ...)`)."""
 
+
 @dataclass(frozen=True)
 class HistoryTarget:
     """One repository in a batched commit-history query, with its page cursor (None: first)."""
@@ -292,3 +293,168 @@ def search_variables(q: str, after: str | None = None) -> dict[str, Any]:
 
 def org_repositories_variables(org: str, after: str | None = None) -> dict[str, Any]:
     return {"org": org, "after": after}
+
+
+# ---------------------------------------------------------------------------------------------
+# Backlog: what was open at an instant
+
+
+BACKLOG_OLDEST = 10  # the oldest items kept per kind in a snapshot
+# "Queries longer than 256 characters are not supported" (search-github/getting-started-with-
+# searching-on-github/troubleshooting-search-queries#limitations-on-query-length). The REST page
+# says operators and qualifiers do not count; this counts every character, so it holds either way.
+SEARCH_QUERY_MAX_CHARS = 256
+# Four searches per scope; a request carries at most this many scopes (days x repository
+# chunks): 20 `search` fields of `first: 10` are 20 connections, 1 point.
+MAX_BACKLOG_GROUPS = 5
+BACKLOG_FIELDS = ("openPrs", "closedPrs", "openIssues", "closedIssues")
+SORT_OLDEST_FIRST = "sort:created-asc"  # search-github/.../sorting-search-results
+
+BACKLOG_FRAGMENTS = """
+fragment BacklogPullRequest on PullRequest {
+  number title url createdAt updatedAt isDraft author { login __typename } repository { name }
+}
+fragment BacklogIssue on Issue {
+  number title url createdAt updatedAt author { login __typename } repository { name }
+}
+"""
+
+
+@dataclass(frozen=True)
+class BacklogSearch:
+    """The four searches whose counts add up to what one scope had open at `end`.
+
+    Open at END = created before END and (open now, or closed after END): GitHub's search knows
+    only an item's current state and last `closed_at`, and a merged pull request is closed (its
+    `closed_at` is the merge). The two halves are disjoint (`is:open` / `is:closed`), so their
+    `issueCount`s add up. Strings carry no `sort:`; GraphQL appends `SORT_OLDEST_FIRST`, REST
+    sends `sort=created&order=asc`.
+    """
+
+    end: dt.datetime
+    scope: str  # "org:acme", "repo:acme/a repo:acme/b" or "org:acme -repo:acme/x"
+    open_prs: str
+    closed_prs: str
+    open_issues: str
+    closed_issues: str
+
+    @property
+    def queries(self) -> dict[str, str]:
+        """The search strings by GraphQL field name (`BACKLOG_FIELDS` order)."""
+        return dict(
+            zip(
+                BACKLOG_FIELDS,
+                (self.open_prs, self.closed_prs, self.open_issues, self.closed_issues),
+                strict=True,
+            )
+        )
+
+
+def _backlog_search(end: dt.datetime, scope: str) -> BacklogSearch:
+    # Date-times with the offset, never a date: a date alone is a whole UTC day
+    # (https://docs.github.com/en/search-github/getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates).
+    # GitHub's times are whole seconds: `<END` leaves out an item created at END, `>END` one
+    # closed at END (it was no longer open at that instant).
+    at = _timestamp(end)
+    created = f"created:<{at}"
+    closed = f"is:closed closed:>{at}"
+    return BacklogSearch(
+        end=end,
+        scope=scope,
+        open_prs=f"{scope} is:pr is:open {created}",
+        closed_prs=f"{scope} is:pr {closed} {created}",
+        open_issues=f"{scope} is:issue is:open {created}",
+        closed_issues=f"{scope} is:issue {closed} {created}",
+    )
+
+
+def _fits(end: dt.datetime, scope: str) -> bool:
+    longest = max(_backlog_search(end, scope).queries.values(), key=len)
+    return len(f"{longest} {SORT_OLDEST_FIRST}") <= SEARCH_QUERY_MAX_CHARS
+
+
+def backlog_searches(
+    org: str,
+    end: dt.datetime,
+    *,
+    selected: Sequence[str] | None = None,
+    org_repos: Sequence[str] = (),
+) -> list[BacklogSearch]:
+    """The searches for what `org` (or its `selected` repositories) had open at `end`.
+
+    One scope per returned item; the scopes are disjoint, so their counts add up exactly:
+    - the whole org (`selected` None): `org:ORG`;
+    - the selected repositories in one query when their `repo:` qualifiers fit in 256
+      characters (GitHub ORs several `repo:` qualifiers; `org:` is left out, as scopes OR too);
+    - else the org minus the others (`-repo:`, "prefix any search qualifier with a `-` to
+      exclude all results that are matched by that qualifier", same syntax page) when those fit;
+    - else the selected repositories in chunks that each fit, summed by the caller.
+    Exact in every case, where paging and filtering client-side would pay a page per 100 items
+    and could not see past the 1,000th result of a search.
+    """
+    if selected is None:
+        return [_backlog_search(end, f"org:{org}")]
+    chosen = sorted(dict.fromkeys(selected))
+    if not chosen:
+        return []
+    together = " ".join(f"repo:{org}/{name}" for name in chosen)
+    if _fits(end, together):
+        return [_backlog_search(end, together)]
+    others = sorted(set(org_repos) - set(chosen))
+    without = " ".join([f"org:{org}", *(f"-repo:{org}/{name}" for name in others)])
+    if org_repos and _fits(end, without):
+        return [_backlog_search(end, without)]
+    searches: list[BacklogSearch] = []
+    chunk: list[str] = []
+    for name in chosen:
+        scope = " ".join(f"repo:{org}/{n}" for n in [*chunk, name])
+        if chunk and not _fits(end, scope):
+            searches.append(_backlog_search(end, " ".join(f"repo:{org}/{n}" for n in chunk)))
+            chunk = []
+        chunk.append(name)
+        if not _fits(end, f"repo:{org}/{name}"):
+            raise ValueError(f"repository name {name!r} makes a search longer than GitHub takes")
+    searches.append(_backlog_search(end, " ".join(f"repo:{org}/{n}" for n in chunk)))
+    return searches
+
+
+def build_backlog_query(groups: int = 1) -> str:
+    """`groups` x four `search` fields in one document (`openPrs0`, `closedPrs0`, ...), each
+    the `$n` oldest items of its search and the total count; see `backlog_variables`."""
+    if not 1 <= groups <= MAX_BACKLOG_GROUPS:
+        raise ValueError(f"groups={groups}: expected 1 to {MAX_BACKLOG_GROUPS}")
+    declared = ["$n: Int!"]
+    blocks: list[str] = []
+    for index in range(groups):
+        for name in BACKLOG_FIELDS:
+            alias = f"{name}{index}"
+            declared.append(f"${alias}: String!")
+            blocks.append(
+                f"""
+  {alias}: search(type: ISSUE, query: ${alias}, first: $n) {{
+    issueCount
+    nodes {{ ...BacklogPullRequest ...BacklogIssue }}
+  }}"""
+            )
+    return (
+        f"query Backlog({', '.join(declared)}) {{{''.join(blocks)}\n"
+        f"  {RATE_LIMIT_SELECTION}\n}}\n{BACKLOG_FRAGMENTS}"
+    )
+
+
+BACKLOG_QUERY = build_backlog_query(1)
+"""Open pull requests, pull requests closed later, open issues, issues closed later: the four
+searches of one `BacklogSearch` (`backlog_variables([search])`), 1 point."""
+
+
+def backlog_variables(
+    searches: Sequence[BacklogSearch], first: int = BACKLOG_OLDEST
+) -> dict[str, Any]:
+    """Variables of `build_backlog_query(len(searches))`, oldest first in every search."""
+    if not 1 <= first <= 100:
+        raise ValueError(f"first={first}: GitHub allows 1 to 100 items per connection")
+    variables: dict[str, Any] = {"n": first}
+    for index, search in enumerate(searches):
+        for name, q in search.queries.items():
+            variables[f"{name}{index}"] = f"{q} {SORT_OLDEST_FIRST}"
+    return variables

@@ -116,6 +116,36 @@ class ReleaseRecord(_GitHubRecord):
     kind: Literal["release", "tag"]
 
 
+class BacklogItem(_GitHubRecord):
+    """One pull request or issue open at a snapshot's instant (`is_draft` None for issues)."""
+
+    repo: str
+    number: int
+    title: str
+    url: str
+    created_at: str
+    updated_at: str
+    author_login: str | None
+    is_draft: bool | None = None
+
+
+class BacklogSnapshot(_GitHubRecord):
+    """What was open at `at` (a day's end, with its offset): `raw_backlog`.
+
+    Counted by GitHub's search for that instant: created before it, and open now or closed
+    after it. `scope` says what was counted: "org", or "selected repositories" (the
+    `[github]` include/exclude filter); without a token, public repositories only.
+    """
+
+    at: str
+    collected: Literal[True] = True
+    pull_requests_open: int
+    issues_open: int
+    oldest_pull_requests: list[BacklogItem]
+    oldest_issues: list[BacklogItem]
+    scope: str
+
+
 class GitHubCommitRecord(CommitRecord):
     """A commit as GitHub reports it: `CommitRecord` with `sources=["github"]`.
 
@@ -584,3 +614,44 @@ def parse_rest_commit(body: Mapping[str, Any], repo: str) -> GitHubCommitRecord:
         line_stats_known=isinstance(stats, dict),
         files_changed_known=isinstance(files, list),
     )
+
+
+# -- backlog (GraphQL search nodes and REST search items) ---------------------------------------
+
+
+def parse_backlog_node(node: Mapping[str, Any]) -> BacklogItem:
+    """A node of `BACKLOG_QUERY` (`BacklogPullRequest` or `BacklogIssue`)."""
+    return BacklogItem(
+        repo=(node.get("repository") or {}).get("name", ""),
+        number=int(node["number"]),
+        title=node.get("title") or "",
+        url=node["url"],
+        created_at=node["createdAt"],
+        updated_at=node["updatedAt"],
+        author_login=actor_login(node.get("author")),
+        is_draft=bool(node["isDraft"]) if "isDraft" in node else None,
+    )
+
+
+def parse_rest_backlog_item(body: Mapping[str, Any]) -> BacklogItem:
+    """An item of `GET /search/issues`: the repository is the last part of `repository_url`;
+    a pull request carries a `pull_request` key and `draft`."""
+    repo_url = str(body.get("repository_url") or "")
+    return BacklogItem(
+        repo=repo_url.rstrip("/").rsplit("/", 1)[-1],
+        number=int(body["number"]),
+        title=body.get("title") or "",
+        url=body["html_url"],
+        created_at=body["created_at"],
+        updated_at=body["updated_at"],
+        author_login=actor_login(body.get("user")),
+        is_draft=bool(body.get("draft")) if "pull_request" in body else None,
+    )
+
+
+def oldest_first(items: Iterable[BacklogItem], limit: int) -> list[BacklogItem]:
+    """The `limit` oldest of several searches' oldest-first lists, merged by creation time."""
+    unique = {(i.repo, i.number): i for i in items}
+    return sorted(unique.values(), key=lambda i: (_parse_time(i.created_at), i.repo, i.number))[
+        :limit
+    ]

@@ -87,3 +87,43 @@ def test_github_benchmark_is_cheap_by_construction() -> None:
     assert int(figures["active_repos"]) == 10
     assert float(figures["requests_per_active_repo"]) <= 0.5
     assert int(figures["backfill_30d_requests"]) < 5 * int(figures["requests"])
+
+
+METRICS_BENCHMARK = BENCHMARK.parent / "metrics.py"
+
+
+def test_metrics_benchmark_counts_every_generated_record_once() -> None:
+    """A small year in Sparky's raw layout: the twelve monthly windows count each generated
+    commit and pull request exactly once (merges apart), and the figures are all printed."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(METRICS_BENCHMARK),
+            "--commits",
+            "2000",
+            "--pull-requests",
+            "200",
+            "--repos",
+            "10",
+            "--contributors",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert re.fullmatch(r"monthly_metrics_s=\d+\.\d{3}", lines[-1]), lines[-1]
+    figures = dict(line.split("=", 1) for line in lines if "=" in line)
+    assert int(figures["commits"]) == 2000
+    assert int(figures["pull_requests"]) == 200
+    assert int(figures["year_commits"]) + int(figures["year_merges"]) == 2000
+    assert int(figures["year_prs_opened"]) == 200
+    assert 0 < int(figures["month_commits"]) < 2000
+    assert int(figures["peak_rss_mb"]) > 0
+    for name in ("generate_s", "contributors_s", "daily_metrics_s", "weekly_metrics_s"):
+        assert float(figures[name]) >= 0
+    assert float(figures["year_monthly_s"]) >= 0
+    assert float(figures["raw_mb"]) > 0

@@ -10,7 +10,12 @@ import pytest
 from sparky_assets.definitions import defs as load_defs
 
 DAILY_CHAIN = ["repositories", "raw_commits", "daily_metrics", "daily_insights", "daily_digest"]
-GITHUB = ["raw_pull_requests", "raw_issues", "raw_releases", "raw_github_commits"]
+GITHUB = ["raw_pull_requests", "raw_issues", "raw_releases", "raw_backlog", "raw_github_commits"]
+WINDOWS = {
+    "weekly_metrics": dg.WeeklyPartitionsDefinition,
+    "monthly_metrics": dg.MonthlyPartitionsDefinition,
+}
+RAW = ["raw_commits", *GITHUB[:4]]
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +26,7 @@ def defs() -> dg.Definitions:
 def test_definitions_load_and_validate(defs: dg.Definitions) -> None:
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    assert keys == set(DAILY_CHAIN) | set(GITHUB)
+    assert keys == set(DAILY_CHAIN) | set(GITHUB) | set(WINDOWS) | {"contributors"}
 
 
 def test_lineage_is_the_daily_chain(defs: dg.Definitions) -> None:
@@ -30,9 +35,29 @@ def test_lineage_is_the_daily_chain(defs: dg.Definitions) -> None:
         parents = graph.get(dg.AssetKey(downstream)).parent_keys
         extra = {
             "raw_commits": {dg.AssetKey("raw_github_commits")},
-            "daily_metrics": {dg.AssetKey(k) for k in GITHUB[:3]},
+            "daily_metrics": {dg.AssetKey(k) for k in [*RAW, "contributors"]},
         }.get(downstream, set())
         assert parents == {dg.AssetKey(upstream)} | extra, downstream
+
+
+def test_weekly_and_monthly_read_the_raw_days_and_the_identities(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey("contributors")).parent_keys == {
+        dg.AssetKey(k) for k in ("raw_commits", "raw_pull_requests", "raw_issues")
+    }
+    assert graph.get(dg.AssetKey("contributors")).partitions_def is None
+    for name, kind in WINDOWS.items():
+        node = graph.get(dg.AssetKey(name))
+        assert node.parent_keys == {dg.AssetKey(k) for k in [*RAW, "contributors"]}, name
+        assert isinstance(node.partitions_def, kind), name
+        assert node.partitions_def.timezone == "America/New_York"
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), name
+        assert node.owners == ["team:sparky"] and node.group_name == "metrics", name
+    weekly = graph.get(dg.AssetKey("weekly_metrics")).partitions_def
+    # Weeks start on Monday: the week holding start_date (Wednesday 2024-05-01) is 04-29's.
+    assert weekly.get_first_partition_key() == "2024-04-29"
+    monthly = graph.get(dg.AssetKey("monthly_metrics")).partitions_def
+    assert monthly.get_first_partition_key() == "2024-05-01"
 
 
 def test_every_asset_is_daily_documented_and_range_aware(defs: dg.Definitions) -> None:

@@ -31,16 +31,20 @@ from graphql import (
 from sparky_resources import github_queries as gq
 from sparky_resources.github import search_window
 from sparky_resources.github_records import (
+    BacklogItem,
     GitHubCommitRecord,
     IssueRecord,
     PullRequestRecord,
     actor_login,
+    oldest_first,
+    parse_backlog_node,
     parse_commit_history,
     parse_commit_node,
     parse_issue_node,
     parse_pull_request_node,
     parse_releases,
     parse_repository_node,
+    parse_rest_backlog_item,
     parse_rest_commit,
     parse_rest_issue,
     parse_rest_issues,
@@ -126,6 +130,20 @@ ALL_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
         [("acme", "api"), gq.ReleaseTarget("acme", "web", tags_after="t9"), ("acme", "cli")]
     ),
     "releases, the most repositories a query takes": _releases(MANY),
+    "backlog, the whole org": (
+        gq.BACKLOG_QUERY,
+        gq.backlog_variables(gq.backlog_searches("acme", UNTIL)),
+    ),
+    "backlog, the most scopes a query takes": (
+        gq.build_backlog_query(gq.MAX_BACKLOG_GROUPS),
+        gq.backlog_variables(
+            [
+                gq.backlog_searches("acme", UNTIL + dt.timedelta(days=i))[0]
+                for i in range(gq.MAX_BACKLOG_GROUPS)
+            ],
+            first=100,
+        ),
+    ),
 }
 
 
@@ -280,6 +298,13 @@ def test_estimated_points_of_the_main_queries(schema: GraphQLSchema) -> None:
     assert repos.points == 1
 
 
+def test_backlog_query_costs_one_point(schema: GraphQLSchema) -> None:
+    """Twenty searches of ten items are twenty connections: the minimum, 1 point."""
+    for name in ("backlog, the whole org", "backlog, the most scopes a query takes"):
+        cost, problems = _cost(schema, *ALL_QUERIES[name])
+        assert problems == [] and cost.points == 1, (name, cost)
+
+
 def test_batched_query_bounds() -> None:
     with pytest.raises(ValueError, match="at least one"):
         gq.build_commit_history_query([], SINCE, UNTIL)
@@ -321,6 +346,48 @@ def test_search_query_uses_date_times_with_offsets_and_a_half_open_window() -> N
         gq.search_query("acme", "pr", dt.datetime(2025, 6, 3), dt.datetime(2025, 6, 4))
     with pytest.raises(ValueError, match="empty window"):
         gq.search_query("acme", "pr", UNTIL, SINCE)
+
+
+def test_backlog_searches_name_the_instant_with_its_offset() -> None:
+    (search,) = gq.backlog_searches("acme", UNTIL)
+    at = "2025-06-04T00:00:00-04:00"
+    assert search.queries == {
+        "openPrs": f"org:acme is:pr is:open created:<{at}",
+        "closedPrs": f"org:acme is:pr is:closed closed:>{at} created:<{at}",
+        "openIssues": f"org:acme is:issue is:open created:<{at}",
+        "closedIssues": f"org:acme is:issue is:closed closed:>{at} created:<{at}",
+    }
+    variables = gq.backlog_variables([search])
+    assert variables["n"] == gq.BACKLOG_OLDEST
+    assert variables["openPrs0"] == f"org:acme is:pr is:open created:<{at} sort:created-asc"
+    with pytest.raises(ValueError, match="time zone"):
+        gq.backlog_searches("acme", dt.datetime(2025, 6, 4))
+    with pytest.raises(ValueError, match="1 to 5"):
+        gq.build_backlog_query(gq.MAX_BACKLOG_GROUPS + 1)
+
+
+def _longest(searches: list[gq.BacklogSearch]) -> int:
+    return max(len(f"{q} {gq.SORT_OLDEST_FIRST}") for s in searches for q in s.queries.values())
+
+
+def test_backlog_searches_for_selected_repositories_stay_within_256_characters() -> None:
+    org_repos = [f"service-{i:02d}" for i in range(40)]
+    few = gq.backlog_searches("acme", UNTIL, selected=org_repos[:3], org_repos=org_repos)
+    assert [s.scope for s in few] == [
+        "repo:acme/service-00 repo:acme/service-01 repo:acme/service-02"
+    ]
+    # All but two: the org without them, in one query.
+    most = gq.backlog_searches("acme", UNTIL, selected=org_repos[2:], org_repos=org_repos)
+    assert [s.scope for s in most] == ["org:acme -repo:acme/service-00 -repo:acme/service-01"]
+    # Half: neither list fits, so the selected ones go in chunks that each fit; every
+    # selected repository is in exactly one chunk.
+    half = gq.backlog_searches("acme", UNTIL, selected=org_repos[::2], org_repos=org_repos)
+    assert len(half) > 1 and _longest(half) <= gq.SEARCH_QUERY_MAX_CHARS
+    named = [t.removeprefix("repo:acme/") for s in half for t in s.scope.split()]
+    assert sorted(named) == org_repos[::2]
+    assert gq.backlog_searches("acme", UNTIL, selected=[], org_repos=org_repos) == []
+    for searches in (few, most):
+        assert _longest(searches) <= gq.SEARCH_QUERY_MAX_CHARS
 
 
 class FakeSearch:
@@ -896,3 +963,68 @@ def test_parse_rest_commit_examples() -> None:
     assert (detailed.additions, detailed.deletions, detailed.files_changed) == (104, 4, 1)
     assert detailed.committer_email == "mona@github.com"
     assert detailed.line_stats_known and detailed.files_changed_known
+
+
+# ---------------------------------------------------------------------------------------------
+# Backlog items
+
+
+def test_parse_backlog_nodes_of_both_kinds() -> None:
+    pr = {
+        "number": 7,
+        "title": "Old work",
+        "url": "https://github.com/acme/api/pull/7",
+        "createdAt": "2024-01-02T03:04:05Z",
+        "updatedAt": "2024-02-01T00:00:00Z",
+        "isDraft": True,
+        "author": {"login": "dependabot", "__typename": "Bot"},
+        "repository": {"name": "api"},
+    }
+    issue = {k: v for k, v in pr.items() if k != "isDraft"} | {"number": 8, "author": None}
+    assert parse_backlog_node(pr) == BacklogItem(
+        repo="api",
+        number=7,
+        title="Old work",
+        url="https://github.com/acme/api/pull/7",
+        created_at="2024-01-02T03:04:05Z",
+        updated_at="2024-02-01T00:00:00Z",
+        author_login="dependabot[bot]",
+        is_draft=True,
+    )
+    parsed = parse_backlog_node(issue)
+    assert parsed.is_draft is None and parsed.author_login is None
+
+
+def test_parse_rest_backlog_item_recorded_search_answer() -> None:
+    """The octokit recording of `GET /search/issues` (an issue: no `pull_request` key)."""
+    path = GITHUB_FIXTURES / "octokit" / "search-issues" / "normalized-fixture.json"
+    (recording,) = json.loads(path.read_text(encoding="utf-8"))
+    body = recording["response"]["items"][0]
+    item = parse_rest_backlog_item(body)
+    assert (item.repo, item.number, item.author_login) == (
+        "search-issues",
+        2,
+        "octokit-fixture-user-b",
+    )
+    assert item.created_at == "2017-10-10T16:00:00Z" and item.is_draft is None
+    assert item.url == "https://github.com/octokit-fixture-org/search-issues/issues/2"
+    pull = parse_rest_backlog_item(body | {"pull_request": {}, "draft": False})
+    assert pull.is_draft is False
+
+
+def test_oldest_first_merges_by_instant_not_by_text() -> None:
+    def item(repo: str, number: int, created: str) -> BacklogItem:
+        return BacklogItem(
+            repo=repo,
+            number=number,
+            title="",
+            url="",
+            created_at=created,
+            updated_at=created,
+            author_login=None,
+        )
+
+    late_utc = item("a", 1, "2024-01-01T10:00:00Z")
+    early_offset = item("b", 2, "2024-01-01T11:00:00+02:00")  # 09:00Z
+    assert oldest_first([late_utc, early_offset, late_utc], 5) == [early_offset, late_utc]
+    assert oldest_first([late_utc, early_offset], 1) == [early_offset]

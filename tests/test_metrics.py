@@ -25,7 +25,11 @@ from zoneinfo import ZoneInfo
 from gitrepo import KnownHistory
 
 from sparky_assets.lib.identity import bot_reason, identity_key
-from sparky_assets.lib.metrics import TOP_CONTRIBUTORS, compute_activity
+from sparky_assets.lib.metrics import (
+    TOP_CONTRIBUTORS,
+    compute_activity,
+    contributor_absence_factor,
+)
 from sparky_resources.config import DEFAULT_BOTS
 from sparky_resources.local_git import read_commits
 from sparky_resources.models import CommitRecord
@@ -102,6 +106,8 @@ def test_known_day_per_repo_and_top_contributors(known: KnownHistory) -> None:
             "lines_added": 17,
             "lines_deleted": 3,
             "files_changed": 6,
+            # Four humans with one commit each (the bot left out): two make half -> 2.
+            "caf": 2,
         }
     ]
     # All have 1 commit; lines added+deleted: Alice 12, Bob 4, dependabot 2, Zoë 2, Carol 0.
@@ -297,9 +303,9 @@ def test_quiet_repo_appears_with_zeros() -> None:
     by_repo = {r.repo: r.model_dump(exclude={"repo"}) for r in m.per_repo}
     assert by_repo == {
         "alpha": {"commits": 1, "merges": 0, "contributors": 1, "lines_added": 2,
-                  "lines_deleted": 1, "files_changed": 1},
+                  "lines_deleted": 1, "files_changed": 1, "caf": 1},
         "quiet": {"commits": 0, "merges": 0, "contributors": 0, "lines_added": 0,
-                  "lines_deleted": 0, "files_changed": 0},
+                  "lines_deleted": 0, "files_changed": 0, "caf": None},
     }
     # A quiet repository is listed, but it is not active.
     assert m.active_repos == 1
@@ -323,10 +329,11 @@ def test_per_repo_numbers_across_two_repos() -> None:
     # beta:  3 commits (Ann twice, Cid), +1+2+0 = 3, -0+2+5 = 7, 1+2+1 = 4 files.
     # Sorted by commits: beta (3) before alpha (2).
     assert [r.model_dump() for r in m.per_repo] == [
+        # caf: beta Ann 2 of 3 >= half -> 1; alpha Ann 1 + Ben 1, one of them is half -> 1.
         {"repo": "beta", "commits": 3, "merges": 0, "contributors": 2, "lines_added": 3,
-         "lines_deleted": 7, "files_changed": 4},
+         "lines_deleted": 7, "files_changed": 4, "caf": 1},
         {"repo": "alpha", "commits": 2, "merges": 1, "contributors": 2, "lines_added": 13,
-         "lines_deleted": 3, "files_changed": 4},
+         "lines_deleted": 3, "files_changed": 4, "caf": 1},
     ]
     # Totals: 2 + 3 = 5 commits; +13+3 = 16; -3+7 = 10; 4 + 4 = 8 files; Ann, Ben, Cid.
     assert (m.commits, m.merges, m.lines_added, m.lines_deleted, m.files_changed) == (
@@ -385,3 +392,42 @@ def test_shallow_boundary_commits_count_as_commits_without_line_stats() -> None:
     # Records of schema version 1 have no shallow_boundary field: read as False.
     legacy = {k: v for k, v in normal.items() if k != "shallow_boundary"}
     assert compute_activity("2024-06-03", [legacy]).commits_without_line_stats == 0
+
+
+# --- Contributor Absence Factor and concentration ------------------------------------------
+
+
+def test_caf_by_hand() -> None:
+    # 10 commits: 4 + 3 + 2 + 1. Top 1 = 4 (< 5), top 2 = 7 (>= 5): 2.
+    assert contributor_absence_factor([1, 4, 2, 3]) == 2
+    # Exactly half counts: 5 + 5 -> top 1 = 5 of 10.
+    assert contributor_absence_factor([5, 5]) == 1
+    # Ties: six people with 2 commits each (12): three of them make 6, whichever three.
+    assert contributor_absence_factor([2] * 6) == 3
+    # A single contributor, and an empty window.
+    assert contributor_absence_factor([7]) == 1
+    assert contributor_absence_factor([]) is None
+    assert contributor_absence_factor([0, 0]) is None
+    # Odd totals: 3 + 2 + 2 = 7, half is 3.5: top 1 = 3 falls short, top 2 = 5 is enough.
+    assert contributor_absence_factor([3, 2, 2]) == 2
+
+
+def test_caf_and_top_share_count_humans_only() -> None:
+    commits = [
+        rec("r", f"b{i}", "dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com",
+            1, 1, 1)
+        for i in range(10)
+    ] + [
+        rec("r", "a1", "Ann", "ann@x.org", 1, 0, 1),
+        rec("r", "a2", "Ann", "ann@x.org", 1, 0, 1),
+        rec("r", "c1", "Cid", "cid@x.org", 1, 0, 1),
+        rec("r", "d1", "Dee", "dee@x.org", 1, 0, 1),
+    ]
+    m = compute_activity("2024-06-03", commits)
+    # Humans: Ann 2, Cid 1, Dee 1 = 4; Ann alone is half -> 1; her share 2/4. The bot's 10
+    # commits would make it 1 with share 10/14 if counted.
+    assert (m.caf, m.top_contributor_share) == (1, 0.5)
+    assert (m.human_commits, m.bot_commits, m.bot_contributors) == (4, 10, 1)
+    assert m.per_repo[0].caf == 1
+    empty = compute_activity("2024-06-03", [])
+    assert (empty.caf, empty.top_contributor_share) == (None, None)

@@ -285,5 +285,5 @@ def test_metrics_without_raw_data_say_what_to_materialize(instance, tmp_path: Pa
     result = run(instance, [], tmp_path, assets=[daily_metrics], ok=False)
     (failure,) = result.get_step_failure_events()
     message = failure.step_failure_data.error.message
-    assert f"raw_commits has no data for {DAY}" in message
-    assert f"materialize raw_commits for {DAY} first" in message
+    assert f"the daily window {DAY} needs raw_commits for {DAY}" in message
+    assert "materialize the collect assets for those days first" in message

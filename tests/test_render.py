@@ -506,11 +506,14 @@ FACTS_JSON: dict[str, Any] = {
         "active_repos": 2, "commits_without_line_stats": 0,
         "prs_opened": None, "prs_merged": None, "prs_closed_unmerged": None,
         "issues_opened": None, "issues_closed": None, "releases": None,
+        "human_commits": None, "human_lines_added": None, "human_lines_deleted": None,
+        "human_files_changed": None, "bot_contributors": None, "caf": None,
+        "top_contributor_share": None,
         "per_repo": [
             {"repo": "alpha", "commits": 1000, "merges": 5, "contributors": 30,
-             "lines_added": 10000, "lines_deleted": 1000, "files_changed": 1000},
+             "lines_added": 10000, "lines_deleted": 1000, "files_changed": 1000, "caf": None},
             {"repo": "beta", "commits": 234, "merges": 2, "contributors": 15,
-             "lines_added": 2340, "lines_deleted": 234, "files_changed": 234},
+             "lines_added": 2340, "lines_deleted": 234, "files_changed": 234, "caf": None},
         ],
         "top_contributors": [
             {"name": "Ann Ace", "identity": "ann.ace@example.com", "commits": 500,
@@ -526,7 +529,7 @@ FACTS_JSON: dict[str, Any] = {
 # out from the dict above alone with `hashlib.sha256(json.dumps(FACTS_JSON, sort_keys=True,
 # ensure_ascii=False).encode()).hexdigest()`. Pinned: the hash is the cache key of generated
 # text, so a change of the canonical form (key order, separators, field names) must show here.
-FACTS_SHA256 = "624671bcf1dc7ec33474f898ff6e6468aa60a309cd973e353352bb423a6fa325"
+FACTS_SHA256 = "33711426a917ca9db165d2ea88f57b8ff6dbad0cf2548675928cebc1d68b8b7e"
 
 
 def test_facts_hash_is_stable_and_tracks_the_numbers() -> None:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from sparky_assets.lib.metrics import _display_name
+from sparky_assets.lib.identity import display_name as _display_name
 from sparky_assets.lib.sanitize import (
     BIDI_CONTROLS,
     WORD_JOINER,

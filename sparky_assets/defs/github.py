@@ -4,6 +4,11 @@ One step collects the whole range once (`BackfillPolicy.single_run()`) and write
 day and entity. An item is in a day's file when one of its own events falls in that day, so a
 pull request reviewed on Monday and merged on Tuesday is in both days. Without `[github].org`
 the files are written empty and the coverage says GitHub is not configured.
+
+`raw_backlog` is one snapshot per day: what was open at the day's end, as GitHub's search
+answers for that instant. A file that says `"collected": false` tells readers there is no
+count (GitHub not configured, or the day not over yet); a day whose search failed keeps the
+file an earlier run wrote, and its coverage records the failure.
 """
 
 import dataclasses
@@ -16,12 +21,13 @@ import dagster as dg
 from sparky_assets.defs.common import DAILY, range_label
 from sparky_assets.partitions import daily_partitions
 from sparky_resources.config import get_config
-from sparky_resources.github_collect import GitHubResource, GitHubWindow
-from sparky_resources.github_records import within
+from sparky_resources.github_collect import EntityCoverage, GitHubResource, GitHubWindow
+from sparky_resources.github_records import BacklogSnapshot, within
 from sparky_resources.store import DataStore
 
 GITHUB_COVERAGE = "_coverage/github"
 ENTITIES = ("raw_pull_requests", "raw_issues", "raw_releases", "raw_github_commits")
+BACKLOG = "raw_backlog"
 _DESCRIPTIONS = {
     "raw_pull_requests": "Pull requests created, merged, closed or otherwise active in the day "
     "(updated, reviewed, commented). data/raw/raw_pull_requests/<day>.json",
@@ -31,6 +37,8 @@ _DESCRIPTIONS = {
     "data/raw/raw_releases/<day>.json",
     "raw_github_commits": "Default-branch commits as GitHub reports them (with the accounts "
     "behind the identities), committed in the day. data/raw/raw_github_commits/<day>.json",
+    BACKLOG: "Pull requests and issues open at each day's end (counts and the oldest ten of "
+    "each), as GitHub's search answers for that instant. data/raw/raw_backlog/<day>.json",
 }
 
 
@@ -44,7 +52,7 @@ _DESCRIPTIONS = {
             owners=DAILY["owners"],
             partitions_def=DAILY["partitions_def"],
         )
-        for name in ENTITIES
+        for name in (*ENTITIES, BACKLOG)
     ],
     backfill_policy=DAILY["backfill_policy"],
     pool="github",
@@ -56,10 +64,16 @@ def github_activity(
     keys = list(context.partition_keys)
     window = context.partition_time_window
     now = dt.datetime.now(dt.UTC)
+    days = {key: daily_partitions.time_window_for_partition_key(key) for key in keys}
     collected, counters = github.collect(
-        window.start, window.end, now=now, bots=get_config().identity.bots
+        window.start,
+        window.end,
+        now=now,
+        bots=get_config().identity.bots,
+        day_ends=[day.end for day in days.values()],
     )
-    org_wide = [c for c in collected.failed if c.repo is None]
+    # A day's backlog failing costs that day's snapshot only (written below), not the run.
+    org_wide = [c for c in collected.failed if c.repo is None and c.entity != "backlog"]
     if org_wide:
         # Without the listing or a search stream the day would be wrong, not just smaller:
         # fail the partition in one line and keep what earlier runs wrote.
@@ -74,8 +88,9 @@ def github_activity(
     for problem in collected.failed:
         context.log.warning(f"GitHub {problem.entity} {problem.repo}: {problem.error}")
     per_day: dict[str, dict[str, Any]] = {}
+    backlog_meta: dict[str, dict[str, Any]] = {}
     for key in keys:
-        day = daily_partitions.time_window_for_partition_key(key)
+        day = days[key]
         files = split_day(collected, day.start, day.end)
         per_day[key] = {}
         for asset, records in files.items():
@@ -87,6 +102,11 @@ def github_activity(
                     records = records + [r for r in previous if r.get("repo") in lost]
                 store.write("raw", asset, key, records)
             per_day[key][asset] = len(records)  # what the file holds, kept records included
+        backlog = collected.backlog_at(day.end)
+        backlog_meta[key] = write_backlog(store, key, day.end, backlog, github.configured, now)
+        if isinstance(backlog, EntityCoverage):
+            context.log.warning(f"GitHub backlog at {backlog.at}: {backlog.error}")
+        at = day.end.isoformat(timespec="seconds")
         store.write(
             "raw",
             GITHUB_COVERAGE,
@@ -95,7 +115,11 @@ def github_activity(
                 "partition": key,
                 "configured": github.configured,
                 "org": github.org,
-                "entities": [dataclasses.asdict(c) for c in collected.coverage],
+                "entities": [
+                    dataclasses.asdict(c)
+                    for c in collected.coverage
+                    if c.entity != "backlog" or c.at == at  # only this day's snapshot
+                ],
             },
         )
     for name in ENTITIES:
@@ -108,6 +132,52 @@ def github_activity(
             asset_key=name,
             metadata={"range": range_label(keys), "requests": dg.MetadataValue.json(counters)},
         )
+    for key in keys:
+        context.add_asset_metadata(
+            backlog_meta[key], asset_key=dg.AssetKey(BACKLOG), partition_key=key
+        )
+    yield dg.MaterializeResult(
+        asset_key=BACKLOG,
+        metadata={"range": range_label(keys), "requests": dg.MetadataValue.json(counters)},
+    )
+
+
+def write_backlog(
+    store: DataStore,
+    key: str,
+    end: dt.datetime,
+    backlog: BacklogSnapshot | EntityCoverage | None,
+    configured: bool,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Write one day's `raw_backlog` file and return the day's metadata.
+
+    A snapshot is written as is. A failed search keeps the file an earlier run wrote (a count
+    that was right stays right); without one, and when nothing was asked (GitHub not
+    configured, the day not over), the file says `"collected": false` and why.
+    """
+    at = end.isoformat(timespec="seconds")
+    with store.locked("raw", BACKLOG, key):
+        if isinstance(backlog, BacklogSnapshot):
+            store.write("raw", BACKLOG, key, backlog.model_dump(mode="json"))
+            return {
+                "pull_requests_open": backlog.pull_requests_open,
+                "issues_open": backlog.issues_open,
+            }
+        if isinstance(backlog, EntityCoverage):
+            previous = store.read_or("raw", BACKLOG, key, None)
+            if isinstance(previous, dict):
+                counts = ("pull_requests_open", "issues_open")
+                return {"kept_previous": True} | {k: previous[k] for k in counts if k in previous}
+            reason = f"GitHub's search failed: {backlog.error}"
+        elif not configured:
+            reason = "GitHub is not configured"
+        elif end > now:
+            reason = f"the day had not ended when it was collected ({now.isoformat()})"
+        else:
+            reason = "not collected"
+        store.write("raw", BACKLOG, key, {"at": at, "collected": False, "reason": reason})
+        return {"collected": False}
 
 
 def split_day(

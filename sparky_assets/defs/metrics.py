@@ -1,74 +1,197 @@
-"""Metrics layer: numbers computed from the raw files, one JSON object per day."""
+"""Metrics layer: every window's figures computed from its own raw records, one file per window.
+
+Daily, weekly (Monday) and monthly windows each read the raw files of their days (weekly and
+monthly through `TimeWindowPartitionMapping`) and compute their own numbers: distinct counts
+and medians do not add up, so a week is never the sum of its days' files. Definitions:
+docs/metrics.md.
+"""
+
+import warnings
+from collections.abc import Iterable
 
 import dagster as dg
 
-from sparky_assets.defs.collect import raw_commits
 from sparky_assets.defs.common import (
     COVERAGE,
-    DAILY,
+    OWNERS,
     partition_metadata,
     range_label,
-    read_upstream,
 )
 from sparky_assets.defs.github import GITHUB_COVERAGE
-from sparky_assets.lib.metrics import compute_activity, github_counts
-from sparky_assets.partitions import daily_partitions
+from sparky_assets.defs.identity import CONTRIBUTORS, load_contributors
+from sparky_assets.lib.identity import ContributorsTable
+from sparky_assets.lib.window import (
+    Period,
+    Window,
+    WindowInputs,
+    WindowMetrics,
+    change_against,
+    compute_window_metrics,
+    make_window,
+    previous_key,
+)
+from sparky_assets.partitions import ORG_TZ, PERIODS, daily_partitions
 from sparky_resources.config import get_config
 from sparky_resources.store import DataStore
 
-HEADLINE = (
+RAW = ("raw_commits", "raw_pull_requests", "raw_issues", "raw_releases", "raw_backlog")
+# Plain numbers per partition in the materialization metadata: the UI plots them over time.
+PLOTTED = (
     "commits",
+    "human_commits",
     "merges",
     "active_contributors",
+    "human_contributors",
+    "new_contributors",
     "lines_added",
     "lines_deleted",
     "files_changed",
     "active_repos",
+    "prs_opened",
+    "prs_merged",
+    "issues_opened",
+    "issues_closed",
+    "releases",
+    "caf",
 )
+HEADLINE = PLOTTED  # kept for callers that imported the daily headline names
 
 
-@dg.asset(
-    group_name="metrics",
-    deps=[raw_commits, "raw_pull_requests", "raw_issues", "raw_releases"],
-    kinds={"pandas", "json"},
-    description=(
-        "Daily activity: commits, merges, active contributors, lines added/deleted, files "
-        "changed (non-merge commits), a per-repository table and top contributors. "
-        "data/processed/daily_metrics/<day>.json"
-    ),
-    **DAILY,
-)
-def daily_metrics(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
-    identity = get_config().identity
-    per_day: dict[str, dict[str, object]] = {}
-    for key in context.partition_keys:
-        commits = read_upstream(store, "raw", "raw_commits", key)
+class MissingDaysError(Exception):
+    """Days of a window whose raw files are not on disk."""
+
+
+def load_window_inputs(store: DataStore, window: Window) -> WindowInputs:
+    """The raw records of the window's days that are daily partitions (not before start_date,
+    not after today). A partition whose files are missing fails the window, naming the days."""
+    inputs = WindowInputs()
+    missing: list[str] = []
+    repos: set[str] = set()
+    for key in window.days:
+        if not daily_partitions.has_partition_key(key):
+            continue
+        if not store.path("raw", "raw_commits", key).exists():
+            missing.append(key)
+            continue
+        inputs.days_collected.append(key)
+        inputs.commits.extend(store.read("raw", "raw_commits", key))
         coverage = store.read_or("raw", COVERAGE, key, {"repos": []})
-        metrics = compute_activity(
-            key,
-            commits,
+        repos.update(r["repo"] for r in coverage["repos"] if r["status"] == "ok")
+        github = store.read_or("raw", GITHUB_COVERAGE, key, None)
+        if not github or not github.get("configured"):
+            continue
+        inputs.github_days += 1
+        inputs.pull_requests.extend(store.read_or("raw", "raw_pull_requests", key, []))
+        inputs.issues.extend(store.read_or("raw", "raw_issues", key, []))
+        inputs.releases.extend(store.read_or("raw", "raw_releases", key, []))
+        inputs.backlog = store.read_or("raw", "raw_backlog", key, None)
+    if missing:
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        shown = ", ".join(missing[:5]) + more
+        raise MissingDaysError(
+            f"the {window.period} window {window.key} needs raw_commits for {shown}; "
+            f"materialize the collect assets for those days first"
+        )
+    inputs.repos = sorted(repos)
+    return inputs
+
+
+def window_metrics(
+    store: DataStore,
+    period: Period,
+    key: str,
+    *,
+    table: ContributorsTable | None,
+    history: Iterable[str] | None,
+) -> WindowMetrics:
+    """One window's metrics, with the change against the previous window of the same kind.
+
+    The previous window is computed from its own raw files too (not read from its metrics
+    file), so a window's file depends only on raw data and the contributors table; when the
+    previous window has no collected day, the change is empty ("not available").
+    """
+    identity = get_config().identity
+    days = set(history) if history is not None else None
+
+    def compute(k: str) -> WindowMetrics:
+        window = make_window(period, k, ORG_TZ)
+        return compute_window_metrics(
+            window,
+            load_window_inputs(store, window),
+            table=table,
+            history=days,
             bots=identity.bots,
             aliases=identity.aliases,
-            repos=[r["repo"] for r in coverage["repos"] if r["status"] == "ok"],
         )
-        metrics = metrics.model_copy(update=_github_figures(store, key))
-        store.write("processed", "daily_metrics", key, metrics.model_dump(mode="json"))
-        # Plain numbers per partition: the UI plots them across partitions.
-        per_day[key] = {name: getattr(metrics, name) for name in HEADLINE}
-    partition_metadata(context, per_day)
-    return dg.MaterializeResult(metadata={"range": range_label(list(context.partition_keys))})
+
+    current = compute(key)
+    before_key = previous_key(period, key)
+    previous: WindowMetrics | None = None
+    try:
+        candidate = compute(before_key)
+        previous = candidate if candidate.days_collected else None
+    except MissingDaysError:
+        previous = None
+    current.previous_partition = before_key if previous is not None else None
+    current.change = change_against(current, previous)
+    return current
 
 
-def _github_figures(store: DataStore, key: str) -> dict[str, int]:
-    """The day's GitHub counts, or nothing (the fields stay null) when GitHub is not configured."""
-    coverage = store.read_or("raw", GITHUB_COVERAGE, key, None)
-    if not coverage or not coverage.get("configured"):
-        return {}
-    day = daily_partitions.time_window_for_partition_key(key)
-    return github_counts(
-        day.start,
-        day.end,
-        read_upstream(store, "raw", "raw_pull_requests", key),
-        read_upstream(store, "raw", "raw_issues", key),
-        read_upstream(store, "raw", "raw_releases", key),
+def _metrics_asset(period: Period) -> dg.AssetsDefinition:
+    name = f"{period}_metrics"
+    partitions = PERIODS[period]
+    mapping = None
+    if period != "daily":
+        with warnings.catch_warnings():
+            # Beta in 1.13: the first week/month starts before start_date (no daily partition).
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            mapping = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+    deps = [dg.AssetDep(raw, partition_mapping=mapping) for raw in RAW]
+    deps.append(dg.AssetDep(CONTRIBUTORS))
+    unit = {"daily": "day", "weekly": "week (Monday to Sunday)", "monthly": "month"}[period]
+
+    @dg.asset(
+        name=name,
+        group_name="metrics",
+        deps=deps,
+        kinds={"pandas", "json"},
+        owners=OWNERS,
+        partitions_def=partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description=(
+            f"Every figure of the {unit} computed from its own raw records: activity (humans "
+            "and everyone), new and gone-quiet contributors, pull requests, issues, releases, "
+            "Contributor Absence Factor, and the change against the previous "
+            f"{unit.split(' ')[0]}. Definitions: docs/metrics.md. "
+            f"`data/processed/{name}/{{key}}.json`"
+        ),
     )
+    def _asset(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+        table, history = load_contributors(store)
+        if table is None:
+            context.log.warning(
+                "contributors has not been materialized: identities are resolved from the "
+                "window's records alone, everyone active counts as new, and gone-quiet is not "
+                "available"
+            )
+        per_key: dict[str, dict[str, object]] = {}
+        for key in context.partition_keys:
+            try:
+                metrics = window_metrics(store, period, key, table=table, history=history)
+            except MissingDaysError as exc:
+                raise dg.Failure(description=str(exc)) from None
+            store.write("processed", name, key, metrics.model_dump(mode="json"))
+            per_key[key] = {
+                figure: getattr(metrics, figure)
+                for figure in PLOTTED
+                if getattr(metrics, figure) is not None
+            }
+        partition_metadata(context, per_key)
+        return dg.MaterializeResult(metadata={"range": range_label(list(context.partition_keys))})
+
+    return _asset
+
+
+daily_metrics = _metrics_asset("daily")
+weekly_metrics = _metrics_asset("weekly")
+monthly_metrics = _metrics_asset("monthly")

@@ -1,11 +1,58 @@
-"""Who is who: canonical identity keys and bot detection.
+"""Who is who: canonical identities over commits, pull requests and issues, and who is a bot.
 
-Git's `.mailmap` is applied at collection; `[identity].aliases` merges what mailmap does not.
+Pure and Dagster-free. `IdentityBuilder` streams raw records (plain dicts shaped like
+`CommitRecord`, `PullRequestRecord` and `IssueRecord`) into a union-find over string handles,
+`email:<lowercased email>` and `login:<lowercased login>`, so a year of commits sits in memory
+as per-handle tallies only. `build()` turns each connected group into one `Contributor`.
+
+Merging rules (each links two handles; a group is everything linked, transitively):
+
+1. Git's `.mailmap` is applied at collection (`author_email` is already mapped).
+2. A commit's email and the GitHub account GitHub links it to (`author_login`) are one person.
+3. GitHub's noreply addresses `ID+login@users.noreply.github.com` and
+   `login@users.noreply.github.com` belong to the account `login`, bots included
+   (`49699333+dependabot[bot]@users.noreply.github.com` is `dependabot[bot]`):
+   https://docs.github.com/en/account-and-profile/setting-up-and-managing-your-personal-account-on-github/managing-email-preferences/setting-your-commit-email-address
+4. `[identity].aliases` (email -> email) merges what `.mailmap` does not; chains are followed.
+5. Emails compare lowercased, logins case-insensitively (both are stored lowercased).
+
+The canonical id of a group is its primary login: among the logins GitHub itself reported on
+records (`author_login` of a commit, pull request or issue), the one with the most such
+contributions (ties: alphabetically first). A login known only from a noreply address links
+emails but does not name the group: without GitHub collection an identity keeps its email id,
+the same id the metrics gave it before GitHub was collected. Without a reported login the id
+is the primary email: the one with the most commits (ties: alphabetically first). Every choice
+breaks ties by sorting, so the table does not depend on the order records arrive in.
+
+A contribution is a non-merge commit (on its org-timezone day of `committed_ts`), a pull
+request opened or an issue opened (at `created_at`; each (repo, number) once, however many day
+files repeat it). Reviews and comments are not. `repos` and `active_days` cover all three.
+
+Bot rules, per group, the first that applies gives the recorded reason:
+
+1. a login, an author name or an email's local part (less an `ID+` prefix) is listed in
+   `[identity].bots` (case-insensitive);
+2. a login, an author name or an email's local part ends in `[bot]` (GitHub Apps);
+3. GitHub reported the account's type as Bot (`author_is_bot` on a pull request or issue);
+4. at least 2 non-merge commits and every one matches `AUTOMATED_SUBJECTS` (a human who once
+   writes "Bump version from 1.0 to 1.1" among other commits stays human).
+
+`suggested_mailmap` and `unresolved` list human identities that share a name (casefolded,
+whitespace collapsed; short and generic names such as "root" ignored) but were not merged:
+likely one person under two addresses. The lines follow https://git-scm.com/docs/gitmailmap
+(`Proper Name <proper@email> <commit@email>`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import re
 from collections.abc import Iterable, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
 
 # GitHub Apps commit as "<name>[bot]" with a users.noreply address ending in "[bot]@...".
 _BOT_EMAIL_MARK = "[bot]@"
@@ -28,3 +75,770 @@ def bot_reason(name: str, email: str, bots: Iterable[str]) -> str | None:
     if name.lower().endswith("[bot]") or _BOT_EMAIL_MARK in email.lower():
         return "GitHub App identity ([bot])"
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Constants
+
+# Subjects that dependency and hook updaters write. Matched case-insensitively from the start
+# of the subject, after an optional conventional-commit prefix ("build(deps): ",
+# "chore(deps-dev): ", "deps: "), up to an optional squash-merge suffix " (#123)".
+#   Dependabot: "Bump <pkg> from <v> to <v>" (" in /path"), "Bump the <group> group ..."
+#   Renovate:   "Update dependency <x> to <v>", "Update <x> to <v>", "Lock file maintenance",
+#               "Pin dependencies" / "Pin dependency <x> to <v>"
+#   pre-commit: "[pre-commit.ci] ...", "pre-commit autoupdate"
+AUTOMATED_SUBJECTS: tuple[str, ...] = (
+    r"bump \S+ from \S+ to \S+(?: in \S+)?",
+    r"bump the \S+ group\b.*",
+    r"update dependency \S+ to v?\d\S*",
+    r"update .+? to v?\d\S*",
+    r"lock file maintenance\b.*",
+    r"pin dependenc(?:y|ies)\b.*",
+    r"\[pre-commit\.ci\].*",
+    r"pre-commit autoupdate\b.*",
+)
+_AUTOMATED = re.compile(
+    r"\s*(?:[a-z]+(?:\([^)]*\))?!?:\s*)?(?:"
+    + "|".join(AUTOMATED_SUBJECTS)
+    + r")(?:\s+\(#\d+\))?\s*$",
+    re.IGNORECASE,
+)
+
+# Names too common to say two identities are one person.
+GENERIC_NAMES: frozenset[str] = frozenset(
+    {
+        "root",
+        "admin",
+        "administrator",
+        "user",
+        "unknown",
+        "ubuntu",
+        "github",
+        "ci",
+        "git",
+        "test",
+        "runner",
+        "builder",
+        "jenkins",
+        "your name",
+        "github actions",
+    }
+)
+
+_NOREPLY = re.compile(r"^(?:\d+\+)?([a-z0-9][a-z0-9-]*(?:\[bot\])?)@users\.noreply\.github\.com$")
+_ID_PREFIX = re.compile(r"^\d+\+")
+_EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = "email:"
+_LOGIN = "login:"
+_ID_NODE = "\x00id:"  # extend_table: a stored contributor, linking its stored handles
+_BUCKET = 900  # seconds: every UTC offset in use is a multiple of 15 minutes
+_VARIES = object()
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+
+
+class Contributor(BaseModel):
+    """One person (or bot) over every handle merged into it. Instants are ISO 8601 UTC."""
+
+    id: str
+    name: str
+    logins: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    names: list[str] = Field(default_factory=list)
+    is_bot: bool = False
+    bot_reason: str | None = None
+    first_contribution: str | None = None
+    last_contribution: str | None = None
+    first_commit: str | None = None
+    first_pull_request: str | None = None
+    first_issue: str | None = None
+    commits: int = 0
+    pull_requests: int = 0
+    issues: int = 0
+    repos: list[str] = Field(default_factory=list)
+    active_days: list[str] = Field(default_factory=list)
+
+
+class UnresolvedIdentity(BaseModel):
+    """Identities that share a name but share no email, login or alias."""
+
+    name: str
+    ids: list[str]
+    reason: str
+
+
+class ContributorsTable(BaseModel):
+    """Every identity, and every handle (`email:...`, `login:...`) -> its canonical id."""
+
+    contributors: list[Contributor] = Field(default_factory=list)
+    handles: dict[str, str] = Field(default_factory=dict)
+    suggested_mailmap: list[str] = Field(default_factory=list)
+    unresolved: list[UnresolvedIdentity] = Field(default_factory=list)
+
+    def resolve(self, email: str | None = None, login: str | None = None) -> str | None:
+        """The canonical id of a known login or email (the login decides when both are given).
+
+        An email the table never saw still resolves when it is a noreply address of a known
+        login.
+        """
+        if login and login.strip():
+            found = self.handles.get(_LOGIN + login.strip().lower())
+            if found is not None:
+                return found
+        if email and email.strip():
+            address = email.strip().lower()
+            found = self.handles.get(_EMAIL + address)
+            if found is not None:
+                return found
+            owner = noreply_login(address)
+            if owner is not None:
+                return self.handles.get(_LOGIN + owner)
+        return None
+
+    def by_id(self) -> dict[str, Contributor]:
+        return {c.id: c for c in self.contributors}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def noreply_login(email: str) -> str | None:
+    """The login a GitHub noreply address belongs to (lowercased), or None for any other."""
+    match = _NOREPLY.match(email.strip().lower())
+    return match.group(1) if match else None
+
+
+def is_automated_subject(subject: str) -> bool:
+    """Whether a commit subject is one an updater bot writes (`AUTOMATED_SUBJECTS`)."""
+    return _AUTOMATED.match(subject.strip()) is not None
+
+
+def display_name(name: str) -> str:
+    """An author name for people to read: an email address in it shows only its local part."""
+    return _EMAIL_IN_TEXT.sub(lambda m: m.group(0).split("@", 1)[0], name).strip()
+
+
+def _name_key(name: str) -> str | None:
+    """The form in which two names count as the same; None for names too weak to say so."""
+    key = " ".join(display_name(name).casefold().split())
+    if len(key) < 3 or key in GENERIC_NAMES:
+        return None
+    return key
+
+
+def _local_part(email: str) -> str:
+    return _ID_PREFIX.sub("", email.split("@", 1)[0])
+
+
+def _epoch(text: str) -> float:
+    """GitHub's ISO text as epoch seconds ('Z' accepted; a naive time is read as UTC)."""
+    when = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
+
+
+def _pick_iso(values: Iterable[str | None], *, latest: bool = False) -> str | None:
+    """The earliest (or latest) of ISO instants, compared as instants, not as text."""
+    present = [v for v in values if v]
+    if not present:
+        return None
+    return (max if latest else min)(present, key=dt.datetime.fromisoformat)
+
+
+def _first(ranked: Mapping[str, int]) -> str | None:
+    """The key with the highest count; ties go to the alphabetically first."""
+    best: tuple[int, str] | None = None
+    for key, count in ranked.items():
+        if best is None or count > best[0] or (count == best[0] and key < best[1]):
+            best = (count, key)
+    return best[1] if best else None
+
+
+class _Tally:
+    """What one handle did, kept as counts and sets (never the records themselves)."""
+
+    __slots__ = (
+        "automated",
+        "commits",
+        "days",
+        "first_commit",
+        "first_issue",
+        "first_pull",
+        "issues",
+        "last",
+        "names",
+        "pulls",
+        "repos",
+        "sample",
+    )
+
+    def __init__(self) -> None:
+        self.commits = 0
+        self.automated = 0
+        self.sample: str | None = None
+        self.pulls = 0
+        self.issues = 0
+        self.names: dict[str, int] = {}
+        self.repos: set[str] = set()
+        self.days: set[str] = set()
+        self.first_commit: float | None = None
+        self.first_pull: float | None = None
+        self.first_issue: float | None = None
+        self.last: float | None = None
+
+
+class _Group:
+    """The tallies of every handle of one group, added up."""
+
+    def __init__(self) -> None:
+        self.logins: set[str] = set()
+        self.emails: set[str] = set()
+        self.email_commits: dict[str, int] = {}
+        self.reported: dict[str, int] = {}  # login -> contributions GitHub attributed to it
+        self.github_bots: set[str] = set()
+        self.total = _Tally()
+
+
+def _min(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _max(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
+def _listed_or_suffix(
+    logins: Iterable[str], names: Iterable[str], emails: Iterable[str], bots: frozenset[str]
+) -> str | None:
+    """Bot rules 1 and 2, which need nothing but the identity's handles and names."""
+    candidates = [
+        *(("login", x, x) for x in sorted(logins)),
+        *(("name", x, x.strip().casefold()) for x in sorted(names)),
+        *(("email", x, _local_part(x)) for x in sorted(emails)),
+    ]
+    for kind, shown, value in candidates:
+        if value in bots:
+            return f"listed in [identity].bots ({kind} {shown!r})"
+    for kind, shown, value in candidates:
+        if value.endswith("[bot]"):
+            return f"[bot] suffix ({kind} {shown!r})"
+    return None
+
+
+def _automation_reason(commits: int, automated: int, sample: str | None) -> str | None:
+    if commits >= 2 and automated == commits:
+        return f"all {commits} commits are automated messages (e.g. {sample!r})"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The builder
+
+
+class IdentityBuilder:
+    """Streams raw records into per-handle tallies and links; `build()` makes the table."""
+
+    def __init__(
+        self,
+        *,
+        tz: ZoneInfo,
+        bots: Iterable[str] = (),
+        aliases: Mapping[str, str] | None = None,
+    ) -> None:
+        self.tz = tz
+        self.bots = frozenset(b.strip().casefold() for b in bots)
+        self.aliases = {k.strip().lower(): v.strip().lower() for k, v in (aliases or {}).items()}
+        self._parent: dict[str, str] = {}
+        self._tallies: dict[str, _Tally] = {}
+        self._reported: dict[str, int] = {}  # login handle -> contributions naming it
+        self._github_bots: set[str] = set()  # login handles GitHub said are Bots
+        self._seen_items: set[tuple[str, Any, Any]] = set()
+        self._linked: set[tuple[str, str]] = set()
+        self._email_handles: dict[str, str] = {}  # raw author_email -> handle
+        self._login_handles: dict[str, str] = {}  # raw login -> handle
+        self._offsets: dict[int, Any] = {}
+        self._day_names: dict[int, str] = {}
+
+    # -- union-find ----------------------------------------------------------------------------
+
+    def _node(self, handle: str) -> None:
+        if handle not in self._parent:
+            self._parent[handle] = handle
+            if handle.startswith(_EMAIL):
+                owner = noreply_login(handle[len(_EMAIL) :])
+                if owner is not None:
+                    self._union(handle, _LOGIN + owner)
+
+    def _find(self, handle: str) -> str:
+        parent = self._parent
+        while parent[handle] != handle:
+            parent[handle] = parent[parent[handle]]
+            handle = parent[handle]
+        return handle
+
+    def _union(self, a: str, b: str) -> None:
+        self._node(a)
+        self._node(b)
+        ra, rb = self._find(a), self._find(b)
+        if ra != rb:
+            # Deterministic: the smaller handle becomes the root (no effect on the result).
+            if rb < ra:
+                ra, rb = rb, ra
+            self._parent[rb] = ra
+
+    # -- handles -------------------------------------------------------------------------------
+
+    def _email(self, raw: str) -> str | None:
+        handle = self._email_handles.get(raw)
+        if handle is None:
+            address = raw.strip().lower()
+            if not address:
+                return None
+            handle = _EMAIL + address
+            self._email_handles[raw] = handle
+            self._node(handle)
+        return handle
+
+    def _login(self, raw: str) -> str | None:
+        handle = self._login_handles.get(raw)
+        if handle is None:
+            login = raw.strip().lower()
+            if not login:
+                return None
+            handle = _LOGIN + login
+            self._login_handles[raw] = handle
+            self._node(handle)
+        return handle
+
+    def _tally(self, handle: str) -> _Tally:
+        tally = self._tallies.get(handle)
+        if tally is None:
+            tally = self._tallies[handle] = _Tally()
+        return tally
+
+    def _day(self, ts: float) -> str:
+        """The org-timezone date of an instant, through a per-15-minute cache of UTC offsets."""
+        whole = math.floor(ts)
+        bucket = whole // _BUCKET
+        offset = self._offsets.get(bucket)
+        if offset is None:
+            start = bucket * _BUCKET
+            a = dt.datetime.fromtimestamp(start, self.tz).utcoffset()
+            b = dt.datetime.fromtimestamp(start + _BUCKET - 1, self.tz).utcoffset()
+            offset = int(a.total_seconds()) if a == b and a is not None else _VARIES
+            self._offsets[bucket] = offset
+        if offset is _VARIES:  # an offset change inside the bucket: ask zoneinfo directly
+            return dt.datetime.fromtimestamp(ts, self.tz).date().isoformat()
+        day = (whole + offset) // 86400
+        name = self._day_names.get(day)
+        if name is None:
+            name = self._day_names[day] = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
+        return name
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def add_commits(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Non-merge commits are contributions (at `committed_ts`); merges are ignored."""
+        linked = self._linked
+        reported = self._reported
+        automated = _AUTOMATED.match
+        email_handles = self._email_handles
+        tallies = self._tallies
+        offsets = self._offsets
+        day_names = self._day_names
+        for record in records:
+            if record.get("is_merge"):
+                continue
+            raw_email = record.get("author_email") or ""
+            email = email_handles.get(raw_email) or self._email(raw_email)
+            raw_login = record.get("author_login")
+            login = self._login(raw_login) if raw_login else None
+            if login is not None:
+                reported[login] = reported.get(login, 0) + 1
+                if email is not None and (email, login) not in linked:
+                    linked.add((email, login))
+                    self._union(email, login)
+            handle = email or login
+            if handle is None:
+                continue  # neither an email nor a login: nobody to attribute it to
+            tally = tallies.get(handle) or self._tally(handle)
+            tally.commits += 1
+            subject = record.get("subject") or ""
+            if automated(subject):
+                subject = subject.strip()
+                tally.automated += 1
+                if tally.sample is None or subject < tally.sample:
+                    tally.sample = subject
+            name = record.get("author_name") or ""
+            names = tally.names
+            names[name] = names.get(name, 0) + 1
+            tally.repos.add(record.get("repo") or "")
+            ts = record["committed_ts"]
+            # The day cache inlined for whole-second epochs (the common case); else `_day`.
+            offset = offsets.get(ts // _BUCKET) if type(ts) is int else None
+            day = (
+                None
+                if offset is None or offset is _VARIES
+                else day_names.get((ts + offset) // 86400)
+            )
+            tally.days.add(day or self._day(ts))
+            if tally.first_commit is None or ts < tally.first_commit:
+                tally.first_commit = ts
+            if tally.last is None or ts > tally.last:
+                tally.last = ts
+
+    def _add_opened(self, records: Iterable[Mapping[str, Any]], kind: str) -> None:
+        for record in records:
+            key = (kind, record.get("repo"), record.get("number"))
+            if key in self._seen_items:
+                continue  # the same item is in several day files
+            self._seen_items.add(key)
+            raw_login = record.get("author_login")
+            login = self._login(raw_login) if raw_login else None
+            created = record.get("created_at")
+            if login is None or not created:
+                continue  # a deleted account ("ghost"): nobody to attribute it to
+            self._reported[login] = self._reported.get(login, 0) + 1
+            if record.get("author_is_bot"):
+                self._github_bots.add(login)
+            ts = _epoch(created)
+            tally = self._tally(login)
+            if kind == "pull":
+                tally.pulls += 1
+                tally.first_pull = _min(tally.first_pull, ts)
+            else:
+                tally.issues += 1
+                tally.first_issue = _min(tally.first_issue, ts)
+            tally.last = _max(tally.last, ts)
+            tally.repos.add(record.get("repo") or "")
+            tally.days.add(self._day(ts))
+
+    def add_pull_requests(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Opening a pull request is a contribution (at `created_at`), once per (repo, number)."""
+        self._add_opened(records, "pull")
+
+    def add_issues(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Opening an issue is a contribution (at `created_at`), once per (repo, number)."""
+        self._add_opened(records, "issue")
+
+    # -- output --------------------------------------------------------------------------------
+
+    def _link_aliases(self) -> None:
+        """Follow `[identity].aliases` from every email seen (chains too, cycles stop)."""
+        for handle in list(self._parent):
+            if not handle.startswith(_EMAIL):
+                continue
+            address, hops = handle[len(_EMAIL) :], 0
+            while address in self.aliases and hops < len(self.aliases):
+                target = self.aliases[address]
+                self._union(_EMAIL + address, _EMAIL + target)
+                address, hops = target, hops + 1
+
+    def _components(self) -> list[list[str]]:
+        groups: dict[str, list[str]] = {}
+        for handle in self._parent:
+            groups.setdefault(self._find(handle), []).append(handle)
+        return [sorted(handles) for _, handles in sorted(groups.items())]
+
+    def _aggregate(self, handles: Iterable[str]) -> _Group:
+        group = _Group()
+        total = group.total
+        for handle in handles:
+            if handle.startswith(_LOGIN):
+                login = handle[len(_LOGIN) :]
+                group.logins.add(login)
+                if handle in self._reported:
+                    group.reported[login] = self._reported[handle]
+                if handle in self._github_bots:
+                    group.github_bots.add(login)
+            elif handle.startswith(_EMAIL):
+                group.emails.add(handle[len(_EMAIL) :])
+            tally = self._tallies.get(handle)
+            if tally is None:
+                continue
+            if handle.startswith(_EMAIL):
+                group.email_commits[handle[len(_EMAIL) :]] = tally.commits
+            total.commits += tally.commits
+            total.automated += tally.automated
+            if tally.sample is not None and (total.sample is None or tally.sample < total.sample):
+                total.sample = tally.sample
+            total.pulls += tally.pulls
+            total.issues += tally.issues
+            for name, count in tally.names.items():
+                total.names[name] = total.names.get(name, 0) + count
+            total.repos |= tally.repos
+            total.days |= tally.days
+            total.first_commit = _min(total.first_commit, tally.first_commit)
+            total.first_pull = _min(total.first_pull, tally.first_pull)
+            total.first_issue = _min(total.first_issue, tally.first_issue)
+            total.last = _max(total.last, tally.last)
+        return group
+
+    @staticmethod
+    def _canonical(group: _Group) -> str:
+        """The primary reported login, else the primary email (see the module docstring)."""
+        login = _first(group.reported)
+        if login is not None:
+            return login
+        email = _first(group.email_commits) or _first(dict.fromkeys(group.emails, 0))
+        if email is not None:
+            return email
+        return sorted(group.logins)[0]
+
+    def _contributor(self, ident: str, group: _Group, *, automation: bool = True) -> Contributor:
+        total = group.total
+        names = {n: c for n, c in total.names.items() if display_name(n)}
+        reason = _listed_or_suffix(group.logins, names, group.emails, self.bots)
+        if reason is None and group.github_bots:
+            reason = f"GitHub account type Bot (login {sorted(group.github_bots)[0]!r})"
+        if reason is None and automation:
+            reason = _automation_reason(total.commits, total.automated, total.sample)
+        first = _min(_min(total.first_commit, total.first_pull), total.first_issue)
+        return Contributor(
+            id=ident,
+            name=_display(names, ident, group.logins),
+            logins=sorted(group.logins),
+            emails=sorted(group.emails),
+            names=sorted(names),
+            is_bot=reason is not None,
+            bot_reason=reason,
+            first_contribution=_iso(first),
+            last_contribution=_iso(total.last),
+            first_commit=_iso(total.first_commit),
+            first_pull_request=_iso(total.first_pull),
+            first_issue=_iso(total.first_issue),
+            commits=total.commits,
+            pull_requests=total.pulls,
+            issues=total.issues,
+            repos=sorted(total.repos),
+            active_days=sorted(total.days),
+        )
+
+    def build(self) -> ContributorsTable:
+        """Merge, name, classify and cross-check every identity seen so far."""
+        self._link_aliases()
+        people: list[Contributor] = []
+        primary_email: dict[str, str | None] = {}
+        handles: dict[str, str] = {}
+        for members in self._components():
+            group = self._aggregate(members)
+            ident = self._canonical(group)
+            people.append(self._contributor(ident, group))
+            primary_email[ident] = _first(group.email_commits)
+            for handle in members:
+                handles[handle] = ident
+        people.sort(key=lambda c: c.id)
+        mailmap, unresolved = _same_names(people, primary_email)
+        return ContributorsTable(
+            contributors=people,
+            handles=dict(sorted(handles.items())),
+            suggested_mailmap=mailmap,
+            unresolved=unresolved,
+        )
+
+    def extend(self, table: ContributorsTable) -> ContributorsTable:
+        """`table` plus what these records add: see `extend_table`."""
+        self._link_aliases()
+        stored = table.by_id()
+        for handle in list(self._parent):
+            ident = table.handles.get(handle)
+            if ident is not None:
+                self._union(handle, _ID_NODE + ident)
+        people = dict(stored)
+        renamed: dict[str, str] = {}
+        handles: dict[str, str] = {}
+        for members in self._components():
+            ids = [m[len(_ID_NODE) :] for m in members if m.startswith(_ID_NODE)]
+            real = [m for m in members if not m.startswith(_ID_NODE)]
+            group = self._aggregate(real)
+            if not ids:
+                fresh = self._canonical(group)
+                if fresh not in stored:
+                    people[fresh] = self._contributor(fresh, group)
+                    handles.update(dict.fromkeys(real, fresh))
+                    continue
+                ids = [fresh]
+            olds = sorted(
+                (stored[i] for i in ids if i in stored),
+                key=lambda c: (-(c.commits + c.pull_requests + c.issues), c.id),
+            )
+            chosen = olds[0].id if olds else sorted(ids)[0]
+            for ident in ids:
+                people.pop(ident, None)
+                renamed[ident] = chosen
+            people[chosen] = self._merged(chosen, olds, group)
+            handles.update(dict.fromkeys(real, chosen))
+        for handle, ident in table.handles.items():
+            handles.setdefault(handle, renamed.get(ident, ident))
+        return ContributorsTable(
+            contributors=sorted(people.values(), key=lambda c: c.id),
+            handles=dict(sorted(handles.items())),
+            suggested_mailmap=list(table.suggested_mailmap),
+            unresolved=list(table.unresolved),
+        )
+
+    def _merged(self, ident: str, olds: list[Contributor], group: _Group) -> Contributor:
+        """Stored contributors joined with what new records say about them.
+
+        Sets and first/last instants are unions, idempotent whether or not the stored table
+        already saw these records; counts are the larger of the stored and the new ones (a
+        lower bound: records cannot be matched to a table that keeps no shas). The bot verdict
+        follows the current configuration first, then the stored verdict; the automation rule
+        needs commit history, so it is only applied where the table knew no commits.
+        """
+        here = self._contributor(ident, group, automation=not any(c.commits for c in olds))
+        everyone = [*olds, here]
+        logins = sorted({x for c in everyone for x in c.logins})
+        emails = sorted({x for c in everyone for x in c.emails})
+        names = sorted({x for c in everyone for x in c.names})
+        reason = _listed_or_suffix(logins, names, emails, self.bots)
+        if reason is None:
+            reason = next((c.bot_reason or "bot" for c in olds if c.is_bot), None)
+        if reason is None:
+            reason = here.bot_reason
+        named = next((c for c in olds if c.names), None)
+        return Contributor(
+            id=ident,
+            name=named.name if named is not None else here.name,
+            logins=logins,
+            emails=emails,
+            names=names,
+            is_bot=reason is not None,
+            bot_reason=reason,
+            first_contribution=_pick_iso(c.first_contribution for c in everyone),
+            last_contribution=_pick_iso((c.last_contribution for c in everyone), latest=True),
+            first_commit=_pick_iso(c.first_commit for c in everyone),
+            first_pull_request=_pick_iso(c.first_pull_request for c in everyone),
+            first_issue=_pick_iso(c.first_issue for c in everyone),
+            commits=max(sum(c.commits for c in olds), here.commits),
+            pull_requests=max(sum(c.pull_requests for c in olds), here.pull_requests),
+            issues=max(sum(c.issues for c in olds), here.issues),
+            repos=sorted({x for c in everyone for x in c.repos}),
+            active_days=sorted({x for c in everyone for x in c.active_days}),
+        )
+
+
+def _display(names: Mapping[str, int], ident: str, logins: Iterable[str]) -> str:
+    """The most used author name, without email addresses; else the login, else a local part."""
+    best = _first(names)
+    if best is not None:
+        return display_name(best)
+    if "@" not in ident:
+        return ident
+    logins = sorted(logins)
+    if logins:
+        return logins[0]
+    return _local_part(ident) or ident
+
+
+def _same_names(
+    people: list[Contributor], primary_email: Mapping[str, str | None]
+) -> tuple[list[str], list[UnresolvedIdentity]]:
+    """Human identities that share a name: suggested `.mailmap` lines and one entry per group."""
+    by_key: dict[str, list[str]] = {}
+    for person in people:
+        if person.is_bot:
+            continue
+        keys = {_name_key(n) for n in [*person.names, person.name]} - {None}
+        for key in keys:
+            by_key.setdefault(key, []).append(person.id)  # type: ignore[arg-type]
+    # Identities linked through any shared name form one group (a small union-find on ids).
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for ids in by_key.values():
+        for other in ids[1:]:
+            a, b = find(ids[0]), find(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    groups: dict[str, list[str]] = {}
+    for ident in sorted(parent):
+        groups.setdefault(find(ident), []).append(ident)
+    known = {p.id: p for p in people}
+    lines: set[str] = set()
+    unresolved: list[UnresolvedIdentity] = []
+    for ids in groups.values():
+        if len(ids) < 2:
+            continue
+        members = sorted((known[i] for i in ids), key=lambda p: (-p.commits, p.id))
+        proper = members[0]
+        proper_email = primary_email.get(proper.id)
+        proper_name = re.sub(r"[<>]", "", proper.name).strip()
+        mapped, unmappable = [], []
+        for other in members[1:]:
+            if proper_email is None or not other.emails:
+                unmappable.append(other.id)
+                continue
+            mapped.append(other.id)
+            lines.update(f"{proper_name} <{proper_email}> <{email}>" for email in other.emails)
+        reason = f"{len(ids)} identities named {proper_name!r} share no email, login or alias"
+        if mapped:
+            reason += f"; the suggested .mailmap maps {', '.join(sorted(mapped))} onto {proper.id}"
+        if unmappable:
+            reason += (
+                f"; {', '.join(sorted(unmappable))} cannot be mapped by .mailmap "
+                "(no email on one side): check by hand"
+            )
+        unresolved.append(UnresolvedIdentity(name=proper_name, ids=sorted(ids), reason=reason))
+    unresolved.sort(key=lambda u: (u.name.casefold(), u.ids))
+    return sorted(lines), unresolved
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+def build_contributors(
+    commits: Iterable[Mapping[str, Any]],
+    pull_requests: Iterable[Mapping[str, Any]],
+    issues: Iterable[Mapping[str, Any]],
+    *,
+    tz: ZoneInfo,
+    bots: Iterable[str] = (),
+    aliases: Mapping[str, str] | None = None,
+) -> ContributorsTable:
+    """The contributors table of these records in one call."""
+    builder = IdentityBuilder(tz=tz, bots=bots, aliases=aliases)
+    builder.add_commits(commits)
+    builder.add_pull_requests(pull_requests)
+    builder.add_issues(issues)
+    return builder.build()
+
+
+def extend_table(
+    table: ContributorsTable | None,
+    commits: Iterable[Mapping[str, Any]],
+    pull_requests: Iterable[Mapping[str, Any]] = (),
+    issues: Iterable[Mapping[str, Any]] = (),
+    *,
+    tz: ZoneInfo,
+    bots: Iterable[str] = (),
+    aliases: Mapping[str, str] | None = None,
+) -> ContributorsTable:
+    """A table whose handles also cover everyone in these records, by the same rules.
+
+    For window metrics, whose stored table may be missing or older than the window. Without a
+    table this is `build_contributors`. With one, every stored contributor's handles stay
+    linked and keep their id; a new handle that links (by login, noreply address or alias) to
+    a stored one joins that contributor; records that join two stored contributors merge them
+    under the one with the most contributions. The stored `suggested_mailmap` and `unresolved`
+    are kept as they are (suggesting is the contributors asset's job).
+    """
+    builder = IdentityBuilder(tz=tz, bots=bots, aliases=aliases)
+    builder.add_commits(commits)
+    builder.add_pull_requests(pull_requests)
+    builder.add_issues(issues)
+    return builder.build() if table is None else builder.extend(table)

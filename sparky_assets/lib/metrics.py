@@ -4,9 +4,9 @@ Definitions (also printed in the digest's footer):
 - commits, lines_added, lines_deleted, files_changed: non-merge commits of the window on the
   default branch; a rename is one file, a binary file one file with 0 lines.
 - merges: merge commits of the window (never counted as commits or lines).
-- active_contributors: distinct canonical author identities (mailmapped email, lowercased,
-  plus `[identity].aliases`) of the window's non-merge commits, bots included;
-  human_contributors leaves bots out, bot_commits counts the bots' commits.
+- active_contributors: distinct canonical identities (.mailmap, GitHub logins and noreply
+  addresses, `[identity].aliases` merged) authoring the window's non-merge commits, bots
+  included; human_contributors leaves bots out, bot_commits counts the bots' commits.
 - active_repos: repositories with at least one non-merge commit.
 - prs_opened, prs_merged, prs_closed_unmerged, issues_opened, issues_closed, releases (GitHub):
   pull requests created / merged / closed without merging, issues created / closed, releases
@@ -15,22 +15,24 @@ Definitions (also printed in the digest's footer):
 - commits_without_line_stats: commits at a shallow clone's boundary; git can only diff them
   against an empty tree, so their lines and files are not counted (the figures are lower
   bounds on such days).
+- caf (Contributor Absence Factor): the fewest human contributors whose commits make up half
+  of the window's human commits; top_contributor_share: the most active human's share.
+Every figure, with its edge cases: docs/metrics.md.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from pydantic import BaseModel
 
-from sparky_assets.lib.identity import bot_reason, identity_key
-from sparky_resources.github_records import within
+from sparky_assets.lib.identity import ContributorsTable, display_name, extend_table
 
 TOP_CONTRIBUTORS = 10
+UTC = ZoneInfo("UTC")
 METRIC_DEFINITIONS = __doc__ or ""
 
 
@@ -42,6 +44,8 @@ class RepoActivity(BaseModel):
     lines_added: int
     lines_deleted: int
     files_changed: int
+    # Contributor Absence Factor of the repository's human commits (None without any).
+    caf: int | None = None
 
 
 class ContributorActivity(BaseModel):
@@ -55,7 +59,7 @@ class ContributorActivity(BaseModel):
 
 
 class ActivityMetrics(BaseModel):
-    """The JSON object of `data/processed/daily_metrics/<day>.json`."""
+    """The activity part of a window's metrics (`lib/window.py` adds the rest)."""
 
     partition: str
     commits: int
@@ -76,6 +80,14 @@ class ActivityMetrics(BaseModel):
     releases: int | None = None
     per_repo: list[RepoActivity]
     top_contributors: list[ContributorActivity]
+    # Fields added with the weekly and monthly windows; files written before have none.
+    human_commits: int | None = None
+    human_lines_added: int | None = None
+    human_lines_deleted: int | None = None
+    human_files_changed: int | None = None
+    bot_contributors: int | None = None
+    caf: int | None = None
+    top_contributor_share: float | None = None
 
 
 _COLUMNS = [
@@ -91,6 +103,32 @@ _COLUMNS = [
 ]
 
 
+def identity_columns(
+    df: pd.DataFrame, table: ContributorsTable, logins: Sequence[str | None] | None = None
+) -> pd.DataFrame:
+    """Add `identity` (canonical id) and `is_bot` to commit rows, through the contributors table.
+
+    A row's GitHub login, when known, decides; otherwise its (mailmapped) email. An email the
+    table does not know stays its own identity (lowercased): it was not seen when the table was
+    built, so nothing links it to anyone else.
+    """
+    handles = table.handles
+    emails = df["author_email"].str.strip().str.lower()
+    by_email = ("email:" + emails).map(handles)
+    ident = by_email.fillna(emails)
+    if logins is not None:
+        by_login = pd.Series(
+            [handles.get(f"login:{x.lower()}") if x else None for x in logins],
+            index=df.index,
+            dtype="object",
+        )
+        ident = by_login.fillna(ident)
+    bots = {c.id for c in table.contributors if c.is_bot}
+    df["identity"] = ident.astype(str)
+    df["is_bot"] = df["identity"].isin(bots)
+    return df
+
+
 def compute_activity(
     partition: str,
     commits: Sequence[Mapping[str, Any]],
@@ -98,10 +136,18 @@ def compute_activity(
     bots: Iterable[str] = (),
     aliases: Mapping[str, str] | None = None,
     repos: Iterable[str] = (),
+    table: ContributorsTable | None = None,
+    tz: ZoneInfo = UTC,
+    extend: bool = True,
 ) -> ActivityMetrics:
-    """Metrics of one window. `repos` lists repositories to show even when they were quiet."""
-    aliases = aliases or {}
-    bots = list(bots)
+    """Activity of one window. `repos` lists repositories to show even when they were quiet.
+
+    `table` is the `contributors` asset's identity table; without one (or for identities it
+    does not know) the window's own records are resolved by the same rules. `extend=False`
+    says the table already covers these records (`extend_table` was applied by the caller).
+    """
+    if extend or table is None:
+        table = extend_table(table, commits, tz=tz, bots=list(bots), aliases=aliases or {})
     df = pd.DataFrame(
         [
             {k: c.get(k, False) if k == "shallow_boundary" else c[k] for k in _COLUMNS}
@@ -118,32 +164,65 @@ def compute_activity(
             "shallow_boundary": "bool",
         }
     )
-    df["identity"] = [identity_key(e, aliases) for e in df["author_email"]]
-    # Bot or human is a property of the identity: one bot-looking commit makes it a bot.
-    df["is_bot"] = [
-        bot_reason(n, e, bots) is not None
-        for n, e in zip(df["author_name"], df["author_email"], strict=True)
-    ]
-    df["is_bot"] = df.groupby("identity")["is_bot"].transform("any").astype(bool)
+    df = identity_columns(df, table, [c.get("author_login") for c in commits])
     work = df[~df["is_merge"]]
     merges = df[df["is_merge"]]
+    humans = work[~work["is_bot"]]
+    names = {c.id: c.name for c in table.contributors}
 
     per_repo = _per_repo(work, merges, repos)
-    top = _top_contributors(work)
+    top = _top_contributors(work, names)
+    caf, share = concentration(humans["identity"])
     return ActivityMetrics(
         partition=partition,
         commits=len(work),
         merges=len(merges),
         active_contributors=work["identity"].nunique(),
-        human_contributors=work.loc[~work["is_bot"], "identity"].nunique(),
+        human_contributors=humans["identity"].nunique(),
+        bot_contributors=work.loc[work["is_bot"], "identity"].nunique(),
         bot_commits=int(work["is_bot"].sum()),
         lines_added=int(work["additions"].sum()),
         lines_deleted=int(work["deletions"].sum()),
         files_changed=int(work["files_changed"].sum()),
+        human_commits=len(humans),
+        human_lines_added=int(humans["additions"].sum()),
+        human_lines_deleted=int(humans["deletions"].sum()),
+        human_files_changed=int(humans["files_changed"].sum()),
         active_repos=work["repo"].nunique(),
         commits_without_line_stats=int(work["shallow_boundary"].sum()),
         per_repo=per_repo,
         top_contributors=top,
+        caf=caf,
+        top_contributor_share=share,
+    )
+
+
+def contributor_absence_factor(commits_per_contributor: Iterable[int]) -> int | None:
+    """The smallest number of contributors whose commits make up at least half of all commits.
+
+    CHAOSS "Contributor Absence Factor" (https://chaoss.community/kb/metric-contributor-absence-factor/).
+    Ties do not matter: the k largest counts are the same numbers whichever tied person is
+    picked. None when there are no commits.
+    """
+    counts = sorted((int(n) for n in commits_per_contributor if n > 0), reverse=True)
+    total = sum(counts)
+    if total == 0:
+        return None
+    running = 0
+    for k, n in enumerate(counts, start=1):
+        running += n
+        if 2 * running >= total:  # integers: no rounding at exactly one half
+            return k
+    return len(counts)  # unreachable: the full sum covers half
+
+
+def concentration(identities: pd.Series) -> tuple[int | None, float | None]:
+    """(Contributor Absence Factor, the top contributor's share of commits) of commit rows."""
+    counts = identities.value_counts()
+    if counts.empty:
+        return None, None
+    return contributor_absence_factor(counts.tolist()), round(
+        float(counts.iloc[0]) / float(counts.sum()), 3
     )
 
 
@@ -156,6 +235,11 @@ def _per_repo(work: pd.DataFrame, merges: pd.DataFrame, repos: Iterable[str]) ->
         lines_deleted=("deletions", "sum"),
         files_changed=("files_changed", "sum"),
     )
+    humans = work[~work["is_bot"]]
+    caf = {
+        repo: contributor_absence_factor(group.value_counts().tolist())
+        for repo, group in humans.groupby("repo")["identity"]
+    }
     merge_counts = merges.groupby("repo").size()
     rows = []
     for name in names:
@@ -169,65 +253,53 @@ def _per_repo(work: pd.DataFrame, merges: pd.DataFrame, repos: Iterable[str]) ->
                 lines_added=int(row["lines_added"]) if row is not None else 0,
                 lines_deleted=int(row["lines_deleted"]) if row is not None else 0,
                 files_changed=int(row["files_changed"]) if row is not None else 0,
+                caf=caf.get(name),
             )
         )
     rows.sort(key=lambda r: (-r.commits, -(r.lines_added + r.lines_deleted), r.repo))
     return rows
 
 
-def _top_contributors(work: pd.DataFrame) -> list[ContributorActivity]:
+def _top_contributors(work: pd.DataFrame, names: Mapping[str, str]) -> list[ContributorActivity]:
     if work.empty:
         return []
+    grouped = work.groupby("identity", sort=False).agg(
+        commits=("sha", "size"),
+        lines_added=("additions", "sum"),
+        lines_deleted=("deletions", "sum"),
+        is_bot=("is_bot", "any"),
+    )
+    grouped["lines"] = grouped["lines_added"] + grouped["lines_deleted"]
+    grouped = grouped.reset_index()
+    # Order first, then build only the ten shown (a month may have thousands of people).
+    grouped["fallback"] = [names.get(i) or "" for i in grouped["identity"]]
+    grouped = grouped.sort_values(["commits", "lines"], ascending=[False, False], kind="stable")
+    # Ties on commits and lines go by name: keep every row tied with the tenth, then sort.
+    if len(grouped) > TOP_CONTRIBUTORS:
+        tenth = grouped.iloc[TOP_CONTRIBUTORS - 1]
+        grouped = grouped[
+            (grouped["commits"] > tenth["commits"])
+            | ((grouped["commits"] == tenth["commits"]) & (grouped["lines"] >= tenth["lines"]))
+        ]
+    candidates = work[work["identity"].isin(set(grouped["identity"]))]
     out = []
-    for ident, group in work.groupby("identity", sort=False):
-        # The most used (mailmapped) name of this identity; ties go to the alphabetically first.
-        names = group["author_name"].value_counts()
-        name = _display_name(sorted(names[names == names.max()].index)[0])
+    for ident, group in candidates.groupby("identity", sort=False):
+        row = grouped[grouped["identity"] == ident].iloc[0]
+        # The table's name (most used over all history); else the most used name here.
+        name = names.get(str(ident))
+        if not name:
+            counts = group["author_name"].value_counts()
+            name = sorted(counts[counts == counts.max()].index)[0]
         out.append(
             ContributorActivity(
-                name=name,
+                name=display_name(name),
                 identity=str(ident),
-                commits=len(group),
-                lines_added=int(group["additions"].sum()),
-                lines_deleted=int(group["deletions"].sum()),
+                commits=int(row["commits"]),
+                lines_added=int(row["lines_added"]),
+                lines_deleted=int(row["lines_deleted"]),
                 repos=sorted(group["repo"].unique()),
-                is_bot=bool(group["is_bot"].any()),
+                is_bot=bool(row["is_bot"]),
             )
         )
     out.sort(key=lambda c: (-c.commits, -(c.lines_added + c.lines_deleted), c.name.lower()))
     return out[:TOP_CONTRIBUTORS]
-
-
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-
-
-def _display_name(name: str) -> str:
-    """An author name for people to read: an email address in it shows only its local part.
-
-    Digests and their sidecars carry no email addresses. Anything else stays whole ("@alice",
-    "Jane Doe (@jdoe)"): keeping a name from mentioning anyone is the digest sanitizer's job
-    (`sanitize.md_text`), not this function's.
-    """
-    return _EMAIL.sub(lambda m: m.group(0).split("@", 1)[0], name.strip()) or name
-
-
-def github_counts(
-    start: dt.datetime,
-    end: dt.datetime,
-    pull_requests: Sequence[Mapping[str, Any]],
-    issues: Sequence[Mapping[str, Any]],
-    releases: Sequence[Mapping[str, Any]],
-) -> dict[str, int]:
-    """The window's GitHub figures, each item counted by its own timestamp in [start, end)."""
-
-    def count(items: Sequence[Mapping[str, Any]], field: str, also=lambda item: True) -> int:
-        return sum(1 for x in items if within(x[field], start, end) and also(x))
-
-    return {
-        "prs_opened": count(pull_requests, "created_at"),
-        "prs_merged": count(pull_requests, "merged_at"),
-        "prs_closed_unmerged": count(pull_requests, "closed_at", lambda p: not p["merged_at"]),
-        "issues_opened": count(issues, "created_at"),
-        "issues_closed": count(issues, "closed_at"),
-        "releases": count(releases, "published_at", lambda r: r["kind"] == "release"),
-    }

@@ -166,6 +166,13 @@ def parse_search(q: str) -> SearchQuery:
         if key == "repo" and "/" in value and not neg:
             sq.scope_repos.append(value.lower())
             continue
+        if key == "repo" and "/" in value:
+            # "-QUALIFIER excludes all results that are matched by that qualifier" (search
+            # syntax page): `-repo:o/r` drops that repository from the scope.
+            full = value.lower()
+            pred = lambda r, i, f=full: r.full_name.lower() != f  # noqa: E731
+            sq.preds.append(pred)
+            continue
         if key in ("is", "type", "state"):
             v = value.lower()
             pred = {

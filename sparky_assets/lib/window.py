@@ -1,0 +1,491 @@
+"""One window's metrics (a day, a week or a month) from its raw records: the pure assembly.
+
+Every figure of a window is computed from the window's own raw records, never added up from
+shorter windows: distinct counts (contributors, repositories) and medians do not add up. The
+definitions are in `docs/metrics.md`; `tests/test_window.py` checks them by hand and against
+`git log`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from sparky_assets.lib.github_metrics import (
+    IssueMetrics,
+    PullRequestMetrics,
+    ReleaseMetrics,
+    issue_metrics,
+    pull_request_metrics,
+    release_metrics,
+)
+from sparky_assets.lib.identity import ContributorsTable, display_name, extend_table
+from sparky_assets.lib.metrics import ActivityMetrics, compute_activity
+from sparky_resources.github_records import instant
+
+Period = Literal["daily", "weekly", "monthly"]
+DAY_FORMAT = "%Y-%m-%d"
+QUIET_LOOKBACK = 4  # "gone quiet": active in each of the previous 4 windows, not in this one
+LISTED = 20  # names listed per figure (new, gone quiet); the counts are complete
+
+
+@dataclass(frozen=True)
+class Window:
+    """`[start, end)` in the org timezone; `days` are its calendar days (partition keys)."""
+
+    period: Period
+    key: str
+    start: dt.datetime
+    end: dt.datetime
+    days: tuple[str, ...] = field(default=())
+
+    @property
+    def hours(self) -> float:
+        """23 or 25 on DST days: the instants are aware, so the difference is real time."""
+        return (self.end.timestamp() - self.start.timestamp()) / 3600
+
+
+def calendar_days(first: dt.date, end: dt.date) -> tuple[str, ...]:
+    """Every date in `[first, end)` as a partition key."""
+    return tuple(
+        (first + dt.timedelta(days=i)).strftime(DAY_FORMAT) for i in range((end - first).days)
+    )
+
+
+def window_dates(period: Period, key: str) -> tuple[dt.date, dt.date]:
+    """The first date of the window keyed `key` and the first date after it."""
+    first = dt.date.fromisoformat(key)
+    if period == "daily":
+        return first, first + dt.timedelta(days=1)
+    if period == "weekly":
+        if first.weekday() != 0:
+            raise ValueError(f"weekly key {key} is not a Monday")
+        return first, first + dt.timedelta(days=7)
+    if first.day != 1:
+        raise ValueError(f"monthly key {key} is not the first day of a month")
+    days = calendar.monthrange(first.year, first.month)[1]
+    return first, first + dt.timedelta(days=days)
+
+
+def make_window(period: Period, key: str, tz: ZoneInfo) -> Window:
+    """The window as instants in `tz`: a day is midnight to midnight, whatever DST does."""
+    first, after = window_dates(period, key)
+    start = dt.datetime.combine(first, dt.time(), tzinfo=tz)
+    end = dt.datetime.combine(after, dt.time(), tzinfo=tz)
+    return Window(period, key, start, end, calendar_days(first, after))
+
+
+def previous_key(period: Period, key: str, steps: int = 1) -> str:
+    """The key of the window `steps` windows before `key`, of the same kind."""
+    first = dt.date.fromisoformat(key)
+    if period == "daily":
+        return (first - dt.timedelta(days=steps)).strftime(DAY_FORMAT)
+    if period == "weekly":
+        return (first - dt.timedelta(days=7 * steps)).strftime(DAY_FORMAT)
+    month = first.year * 12 + (first.month - 1) - steps
+    return dt.date(month // 12, month % 12 + 1, 1).strftime(DAY_FORMAT)
+
+
+# ---------------------------------------------------------------------------------------------
+# The model of `data/processed/<period>_metrics/<key>.json`
+
+
+class ContributorRef(BaseModel):
+    """A person named in a figure: display name and GitHub login, never an email address."""
+
+    name: str
+    login: str | None
+    is_bot: bool
+    first_contribution: str | None = None
+    last_contribution: str | None = None
+
+
+class HistoryBasis(BaseModel):
+    """What "new" and "gone quiet" rest on: the days the contributors table was built from."""
+
+    first_day: str | None
+    last_day: str | None
+    note: str
+
+
+class OpenItem(BaseModel):
+    repo: str
+    number: int
+    title: str
+    url: str
+    created_at: str
+    age_days: float
+
+
+class Change(BaseModel):
+    """This window against the previous one of the same kind."""
+
+    previous: float | None
+    absolute: float | None
+    percent: float | None  # None when the previous value is 0 or unknown
+
+
+class WindowMetrics(ActivityMetrics):
+    """Every figure of one window. Fields are None ("not available") when their source is
+    missing: no GitHub data for the window, or not enough history to say."""
+
+    period: Period = "daily"
+    start: str | None = None
+    end: str | None = None
+    hours: float | None = None
+    days: list[str] = Field(default_factory=list)
+    days_collected: int | None = None
+    github_available: bool = False
+    github_note: str | None = None
+    new_contributors: int | None = None
+    human_new_contributors: int | None = None
+    new_contributor_list: list[ContributorRef] = Field(default_factory=list)
+    quiet_contributors: int | None = None
+    quiet_contributor_list: list[ContributorRef] = Field(default_factory=list)
+    quiet_note: str | None = None
+    history: HistoryBasis | None = None
+    pull_requests: PullRequestMetrics | None = None
+    prs_open_at_end: int | None = None
+    oldest_open_prs: list[OpenItem] = Field(default_factory=list)
+    issues: IssueMetrics | None = None
+    issues_open_at_end: int | None = None
+    oldest_open_issues: list[OpenItem] = Field(default_factory=list)
+    release_metrics: ReleaseMetrics | None = None
+    previous_partition: str | None = None
+    change: dict[str, Change] = Field(default_factory=dict)
+
+
+# Figures compared with the previous window: name -> how to read it from the metrics.
+def _path(*names: str) -> Callable[[WindowMetrics], float | None]:
+    def get(m: WindowMetrics) -> float | None:
+        value: Any = m
+        for name in names:
+            value = getattr(value, name, None)
+            if value is None:
+                return None
+        return value
+
+    return get
+
+
+HEADLINE: dict[str, Callable[[WindowMetrics], float | None]] = {
+    name: _path(name)
+    for name in (
+        "commits",
+        "human_commits",
+        "merges",
+        "lines_added",
+        "human_lines_added",
+        "lines_deleted",
+        "human_lines_deleted",
+        "files_changed",
+        "active_repos",
+        "active_contributors",
+        "human_contributors",
+        "new_contributors",
+        "human_new_contributors",
+        "quiet_contributors",
+        "prs_opened",
+        "prs_merged",
+        "prs_closed_unmerged",
+        "prs_open_at_end",
+        "issues_opened",
+        "issues_closed",
+        "issues_open_at_end",
+        "releases",
+        "caf",
+    )
+} | {
+    "human_prs_opened": _path("pull_requests", "human_opened"),
+    "human_prs_merged": _path("pull_requests", "human_merged"),
+    "pr_first_response_median_h": _path("pull_requests", "time_to_first_response", "median_h"),
+    "pr_first_review_median_h": _path("pull_requests", "time_to_first_review", "median_h"),
+    "pr_merge_median_h": _path("pull_requests", "time_to_merge", "median_h"),
+    "human_pr_merge_median_h": _path("pull_requests", "human_time_to_merge", "median_h"),
+    "issue_first_response_median_h": _path("issues", "time_to_first_response", "median_h"),
+}
+
+
+def change_against(current: WindowMetrics, previous: WindowMetrics | None) -> dict[str, Change]:
+    """Absolute and percent change of every headline figure; None where either side is."""
+    out: dict[str, Change] = {}
+    for name, get in HEADLINE.items():
+        now = get(current)
+        before = get(previous) if previous is not None else None
+        if now is None or before is None:
+            out[name] = Change(previous=before, absolute=None, percent=None)
+            continue
+        absolute = round(float(now) - float(before), 2)
+        percent = round(100.0 * absolute / float(before), 1) if before else None
+        out[name] = Change(previous=before, absolute=absolute, percent=percent)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Assembly
+
+
+@dataclass
+class WindowInputs:
+    """The raw records of a window's days, as read from the store.
+
+    `github_days` counts the days whose GitHub coverage says GitHub was configured: pull-request
+    and issue figures need all of `days_collected`. `backlog` is the raw_backlog of the window's
+    last collected day (its end is the window's end when the window is complete).
+    """
+
+    commits: list[Mapping[str, Any]] = field(default_factory=list)
+    pull_requests: list[Mapping[str, Any]] = field(default_factory=list)
+    issues: list[Mapping[str, Any]] = field(default_factory=list)
+    releases: list[Mapping[str, Any]] = field(default_factory=list)
+    backlog: Mapping[str, Any] | None = None
+    repos: list[str] = field(default_factory=list)
+    days_collected: list[str] = field(default_factory=list)
+    github_days: int = 0
+
+
+def compute_window_metrics(
+    window: Window,
+    inputs: WindowInputs,
+    *,
+    table: ContributorsTable | None,
+    history: Collection[str] | None,
+    bots: Iterable[str] = (),
+    aliases: Mapping[str, str] | None = None,
+) -> WindowMetrics:
+    """All figures of one window from its raw records and the contributors table.
+
+    `history` holds the days the stored `table` was built from; None without a table.
+    """
+    tz = window.start.tzinfo
+    assert isinstance(tz, ZoneInfo), "windows are built in the org's ZoneInfo"
+    bots = list(bots)
+    aliases = dict(aliases or {})
+    extended = extend_table(
+        table,
+        inputs.commits,
+        inputs.pull_requests,
+        inputs.issues,
+        tz=tz,
+        bots=bots,
+        aliases=aliases,
+    )
+    activity = compute_activity(
+        window.key, inputs.commits, repos=inputs.repos, table=extended, tz=tz, extend=False
+    )
+    people = extended.by_id()
+
+    def bot_login(login: str | None) -> bool:
+        if not login:
+            return False
+        ident = extended.resolve(login=login)
+        person = people.get(ident) if ident else None
+        return person.is_bot if person else login.lower().endswith("[bot]")
+
+    active = _active_ids(window, inputs, extended)
+    new, human_new, new_list = _new_contributors(window, active, table, people)
+    quiet, quiet_list, quiet_note = _quiet_contributors(window, active, table, history, people)
+
+    metrics = WindowMetrics(
+        **activity.model_dump(),
+        period=window.period,
+        start=window.start.isoformat(),
+        end=window.end.isoformat(),
+        hours=window.hours,
+        days=list(window.days),
+        days_collected=len(inputs.days_collected),
+        new_contributors=new,
+        human_new_contributors=human_new,
+        new_contributor_list=new_list,
+        quiet_contributors=quiet,
+        quiet_contributor_list=quiet_list,
+        quiet_note=quiet_note,
+        history=_history_basis(history),
+    )
+    github_ok = bool(inputs.days_collected) and inputs.github_days == len(inputs.days_collected)
+    if not github_ok:
+        metrics.github_note = (
+            "GitHub was not collected for this window"
+            if inputs.github_days == 0
+            else f"GitHub was collected for {inputs.github_days} of "
+            f"{len(inputs.days_collected)} days"
+        )
+        return metrics
+    prs = pull_request_metrics(inputs.pull_requests, window.start, window.end, is_bot=bot_login)
+    issues = issue_metrics(inputs.issues, window.start, window.end, is_bot=bot_login)
+    releases = release_metrics(inputs.releases, window.start, window.end)
+    metrics.github_available = True
+    metrics.pull_requests = prs
+    metrics.issues = issues
+    metrics.release_metrics = releases
+    metrics.prs_opened = prs.opened
+    metrics.prs_merged = prs.merged
+    metrics.prs_closed_unmerged = prs.closed_unmerged
+    metrics.issues_opened = issues.opened
+    metrics.issues_closed = issues.closed
+    metrics.releases = releases.releases
+    _apply_backlog(metrics, window, inputs.backlog)
+    return metrics
+
+
+def _active_ids(
+    window: Window, inputs: WindowInputs, table: ContributorsTable
+) -> dict[str, dt.datetime]:
+    """Everyone who contributed in the window, with their first contribution in it.
+
+    A contribution is a non-merge commit (by committer time, as the windows are), a pull
+    request opened or an issue opened.
+    """
+    start, end = window.start.timestamp(), window.end.timestamp()
+    seen: dict[str, dt.datetime] = {}
+
+    def note(ident: str | None, when: dt.datetime) -> None:
+        if ident and (ident not in seen or when < seen[ident]):
+            seen[ident] = when
+
+    for c in inputs.commits:
+        if c.get("is_merge") or not start <= c["committed_ts"] < end:
+            continue
+        ident = None
+        if c.get("author_login"):
+            ident = table.resolve(login=c["author_login"])
+        ident = ident or table.resolve(email=c["author_email"]) or c["author_email"].lower()
+        note(ident, dt.datetime.fromtimestamp(c["committed_ts"], dt.UTC))
+    for item in [*inputs.pull_requests, *inputs.issues]:
+        when = instant(item.get("created_at"))
+        if when is None or not window.start <= when < window.end or not item.get("author_login"):
+            continue
+        note(table.resolve(login=item["author_login"]), when)
+    return seen
+
+
+def _ref(ident: str, people: Mapping[str, Any]) -> ContributorRef:
+    person = people.get(ident)
+    if person is None:
+        return ContributorRef(name=display_name(ident), login=None, is_bot=False)
+    return ContributorRef(
+        name=display_name(person.name),
+        login=person.logins[0] if person.logins else None,
+        is_bot=person.is_bot,
+        first_contribution=person.first_contribution,
+        last_contribution=person.last_contribution,
+    )
+
+
+def _new_contributors(
+    window: Window,
+    active: Mapping[str, dt.datetime],
+    table: ContributorsTable | None,
+    people: Mapping[str, Any],
+) -> tuple[int, int, list[ContributorRef]]:
+    """Those whose first contribution ever (as far as the table knows) is in the window."""
+    known = table.by_id() if table is not None else {}
+    new: list[tuple[dt.datetime, str]] = []
+    for ident, first_here in active.items():
+        before = known.get(ident)
+        first = instant(before.first_contribution) if before is not None else None
+        if first is None or first >= window.start:
+            new.append((first_here, ident))
+    new.sort()
+    refs = [_ref(ident, people) for _, ident in new]
+    for ref, (when, _) in zip(refs, new, strict=True):
+        ref.first_contribution = when.astimezone(dt.UTC).isoformat()
+    humans = [r for r in refs if not r.is_bot]
+    return len(refs), len(humans), refs[:LISTED]
+
+
+def _quiet_contributors(
+    window: Window,
+    active: Mapping[str, dt.datetime],
+    table: ContributorsTable | None,
+    history: Collection[str] | None,
+    people: Mapping[str, Any],
+) -> tuple[int | None, list[ContributorRef], str | None]:
+    """Humans active in each of the previous 4 windows of this kind and not in this one.
+
+    Only said when the contributors table was built from every day of those 4 windows;
+    otherwise None, with the days it lacks.
+    """
+    if table is None or history is None:
+        return None, [], "needs the contributors table"
+    spans = []
+    for steps in range(1, QUIET_LOOKBACK + 1):
+        first, after = window_dates(window.period, previous_key(window.period, window.key, steps))
+        spans.append(set(calendar_days(first, after)))
+    needed = set().union(*spans)
+    lacking = sorted(needed - set(history))
+    if lacking:
+        return (
+            None,
+            [],
+            f"needs the contributors table to cover {min(needed)} to {max(needed)}; it lacks "
+            f"{len(lacking)} of those days (first {lacking[0]})",
+        )
+    quiet = []
+    for person in table.contributors:
+        if person.is_bot or person.id in active:
+            continue
+        days = person.active_days
+        if all(any(d in span for d in days) for span in spans):
+            quiet.append(person.id)
+    refs = sorted((_ref(i, people) for i in quiet), key=lambda r: r.name.lower())
+    return len(refs), refs[:LISTED], None
+
+
+def previous_day(key: str) -> str:
+    return (dt.date.fromisoformat(key) - dt.timedelta(days=1)).strftime(DAY_FORMAT)
+
+
+def _history_basis(history: Collection[str] | None) -> HistoryBasis:
+    if not history:
+        return HistoryBasis(
+            first_day=None,
+            last_day=None,
+            note="no contributors table yet: everyone active in the window counts as new",
+        )
+    first, last = min(history), max(history)
+    return HistoryBasis(
+        first_day=first,
+        last_day=last,
+        note=f"first contributions in the collected history ({first} to {last}); "
+        "anything earlier is unknown",
+    )
+
+
+def _apply_backlog(
+    metrics: WindowMetrics, window: Window, backlog: Mapping[str, Any] | None
+) -> None:
+    """Open at the window's end, from the snapshot of its last collected day."""
+    if not backlog or backlog.get("collected") is False:
+        return
+    at = instant(backlog.get("at"))
+    metrics.prs_open_at_end = backlog.get("pull_requests_open")
+    metrics.issues_open_at_end = backlog.get("issues_open")
+    reference = at or window.end
+    metrics.oldest_open_prs = _open_items(backlog.get("oldest_pull_requests") or [], reference)
+    metrics.oldest_open_issues = _open_items(backlog.get("oldest_issues") or [], reference)
+
+
+def _open_items(items: Sequence[Mapping[str, Any]], at: dt.datetime) -> list[OpenItem]:
+    out = []
+    for item in items:
+        created = instant(item.get("created_at"))
+        if created is None:
+            continue
+        out.append(
+            OpenItem(
+                repo=item["repo"],
+                number=int(item["number"]),
+                title=item.get("title") or "",
+                url=item.get("url") or "",
+                created_at=item["created_at"],
+                age_days=round((at - created).total_seconds() / 86400, 1),
+            )
+        )
+    return out
