@@ -44,6 +44,10 @@ lint:
 bench *args:
     python benchmarks/local_git.py {{args}}
 
+# A year of 1M commits and 100k pull requests: one month's metrics against the 10 s goal
+bench-metrics *args:
+    python benchmarks/metrics.py {{args}}
+
 # Validate the definitions with Dagster's own tooling
 check:
     dg check defs
