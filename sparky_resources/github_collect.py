@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -147,6 +147,22 @@ def active_in(events: Iterable[str], start: dt.datetime, end: dt.datetime) -> bo
     return any(within(t, start, end) for t in events)
 
 
+def _repository_nodes(client: GitHubClient, org: str) -> Iterator[dict[str, Any]]:
+    """The org's repository nodes, newest push first, page after page (GraphQL)."""
+    after: str | None = None
+    while True:
+        data = client.graphql(gq.ORG_REPOSITORIES_QUERY, gq.org_repositories_variables(org, after))
+        organization = data.get("organization")
+        if organization is None:
+            raise GitHubError(f"GitHub has no organization {org!r} (or the token cannot see it)")
+        connection = organization["repositories"]
+        yield from (node for node in connection.get("nodes") or [] if node)
+        info = connection.get("pageInfo") or {}
+        if not info.get("hasNextPage"):
+            return
+        after = info.get("endCursor")
+
+
 def list_repositories(
     client: GitHubClient, org: str, pushed_since: dt.datetime
 ) -> list[GitHubRepository]:
@@ -155,23 +171,13 @@ def list_repositories(
     Ordered by `PUSHED_AT` descending, so paging stops at the first older repository.
     """
     found: list[GitHubRepository] = []
-    after: str | None = None
-    while True:
-        data = client.graphql(gq.ORG_REPOSITORIES_QUERY, gq.org_repositories_variables(org, after))
-        organization = data.get("organization")
-        if organization is None:
-            raise GitHubError(f"GitHub has no organization {org!r} (or the token cannot see it)")
-        connection = organization["repositories"]
-        for node in connection.get("nodes") or []:
-            repo = parse_repository_node(node)
-            pushed = instant(repo.pushed_at)
-            if pushed is None or pushed < pushed_since:
-                return found
-            found.append(repo)
-        info = connection.get("pageInfo") or {}
-        if not info.get("hasNextPage"):
-            return found
-        after = info.get("endCursor")
+    for node in _repository_nodes(client, org):
+        repo = parse_repository_node(node)
+        pushed = instant(repo.pushed_at)
+        if pushed is None or pushed < pushed_since:
+            break
+        found.append(repo)
+    return found
 
 
 def _batches(items: Sequence[GitHubRepository], size: int) -> Iterable[list[GitHubRepository]]:
@@ -265,19 +271,7 @@ def list_repository_names(client: GitHubClient, org: str) -> list[str]:
     """Every repository of the org, all pages (GraphQL with a token, else REST: public ones)."""
     if not client.has_token:
         return [body["name"] for body in client.paginate(f"/orgs/{org}/repos")]
-    names: list[str] = []
-    after: str | None = None
-    while True:
-        data = client.graphql(gq.ORG_REPOSITORIES_QUERY, gq.org_repositories_variables(org, after))
-        organization = data.get("organization")
-        if organization is None:
-            raise GitHubError(f"GitHub has no organization {org!r} (or the token cannot see it)")
-        connection = organization["repositories"]
-        names += [node["name"] for node in connection.get("nodes") or [] if node]
-        info = connection.get("pageInfo") or {}
-        if not info.get("hasNextPage"):
-            return names
-        after = info.get("endCursor")
+    return [node["name"] for node in _repository_nodes(client, org)]
 
 
 @dataclass

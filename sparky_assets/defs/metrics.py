@@ -54,7 +54,6 @@ PLOTTED = (
     "releases",
     "caf",
 )
-HEADLINE = PLOTTED  # kept for callers that imported the daily headline names
 
 
 class MissingDaysError(Exception):

@@ -355,7 +355,9 @@ def _active_ids(
         ident = None
         if c.get("author_login"):
             ident = table.resolve(login=c["author_login"])
-        ident = ident or table.resolve(email=c["author_email"]) or c["author_email"].lower()
+        # As `metrics.identity_columns` does: login first, then the email as the table has it.
+        email = c["author_email"].strip().lower()
+        ident = ident or table.resolve(email=email) or email
         note(ident, dt.datetime.fromtimestamp(c["committed_ts"], dt.UTC))
     for item in [*inputs.pull_requests, *inputs.issues]:
         when = instant(item.get("created_at"))
@@ -436,10 +438,6 @@ def _quiet_contributors(
             quiet.append(person.id)
     refs = sorted((_ref(i, people) for i in quiet), key=lambda r: r.name.lower())
     return len(refs), refs[:LISTED], None
-
-
-def previous_day(key: str) -> str:
-    return (dt.date.fromisoformat(key) - dt.timedelta(days=1)).strftime(DAY_FORMAT)
 
 
 def _history_basis(history: Collection[str] | None) -> HistoryBasis:
