@@ -175,6 +175,7 @@ _ISO_DATE = re.compile(
 _TEXT_SHA = re.compile(
     r"(?<![\w])(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{7,40}(?!\w)"
 )
+_DIGIT_SHA = re.compile(r"(?<![\w.,])\d{7,40}(?![\w.,])")
 _SPELLED = re.compile(
     r"(?i)\b(?:thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty"
     r"|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?"
@@ -343,6 +344,9 @@ class FactIndex:
         if self._identifiers is not None:
             text = self._identifiers.sub(" ", text)
         text = _TEXT_SHA.sub(sha, text)
+        # A short sha can be all digits (about 4% of 7-character prefixes are): a digit run of
+        # 7 or more that starts a fact sha is that commit, not a number.
+        text = _DIGIT_SHA.sub(lambda m: " " if self.has_sha(m.group()) else m.group(), text)
         text = _VERSION.sub(version, text)
         problems.extend(
             f"spelled-out number '{m.group()}' cannot be checked" for m in _SPELLED.finditer(text)
