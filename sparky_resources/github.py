@@ -71,6 +71,7 @@ from tenacity import (
 
 from sparky_resources import github_queries as gq
 from sparky_resources.store import atomic_write_text
+from sparky_resources.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class GitHubError(RuntimeError):
     """GitHub could not answer as asked; the message is one line: what, where and why."""
 
     def __init__(self, message: str, *, status: int | None = None, url: str | None = None):
-        super().__init__(_one_line(message))
+        super().__init__(one_line(message))
         self.status = status
         self.url = url
 
@@ -169,10 +170,6 @@ class _Retry(Exception):
         self.reason = reason
         self.wait_s = wait_s
         self.status = status
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -764,7 +761,7 @@ class GitHubClient:
         secondary = any("secondary rate limit" in str(e.get("message", "")).lower() for e in errors)
         if not (primary or secondary):
             return
-        message = _one_line(str(errors[0].get("message", "rate limited")))
+        message = one_line(str(errors[0].get("message", "rate limited")))
         retry_after = _int(answer.headers.get("retry-after"))
         if retry_after is not None or secondary:
             if retry_after is not None and retry_after > self.max_wait_s:
@@ -883,9 +880,9 @@ def _github_message(answer: httpx.Response) -> str:
     try:
         body = answer.json()
     except ValueError:
-        return _one_line(answer.text[:200])
+        return one_line(answer.text[:200])
     if not isinstance(body, dict):
-        return _one_line(str(body)[:200])
+        return one_line(str(body)[:200])
     message = str(body.get("message") or "")
     errors = body.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
@@ -895,7 +892,7 @@ def _github_message(answer: httpx.Response) -> str:
         )
         if detail:
             message = f"{message} ({detail})" if message else str(detail)
-    return _one_line(message[:500])
+    return one_line(message[:500])
 
 
 # ---------------------------------------------------------------------------------------------

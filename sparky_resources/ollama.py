@@ -56,6 +56,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from sparky_resources.text import one_line
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "http://localhost:11434"
@@ -66,15 +68,11 @@ DEFAULT_PORT = 11434
 # Errors
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 class OllamaError(RuntimeError):
     """Ollama could not answer as asked; the message is one line: what, where and why."""
 
     def __init__(self, message: str, *, status: int | None = None, url: str | None = None):
-        super().__init__(_one_line(message))
+        super().__init__(one_line(message))
         self.status = status
         self.url = url
 
@@ -241,8 +239,8 @@ def _error_text(answer: httpx.Response) -> str:
     except ValueError:
         body = None
     if isinstance(body, dict) and body.get("error"):
-        return _one_line(body["error"])[:500]
-    text = _one_line(answer.text)[:200]
+        return one_line(body["error"])[:500]
+    text = one_line(answer.text)[:200]
     return text or answer.reason_phrase or f"HTTP {answer.status_code}"
 
 
@@ -358,11 +356,11 @@ class OllamaClient:
         try:
             version = self._version(0)
         except Exception as exc:  # health reports, never raises
-            return Health(reachable=False, reason=_one_line(exc))
+            return Health(reachable=False, reason=one_line(exc))
         try:
             present = _has(_tag_names(self._json("GET", "/api/tags", retries=0)), self.model)
         except Exception as exc:
-            return Health(reachable=True, version=version, reason=_one_line(exc))
+            return Health(reachable=True, version=version, reason=one_line(exc))
         reason = (
             None
             if present
@@ -526,7 +524,7 @@ class OllamaClient:
                 try:
                     return answer.json()
                 except ValueError:
-                    snippet = _one_line(answer.text)[:80]
+                    snippet = one_line(answer.text)[:80]
                     raise OllamaError(
                         f"Ollama {method} {url}: answer is not JSON: {snippet!r}", url=url
                     ) from None
@@ -540,9 +538,9 @@ class OllamaClient:
                 "or too slow for this machine"
             ) from None
         except httpx.ConnectError as exc:
-            raise _Retry(f"{type(exc).__name__}: {_one_line(exc)}", unreachable=True) from None
+            raise _Retry(f"{type(exc).__name__}: {one_line(exc)}", unreachable=True) from None
         except httpx.TransportError as exc:
-            raise _Retry(f"{type(exc).__name__}: {_one_line(exc)}") from None
+            raise _Retry(f"{type(exc).__name__}: {one_line(exc)}") from None
 
     def _lines(self, answer: httpx.Response, method: str, url: str) -> Iterator[dict]:
         for raw in answer.iter_lines():
