@@ -149,17 +149,37 @@ class IdentitySection(_Section):
 
 
 class LlmSection(_Section):
+    """The local LLM (Ollama) that words the insights; without it the deterministic writer runs."""
+
+    enabled: bool = True  # false: never ask Ollama (no probe, no warning)
     base_url: HttpUrl = HttpUrl("http://localhost:11434")
     model: NonBlank = "qwen2.5-coder:1.5b"
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    connect_timeout_s: Annotated[float, Field(gt=0, le=600)] = 5.0
+    max_retries: Annotated[int, Field(ge=0, le=10)] = 3
+    num_ctx: Annotated[int, Field(ge=2048, le=1_048_576)] = 8192
+    num_predict: Annotated[int, Field(ge=256, le=8192)] = 1024
+    seed: int = 42
+    keep_alive: NonBlank = "5m"  # how long the model stays loaded after a call ("0" frees the GPU)
+    pull_missing: bool = False  # pull the model through /api/pull when it is missing
+    map_repos: Annotated[int, Field(ge=1, le=500)] = 10  # repository summaries in a map-reduce
     max_concurrency: Annotated[int, Field(ge=1, le=64)] = 1
+
+    @model_validator(mode="after")
+    def _answer_fits(self) -> LlmSection:
+        if self.num_predict * 2 > self.num_ctx:
+            raise ValueError(
+                f"num_predict ({self.num_predict}) must leave at least half of num_ctx "
+                f"({self.num_ctx}) for the prompt"
+            )
+        return self
 
     @field_validator("base_url", mode="before")
     @classmethod
     def _url_from_string(cls, value: Any) -> Any:
         return HttpUrl(value) if isinstance(value, str) else value
 
-    @field_validator("timeout_s", mode="before")
+    @field_validator("timeout_s", "connect_timeout_s", mode="before")
     @classmethod
     def _int_is_float(cls, value: Any) -> Any:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -222,10 +242,9 @@ class SparkyConfig(BaseModel):
     @property
     def ollama_url(self) -> str:
         """`OLLAMA_HOST` (Ollama's own variable, scheme optional) wins over `[llm].base_url`."""
-        host = os.environ.get("OLLAMA_HOST", "").strip()
-        if host and "://" not in host:
-            host = f"http://{host}"
-        return (host or str(self.llm.base_url)).rstrip("/")
+        from sparky_resources.ollama import resolve_base_url  # one reading of OLLAMA_HOST
+
+        return resolve_base_url(str(self.llm.base_url))
 
     def github_repo_selected(self, name: str) -> bool:
         inc = any(fnmatch.fnmatchcase(name, pat) for pat in self.github.include)

@@ -53,7 +53,7 @@ fragment SparkyCommit on Commit {
 """
 
 _PR_FIELDS = """
-number title url
+number title url body
 author { login __typename }
 state isDraft createdAt updatedAt mergedAt closedAt
 mergedBy { login }

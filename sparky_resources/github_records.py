@@ -82,6 +82,9 @@ class PullRequestRecord(_GitHubRecord):
     ready_for_review_at: str | None
     first_response_at: str | None
     closing_issues: list[int]
+    # The description's first BODY_CHARS characters (markdown as written): enough for a summary
+    # of what the change is, without storing pasted logs or bot changelogs whole.
+    body: str | None = None
 
 
 class IssueRecord(_GitHubRecord):
@@ -171,6 +174,16 @@ def _epoch(text: str) -> int:
 
 def _lower(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) else None
+
+
+BODY_CHARS = 2000
+
+
+def body_excerpt(text: Any) -> str | None:
+    """A pull request's description cut to BODY_CHARS characters; None when it has none."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    return text if len(text) <= BODY_CHARS else text[:BODY_CHARS]
 
 
 def _nodes(connection: Any) -> list[dict[str, Any]]:
@@ -280,6 +293,7 @@ def parse_pull_request_node(
         ready_for_review_at=ready[-1] if ready else None,
         first_response_at=first_response_at(author_login, events, bots),
         closing_issues=[int(i["number"]) for i in _nodes(node.get("closingIssuesReferences"))],
+        body=body_excerpt(node.get("body")),
     )
 
 
@@ -519,6 +533,7 @@ def parse_rest_pull_request(
         ready_for_review_at=None,
         first_response_at=first_response_at(author_login, events, bots),
         closing_issues=[],
+        body=body_excerpt(body.get("body")),
     )
 
 

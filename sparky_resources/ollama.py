@@ -8,7 +8,7 @@
   ...}]}`. Model names are `model:tag`, "the tag is optional and, if not provided, will default
   to `latest`", so `x` and `x:latest` name the same model.
 - `POST /api/chat` with `model`, `messages`, `format` (a JSON schema: structured outputs),
-  `stream`, `options` (`temperature: 0`, `seed`, `num_ctx`) and `keep_alive`. With
+  `stream`, `options` (`temperature: 0`, `seed`, `num_ctx`, `num_predict`) and `keep_alive`. With
   `"stream": false` the answer is one JSON object; streaming answers NDJSON
   (`application/x-ndjson`), one `message.content` piece per line, the last line `done: true`
   with `done_reason` and the usage counts (durations in nanoseconds).
@@ -259,6 +259,7 @@ class OllamaClient:
         timeout_s: float = 120.0,
         connect_timeout_s: float = 5.0,
         num_ctx: int = 8192,
+        num_predict: int = 1024,
         seed: int = 42,
         keep_alive: str = "5m",
         pull_missing: bool = False,
@@ -273,6 +274,7 @@ class OllamaClient:
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         self.num_ctx = num_ctx
+        self.num_predict = num_predict
         self.seed = seed
         self.keep_alive = keep_alive
         self.pull_missing = pull_missing
@@ -380,7 +382,13 @@ class OllamaClient:
             "model": self.model,
             "messages": [dict(m) for m in messages],
             "stream": stream,
-            "options": {"temperature": 0, "seed": self.seed, "num_ctx": self.num_ctx},
+            "options": {
+                "temperature": 0,
+                "seed": self.seed,
+                "num_ctx": self.num_ctx,
+                # The answer's room in the context: prompt + answer stay within num_ctx.
+                "num_predict": self.num_predict,
+            },
             "keep_alive": self.keep_alive,
         }
         if schema is not None:
@@ -607,6 +615,7 @@ class OllamaResource(dg.ConfigurableResource):
     timeout_s: float = 120.0
     connect_timeout_s: float = 5.0
     num_ctx: int = 8192
+    num_predict: int = 1024
     seed: int = 42
     keep_alive: str = "5m"
     pull_missing: bool = False
@@ -625,6 +634,7 @@ class OllamaResource(dg.ConfigurableResource):
             timeout_s=self.timeout_s,
             connect_timeout_s=self.connect_timeout_s,
             num_ctx=self.num_ctx,
+            num_predict=self.num_predict,
             seed=self.seed,
             keep_alive=self.keep_alive,
             pull_missing=self.pull_missing,

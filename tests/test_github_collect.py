@@ -49,6 +49,10 @@ def test_one_day_matches_the_ground_truth(org: Org, server: FakeGitHub) -> None:
     assert {(p.repo, p.number) for p in window.pull_requests} == {
         (org.repo(p.repo).name, p.number) for p in org.pull_requests_active_in(start, end)
     }
+    bodies = {(org.repo(p.repo).name, p.number): p.body or None for p in org.pull_requests()}
+    for p in window.pull_requests:
+        assert p.body == ((bodies[(p.repo, p.number)] or "")[:2000] or None)
+    assert any(p.body for p in window.pull_requests)  # descriptions are collected
     assert {(i.repo, i.number) for i in window.issues} == {
         (org.repo(i.repo).name, i.number) for i in org.issues_active_in(start, end)
     }

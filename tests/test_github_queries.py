@@ -873,7 +873,11 @@ def test_parse_rest_pull_request_example_with_reviews() -> None:
         "ready_for_review_at": None,
         "first_response_at": None,  # the only review is the author's own
         "closing_issues": [],
+        "body": "Please pull these awesome changes in!",
     }
+    long = parse_rest_pull_request({**body, "body": "x" * 2500}, "Hello-World")
+    assert long.body == "x" * 2000  # BODY_CHARS, by hand
+    assert parse_rest_pull_request({**body, "body": "  "}, "Hello-World").body is None
     closed = parse_rest_pull_request({**body, "state": "closed"}, "Hello-World")
     assert closed.state == "merged"
     other = [{**reviews[0], "user": {**reviews[0]["user"], "login": "hubot"}}]

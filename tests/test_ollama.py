@@ -126,7 +126,7 @@ def test_chat_nonstreaming_sends_options_format_keep_alive(fake):
     assert body["model"] == MODEL and body["messages"] == MESSAGES
     assert body["format"] == SCHEMA
     assert body["stream"] is False
-    assert body["options"] == {"temperature": 0, "seed": 7, "num_ctx": 4096}
+    assert body["options"] == {"temperature": 0, "seed": 7, "num_ctx": 4096, "num_predict": 1024}
     assert body["keep_alive"] == "10m"
     # The body has the keys of the documented structured-outputs request, and more.
     documented = json.loads((FIXTURES / "chat" / "structured-outputs.request.json").read_text())
@@ -294,6 +294,11 @@ def test_resource_builds_client_from_env(fake, monkeypatch):
     fake.answers.append('{"age": 1, "available": true}')
     result = resource.chat(MESSAGES, schema=SCHEMA)
     assert result.json_content()["age"] == 1
-    assert fake.bodies()[0]["options"] == {"temperature": 0, "seed": 3, "num_ctx": 2048}
+    assert fake.bodies()[0]["options"] == {
+        "temperature": 0,
+        "seed": 3,
+        "num_ctx": 2048,
+        "num_predict": 1024,
+    }
     with resource.client() as c:
         assert c.base_url == fake.base_url and c.model == MODEL

@@ -7,6 +7,7 @@ import dagster as dg
 from sparky_resources.config import get_config
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
+from sparky_resources.ollama import OllamaResource
 from sparky_resources.store import DataStore
 
 
@@ -31,6 +32,19 @@ def resources() -> dg.Definitions:
                 exclude=list(config.github.exclude),
                 cache_dir=str(config.data_dir / "cache" / "github"),
                 max_wait_s=config.github.max_wait_s,
+            ),
+            # OLLAMA_HOST, when set, overrides base_url as Ollama's own CLI reads it.
+            "ollama": OllamaResource(
+                base_url=str(config.llm.base_url),
+                model=config.llm.model,
+                timeout_s=config.llm.timeout_s,
+                connect_timeout_s=config.llm.connect_timeout_s,
+                num_ctx=config.llm.num_ctx,
+                num_predict=config.llm.num_predict,
+                seed=config.llm.seed,
+                keep_alive=config.llm.keep_alive,
+                pull_missing=config.llm.pull_missing,
+                max_retries=config.llm.max_retries,
             ),
             "store": DataStore(data_dir=str(config.data_dir), output_dir=str(config.output_dir)),
         }
