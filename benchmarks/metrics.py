@@ -599,6 +599,14 @@ class Generator:
                 "ready_for_review_at": _gh_time(ready) if ready else None,
                 "first_response_at": _gh_time(first_response) if first_response else None,
                 "closing_issues": [rng.randrange(1, 500)] if rng.random() < 0.1 else [],
+                # A description of 0 to about 1,600 characters, from the number alone (no draw
+                # from rng, so every other generated value stays as it was).
+                "body": (
+                    f"{title}.\n\n"
+                    + "Explains the change, how it was tested and why. " * (number % 35)
+                    if number % 7
+                    else None
+                ),
             }
             self._schedule(
                 self.pending_prs, _record_text(record), [m for m in moments if m is not None]

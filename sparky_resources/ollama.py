@@ -95,6 +95,13 @@ class OllamaModelMissing(OllamaError):
         self.model = model
 
 
+def is_transient(exc: BaseException) -> bool:
+    """An error that a later attempt may not meet: no answer at all, or a 5xx from Ollama."""
+    if isinstance(exc, OllamaUnreachable):
+        return True
+    return isinstance(exc, OllamaError) and exc.status is not None and exc.status >= 500
+
+
 class _Retry(Exception):
     """An attempt that may succeed when repeated (connection error, timeout, 5xx)."""
 

@@ -32,7 +32,9 @@ def pytest_configure(config: pytest.Config) -> None:
     cfg.write_text(
         f'[sparky]\ntimezone = "{TZ}"\nstart_date = {START}\n'
         f'data_dir = "data"\noutput_dir = "output"\n'
-        f'[local]\nrepos = ["known", "missing-clone"]\n',
+        f'[local]\nrepos = ["known", "missing-clone"]\n'
+        # No test may talk to an Ollama that happens to run here: the discard port refuses.
+        f'[llm]\nbase_url = "http://127.0.0.1:9"\n',
         encoding="utf-8",
     )
     os.environ["SPARKY_CONFIG"] = str(cfg)

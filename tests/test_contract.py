@@ -146,7 +146,7 @@ def test_daily_insights(version: int) -> None:
     insights = Insights.model_validate(read(version, "processed", "daily_insights"))
     assert insights.headline == "5 commits by 5 contributors in 1 repository, +17/-3 lines."
     assert "Not collected: gone (see coverage)." in insights.highlights
-    assert insights.generator == "deterministic"
+    assert insights.writer == "deterministic"
 
 
 def test_version_1_commit_records_upgrade_to_what_the_current_version_writes() -> None:

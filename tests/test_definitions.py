@@ -26,7 +26,10 @@ def defs() -> dg.Definitions:
 def test_definitions_load_and_validate(defs: dg.Definitions) -> None:
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    assert keys == set(DAILY_CHAIN) | set(GITHUB) | set(WINDOWS) | {"contributors"}
+    assert keys == set(DAILY_CHAIN) | set(GITHUB) | set(WINDOWS) | {"contributors"} | {
+        "weekly_insights",
+        "monthly_insights",
+    }
 
 
 def test_lineage_is_the_daily_chain(defs: dg.Definitions) -> None:
@@ -81,9 +84,35 @@ def test_raw_commits_declares_its_coverage_check(defs: dg.Definitions) -> None:
     assert dg.AssetCheckKey(dg.AssetKey("raw_commits"), "all_repositories_collected") in checks
 
 
+def test_insights_assets_use_the_ollama_pool_retry_and_a_fallback_check(
+    defs: dg.Definitions,
+) -> None:
+    graph = defs.resolve_asset_graph()
+    checks = graph.asset_check_keys
+    kinds = {"daily": dg.DailyPartitionsDefinition, **{
+        name.split("_")[0]: kind for name, kind in WINDOWS.items()
+    }}
+    for period, kind in kinds.items():
+        key = dg.AssetKey(f"{period}_insights")
+        node = graph.get(key)
+        assert node.parent_keys == {dg.AssetKey(f"{period}_metrics")}, period
+        assert isinstance(node.partitions_def, kind), period
+        assert node.pools == {"ollama"}, period
+        assert "ollama" in node.kinds and node.group_name == "insights", period
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), period
+        assert dg.AssetCheckKey(key, "written_by_llm") in checks, period
+        op = defs.resolve_assets_def(key).op
+        assert op.retry_policy is not None and op.retry_policy.max_retries >= 1, period
+        assert "ollama" in op.required_resource_keys, period
+
+
 def test_resources_come_from_the_config_file(defs: dg.Definitions, session_root) -> None:
     resources = defs.resources or {}
-    assert set(resources) >= {"local_git", "store"}
+    assert set(resources) >= {"local_git", "store", "ollama"}
+    # tests/conftest.py points [llm].base_url at the discard port; the model is the default.
+    assert resources["ollama"].base_url == "http://127.0.0.1:9/"
+    assert resources["ollama"].model == "qwen2.5-coder:1.5b"
+    assert resources["ollama"].num_ctx == 8192
     assert resources["local_git"].repos == [
         str(session_root / "known"),
         str(session_root / "missing-clone"),

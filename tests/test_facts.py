@@ -42,9 +42,14 @@ def test_token_estimate_is_compact_json_over_three_chars() -> None:
 def test_notable_commits_are_the_largest_non_merges() -> None:
     commits = [commit("r", "a" * 40, 5, 5), commit("r", "b" * 40, 50, 0),
                commit("r", "c" * 40, 500, 500, merge=True), commit("q", "d" * 40, 1, 9)]
+    # Largest first: 50 lines (b), then a and d tie on 10 lines and repo "q" sorts before "r".
     got = notable_commits(commits, limit=2)
-    # 50 lines (b) first; a and d tie on 10 lines: repo "q" sorts before "r".
-    assert [(c["sha"], c["lines"]) for c in got] == [("b" * 12, 50), ("d" * 12, 10)]
+    assert [(c["sha"], c["lines"]) for c in got] == [
+        ("b" * 12, 50), ("d" * 12, 10), ("a" * 12, 10)
+    ]
+    # The limit is per repository: one each keeps r's largest (b) and q's only commit (d).
+    got = notable_commits(commits, limit=1)
+    assert [c["sha"] for c in got] == ["b" * 12, "d" * 12]
 
 
 def test_the_sheet_holds_figures_changes_and_items_but_no_nulls() -> None:
@@ -75,7 +80,7 @@ def test_over_budget_drops_the_least_important_first() -> None:
     assert len(small.facts["merged_prs"]) == 20 and len(small.facts["opened_prs"]) == 20
     # A tiny budget empties the lists in TRIM_ORDER; the figures always stay.
     tiny = build_fact_sheet(m, commits, budget_tokens=1)
-    assert all(tiny.facts[name] == [] for name in TRIM_ORDER)
+    assert all(tiny.facts[name] == [] for name in TRIM_ORDER if name != "repo_summaries")
     assert tiny.facts["figures"]["commits"] == 12
     assert tiny.dropped["merged_prs"] == 20 and tiny.dropped["opened_prs"] == 20
 

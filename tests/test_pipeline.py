@@ -28,6 +28,7 @@ from sparky_assets.defs.insights import daily_insights
 from sparky_assets.defs.metrics import daily_metrics
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
+from sparky_resources.ollama import OllamaResource
 from sparky_resources.store import DataStore
 
 CHAIN = [repositories, raw_commits, daily_metrics, daily_insights, daily_digest]
@@ -62,6 +63,8 @@ def run(instance, repos, tmp: Path, *, assets=CHAIN, partition=DAY, tags=None, o
         ),
         "github": GitHubResource(),  # not configured: local clones only
         "store": DataStore(data_dir=str(tmp / "data"), output_dir=str(tmp / "output")),
+        # Nothing listens on the discard port: the deterministic writer writes, as offline.
+        "ollama": OllamaResource(base_url="http://127.0.0.1:9"),
     }
     return dg.materialize(
         assets,
@@ -125,11 +128,16 @@ def test_one_partition_end_to_end(instance, known: KnownHistory, tmp_path: Path)
     assert event.asset_materialization.partition == DAY
     assert event.asset_materialization.metadata["preview"].value == digest
 
-    # The coverage check warns about the missing clone without failing the run.
+    # The coverage check warns about the missing clone, and the insights check about the
+    # missing LLM, without failing the run; the digest says who wrote its text and why.
     checks = result.get_asset_check_evaluations()
     assert [(c.check_name, c.passed, c.severity, c.partition) for c in checks] == [
-        ("all_repositories_collected", False, dg.AssetCheckSeverity.WARN, DAY)
+        ("all_repositories_collected", False, dg.AssetCheckSeverity.WARN, DAY),
+        ("written_by_llm", False, dg.AssetCheckSeverity.WARN, DAY),
     ]
+    assert "Summary written by the deterministic writer (no LLM): Ollama is not reachable" in (
+        digest
+    )
 
 
 def test_rematerializing_a_partition_is_idempotent_and_sees_new_commits(

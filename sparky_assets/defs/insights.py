@@ -1,31 +1,53 @@
-"""Insights layer: words about the day's facts (deterministic writer until the LLM lands)."""
+"""Insights layer: words about each window's computed facts, from the local LLM or the fallback.
+
+`daily_insights`, `weekly_insights` and `monthly_insights` build the window's fact sheet from
+its metrics file and raw records, ask Ollama through `lib/summarize.py` (one call, or a
+map-reduce when the facts overflow the model's context), ground and sanitize the answer, and
+write `data/processed/<period>_insights/<key>.json`. Without a reachable Ollama and model the
+deterministic writer's text is written instead and the `written_by_llm` check warns; the run
+does not fail. The `ollama` pool lets the instance cap concurrent LLM work (README).
+"""
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
 
 from sparky_assets.defs.common import (
     COVERAGE,
-    DAILY,
+    OWNERS,
+    partition_checks,
     partition_metadata,
     range_label,
     read_upstream,
 )
-from sparky_assets.defs.metrics import daily_metrics
-from sparky_assets.lib.insights import (
-    DeterministicWriter,
-    FactSheet,
-    InsightWriter,
-    failed_repo_names,
+from sparky_assets.defs.metrics import (
+    MissingDaysError,
+    daily_metrics,
+    load_window_inputs,
+    monthly_metrics,
+    weekly_metrics,
 )
-from sparky_assets.lib.metrics import ActivityMetrics
+from sparky_assets.lib.facts import full_fact_sheet
+from sparky_assets.lib.insights import DeterministicWriter, FactSheet, Insights, failed_repo_names
+from sparky_assets.lib.llm_writer import LlmWriter, facts_budget
+from sparky_assets.lib.summarize import Trace, summarize
+from sparky_assets.lib.window import Period, WindowMetrics, make_window
+from sparky_assets.partitions import ORG_TZ, PERIODS
+from sparky_resources.config import LlmSection, get_config
 from sparky_resources.models import Coverage
+from sparky_resources.ollama import OllamaResource, is_transient
 from sparky_resources.store import DataStore
+
+METRICS = {"daily": daily_metrics, "weekly": weekly_metrics, "monthly": monthly_metrics}
+RETRIES = 2  # a transient Ollama failure retries the step; the last attempt falls back
+CHECK = "written_by_llm"
 
 
 def load_facts(store: DataStore, key: str) -> tuple[FactSheet, Coverage | None]:
-    """The fact sheet of one day from the stored metrics and coverage."""
-    metrics = ActivityMetrics.model_validate(
-        read_upstream(store, "processed", "daily_metrics", key)
-    )
+    """The deterministic fact sheet of one day from the stored metrics and coverage."""
+    metrics = WindowMetrics.model_validate(read_upstream(store, "processed", "daily_metrics", key))
     raw_coverage = store.read_or("raw", COVERAGE, key, None)
     coverage = Coverage.model_validate(raw_coverage) if raw_coverage else None
     facts = FactSheet(
@@ -34,25 +56,193 @@ def load_facts(store: DataStore, key: str) -> tuple[FactSheet, Coverage | None]:
     return facts, coverage
 
 
-@dg.asset(
-    group_name="insights",
-    deps=[daily_metrics],
-    kinds={"json"},
-    description=(
-        "A headline and highlights that only restate the day's computed facts, with the "
-        "writer and a hash of the facts. data/processed/daily_insights/<day>.json"
-    ),
-    **DAILY,
-)
-def daily_insights(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
-    writer: InsightWriter = DeterministicWriter()
-    per_day: dict[str, dict[str, object]] = {}
-    for key in context.partition_keys:
-        facts, _ = load_facts(store, key)
-        insights = writer.write(facts)
-        store.write("processed", "daily_insights", key, insights.model_dump(mode="json"))
-        per_day[key] = {"headline": insights.headline, "facts_hash": insights.facts_hash}
-    partition_metadata(context, per_day)
-    return dg.MaterializeResult(
-        metadata={"writer": writer.name, "range": range_label(list(context.partition_keys))}
+def window_failed_repos(store: DataStore, days: tuple[str, ...]) -> list[str]:
+    """Repositories that failed to collect on any day of the window."""
+    failed: set[str] = set()
+    for day in days:
+        raw = store.read_or("raw", COVERAGE, day, None)
+        failed.update(failed_repo_names(Coverage.model_validate(raw) if raw else None))
+    return sorted(failed)
+
+
+def llm_writer(
+    store: DataStore,
+    ollama: OllamaResource,
+    llm: LlmSection,
+    *,
+    org: str | None,
+    reraise: Callable[[Exception], bool],
+) -> LlmWriter | None:
+    """The writer; None when the LLM is switched off. Ollama's health is asked once, on the
+    first cache miss of the run."""
+    if not llm.enabled:
+        return None
+
+    @functools.cache
+    def available() -> str | None:
+        health = ollama.health()
+        if health.reachable and not health.model_present and ollama.pull_missing:
+            try:
+                with ollama.client() as client:
+                    client.ensure_model()
+                return None
+            except Exception as exc:
+                return str(exc)
+        return None if health.ok else health.reason
+
+    writer = LlmWriter(
+        model=ollama.model,
+        cache_dir=Path(store.data_dir) / "cache" / "llm",
+        chat=ollama.client,
+        available=available,
+        org=org or "",
+        reraise=reraise,
     )
+    return writer
+
+
+def write_window_insights(
+    store: DataStore,
+    period: Period,
+    key: str,
+    *,
+    llm: LlmWriter | None,
+    settings: LlmSection,
+    org: str | None,
+) -> tuple[Insights, Trace]:
+    """One window's insights from its stored metrics and raw records (see the module doc)."""
+    metrics = WindowMetrics.model_validate(
+        read_upstream(store, "processed", f"{period}_metrics", key)
+    )
+    window = make_window(period, key, ORG_TZ)
+    try:
+        inputs = load_window_inputs(store, window)
+    except MissingDaysError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    failed = window_failed_repos(store, window.days)
+    full = full_fact_sheet(
+        metrics,
+        inputs.commits,
+        pull_requests=inputs.pull_requests if metrics.github_available else None,
+        failed_repos=failed,
+    )
+    fallback = DeterministicWriter().write(
+        FactSheet(period=period, partition=key, metrics=metrics, failed_repos=failed)
+    )
+    return summarize(
+        full,
+        fallback,
+        llm=llm,
+        budget_tokens=facts_budget(settings.num_ctx, settings.num_predict),
+        map_repos=settings.map_repos,
+        org=org,
+    )
+
+
+def _prompt_markdown(trace: Trace) -> str:
+    parts = [f"**{m['role']}**\n\n```text\n{m['content']}\n```" for m in trace.final_prompt]
+    return "\n\n".join(parts) or "(no prompt: the LLM was not asked)"
+
+
+def _insights_asset(period: Period) -> dg.AssetsDefinition:
+    name = f"{period}_insights"
+    unit = {"daily": "day", "weekly": "week", "monthly": "month"}[period]
+    check = dg.AssetCheckSpec(
+        name=CHECK,
+        asset=name,
+        description=(
+            "Warns when the deterministic writer wrote the text because the LLM was unreachable, "
+            "lacked the model, failed, or gave nothing that could be grounded in the facts. "
+            "Passes when the LLM is switched off in sparky.toml."
+        ),
+    )
+
+    @dg.asset(
+        name=name,
+        group_name="insights",
+        deps=[METRICS[period]],
+        kinds={"ollama", "json"},
+        owners=OWNERS,
+        pool="ollama",
+        partitions_def=PERIODS[period],
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        retry_policy=dg.RetryPolicy(max_retries=RETRIES, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+        check_specs=[check],
+        description=(
+            f"A headline, highlights, themes and risks about the {unit}, written by the local "
+            "LLM (Ollama) from the computed facts only: every cited pull request, sha and "
+            "number is checked against the facts, the rest dropped. Falls back to the "
+            "deterministic writer and says so. "
+            f"`data/processed/{name}/{{key}}.json`; answers cached in `data/cache/llm/`."
+        ),
+    )
+    def _asset(context: dg.AssetExecutionContext, store: DataStore, ollama: OllamaResource):
+        config = get_config()
+        org = config.github.org
+        last_try = context.retry_number >= RETRIES
+        writer = llm_writer(
+            store,
+            ollama,
+            config.llm,
+            org=org,
+            # A transient failure retries the step (cached answers make no new call) until
+            # the last attempt, which falls back instead of failing the run.
+            reraise=lambda exc: is_transient(exc) and not last_try,
+        )
+        per_key: dict[str, dict[str, object]] = {}
+        checks: dict[str, tuple[bool, dict[str, object]]] = {}
+        calls = cached = 0
+        for key in context.partition_keys:
+            insights, trace = write_window_insights(
+                store, period, key, llm=writer, settings=config.llm, org=org
+            )
+            store.write("processed", name, key, insights.model_dump(mode="json"))
+            calls += trace.calls
+            cached += trace.cached_calls
+            per_key[key] = {
+                "writer": insights.writer,
+                "model": insights.model or "none",
+                "mode": trace.mode,
+                "llm_calls": trace.calls,
+                "cached_calls": trace.cached_calls,
+                "dropped": len(insights.dropped),
+                "max_prompt_tokens": trace.max_prompt_tokens,
+                "facts_hash": insights.facts_hash,
+                "prompt": dg.MetadataValue.md(_prompt_markdown(trace)),
+                "raw_answer": dg.MetadataValue.text(trace.final_answer or "(none)"),
+            }
+            if insights.fallback_reason:
+                per_key[key]["fallback_reason"] = insights.fallback_reason
+            if insights.dropped:
+                per_key[key]["dropped_items"] = dg.MetadataValue.json(
+                    [d.model_dump(mode="json") for d in insights.dropped]
+                )
+            passed = insights.writer == "ollama" or not config.llm.enabled
+            checks[key] = (
+                passed,
+                {
+                    "writer": insights.writer,
+                    "reason": insights.fallback_reason or "",
+                    "dropped": len(insights.dropped),
+                },
+            )
+            if not passed:
+                context.log.warning(
+                    f"{name} {key}: written by the deterministic writer: {insights.fallback_reason}"
+                )
+        partition_metadata(context, per_key)
+        yield dg.MaterializeResult(
+            metadata={
+                "range": range_label(list(context.partition_keys)),
+                "llm_calls": calls,
+                "cached_calls": cached,
+            }
+        )
+        yield from partition_checks(context, check, checks)
+
+    return _asset
+
+
+daily_insights = _insights_asset("daily")
+weekly_insights = _insights_asset("weekly")
+monthly_insights = _insights_asset("monthly")

@@ -4,6 +4,10 @@ Everything a model could cite is here and nothing else; the grounding check comp
 model's answer against exactly this JSON. It is kept within a token budget for the model's
 context: the least important items go first (notable commits, then opened pull requests, the
 quieter repositories, merged pull requests ...), and what was dropped is recorded.
+
+A window too busy for one prompt is map-reduced (`lib/summarize.py`): `repo_fact_sheet` cuts
+the full sheet to one repository's items for the map calls, and `reduce_fact_sheet` keeps the
+org's figures plus what the repository summaries cite, for the final call.
 """
 
 from __future__ import annotations
@@ -15,13 +19,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sparky_assets.lib.github_metrics import latest_records, parse_instant, size_class
 from sparky_assets.lib.window import HEADLINE, WindowMetrics
 
 TITLE_CHARS = 120
+BODY_CHARS = 300  # of a pull request's description: what the change is, not its checklist
+LABELS = 5
 # Characters per token, conservatively low: code-ish JSON tokenizes at about 3 to 4.
 CHARS_PER_TOKEN = 3.0
 # Lists trimmed first to last when the sheet is over budget (least important first).
 TRIM_ORDER = (
+    "repo_summaries",
     "notable_commits",
     "opened_prs",
     "repos",
@@ -30,7 +38,8 @@ TRIM_ORDER = (
     "new_contributors",
     "releases",
 )
-NOTABLE_COMMITS = 10
+NOTABLE_COMMITS = 10  # per repository
+ITEM_LISTS = ("merged_prs", "opened_prs", "releases", "notable_commits")
 
 
 class FactSheetResult(BaseModel):
@@ -53,10 +62,23 @@ def _title(text: str | None) -> str:
     return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1] + "…"
 
 
+def _body(text: str | None) -> str | None:
+    text = " ".join((text or "").split())
+    if not text:
+        return None
+    return text if len(text) <= BODY_CHARS else text[: BODY_CHARS - 1] + "…"
+
+
 def notable_commits(commits: Sequence[Mapping[str, Any]], limit: int = NOTABLE_COMMITS) -> list:
-    """The window's largest non-merge commits (by lines changed), for the model to mention."""
+    """Each repository's `limit` largest non-merge commits (by lines changed), largest first."""
     work = [c for c in commits if not c.get("is_merge")]
     work.sort(key=lambda c: (-(c["additions"] + c["deletions"]), c["repo"], c["sha"]))
+    per_repo: dict[str, int] = {}
+    kept = []
+    for c in work:
+        if per_repo.get(c["repo"], 0) < limit:
+            per_repo[c["repo"]] = per_repo.get(c["repo"], 0) + 1
+            kept.append(c)
     return [
         {
             "repo": c["repo"],
@@ -64,18 +86,76 @@ def notable_commits(commits: Sequence[Mapping[str, Any]], limit: int = NOTABLE_C
             "subject": _title(c.get("subject")),
             "lines": c["additions"] + c["deletions"],
         }
-        for c in work[:limit]
+        for c in kept
     ]
+
+
+def pull_request_items(
+    records: Sequence[Mapping[str, Any]], start: str, end: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(merged, opened) pull requests of the window from raw records, every one of them.
+
+    Merged: merged in [start, end), largest first. Opened: created in the window and not merged
+    in it, newest first. Each carries its title and the start of its description (both data
+    written by people, fenced in the prompt), labels and size.
+    """
+    lo, hi = parse_instant(start), parse_instant(end)
+    merged: list[tuple[Any, dict[str, Any]]] = []
+    opened: list[tuple[Any, dict[str, Any]]] = []
+    for r in latest_records(records):
+        lines = (
+            r["additions"] + r["deletions"]
+            if r.get("additions") is not None and r.get("deletions") is not None
+            else None
+        )
+        item = {
+            "repo": r["repo"],
+            "number": int(r["number"]),
+            "title": _title(r.get("title")),
+            "body": _body(r.get("body")),
+            "labels": list(r.get("labels") or [])[:LABELS],
+            "size": size_class(lines) if lines is not None else None,
+            "lines": lines,
+            "author": r.get("author_login"),
+            "bot": bool(r.get("author_is_bot")),
+        }
+        item = {k: v for k, v in item.items() if v not in (None, [])}
+        merged_at = parse_instant(r.get("merged_at"))
+        created_at = parse_instant(r.get("created_at"))
+        if merged_at is not None and lo <= merged_at < hi:
+            merged.append(((lines is None, -(lines or 0), r["repo"], item["number"]), item))
+        elif created_at is not None and lo <= created_at < hi:
+            opened.append(((-created_at.timestamp(), r["repo"], item["number"]), item))
+    merged.sort(key=lambda x: x[0])
+    opened.sort(key=lambda x: x[0])
+    return [i for _, i in merged], [i for _, i in opened]
 
 
 def build_fact_sheet(
     metrics: WindowMetrics,
     commits: Sequence[Mapping[str, Any]] = (),
     *,
+    pull_requests: Sequence[Mapping[str, Any]] | None = None,
     failed_repos: Sequence[str] = (),
-    budget_tokens: int = 6000,
+    budget_tokens: float = 6000,
 ) -> FactSheetResult:
-    """The window's facts within `budget_tokens` (estimated), least important dropped first."""
+    """The window's facts within `budget_tokens` (estimated), least important dropped first.
+
+    `pull_requests` (the window's raw records) lists every merged and opened pull request with
+    its description; without them the metrics' own top lists are used.
+    """
+    full = full_fact_sheet(metrics, commits, pull_requests=pull_requests, failed_repos=failed_repos)
+    return trim_to_budget(full, budget_tokens)
+
+
+def full_fact_sheet(
+    metrics: WindowMetrics,
+    commits: Sequence[Mapping[str, Any]] = (),
+    *,
+    pull_requests: Sequence[Mapping[str, Any]] | None = None,
+    failed_repos: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Every fact of the window, untrimmed."""
     figures = {name: get(metrics) for name, get in HEADLINE.items()}
     change = {
         name: c.model_dump()
@@ -83,6 +163,17 @@ def build_fact_sheet(
         if c.absolute is not None and figures.get(name) is not None
     }
     prs = metrics.pull_requests
+    if pull_requests is not None and metrics.start and metrics.end:
+        merged, opened = pull_request_items(pull_requests, metrics.start, metrics.end)
+    else:
+        merged = [
+            {"repo": p.repo, "number": p.number, "title": _title(p.title), "lines": p.lines}
+            for p in (prs.merged_list if prs else [])
+        ]
+        opened = [
+            {"repo": p.repo, "number": p.number, "title": _title(p.title)}
+            for p in (prs.opened_list if prs else [])
+        ]
     facts: dict[str, Any] = {
         "window": {
             "period": metrics.period,
@@ -110,25 +201,67 @@ def build_fact_sheet(
             for c in metrics.top_contributors
         ],
         "new_contributors": [p.name for p in metrics.new_contributor_list],
-        "merged_prs": [
-            {"repo": p.repo, "number": p.number, "title": _title(p.title), "lines": p.lines}
-            for p in (prs.merged_list if prs else [])
-        ],
-        "opened_prs": [
-            {"repo": p.repo, "number": p.number, "title": _title(p.title)}
-            for p in (prs.opened_list if prs else [])
-        ],
+        "merged_prs": merged,
+        "opened_prs": opened,
         "releases": [
             {"repo": r.repo, "tag": r.tag_name, "name": _title(r.name)}
             for r in (metrics.release_metrics.items if metrics.release_metrics else [])
         ],
         "notable_commits": notable_commits(commits),
     }
+    return facts
+
+
+def trim_to_budget(facts: Mapping[str, Any], budget_tokens: float) -> FactSheetResult:
+    """A copy of `facts` within the budget: lists in TRIM_ORDER halved until it fits."""
+    facts = dict(facts)
     dropped: dict[str, int] = {}
     for name in TRIM_ORDER:
         # Halve the list until the sheet fits or the list is empty, then the next list.
-        while estimate_tokens(facts) > budget_tokens and facts[name]:
+        while name in facts and estimate_tokens(facts) > budget_tokens and facts[name]:
             keep = len(facts[name]) // 2
             dropped[name] = dropped.get(name, 0) + len(facts[name]) - keep
             facts[name] = facts[name][:keep]
     return FactSheetResult(facts=facts, tokens=estimate_tokens(facts), dropped=dropped)
+
+
+def repo_fact_sheet(full: Mapping[str, Any], repo: str) -> dict[str, Any]:
+    """One repository's part of a full sheet: the map step's input."""
+    figures = next((r for r in full["repos"] if r["repo"] == repo), {"repo": repo})
+    sheet: dict[str, Any] = {"window": full["window"], "repo": figures}
+    for name in ITEM_LISTS:
+        sheet[name] = [item for item in full[name] if item.get("repo") == repo]
+    return sheet
+
+
+def active_repos(full: Mapping[str, Any]) -> list[str]:
+    """Repositories with anything to say, busiest first: commits, then items, then name."""
+    weight: dict[str, list[int]] = {}
+    for r in full["repos"]:
+        weight.setdefault(r["repo"], [0, 0])[0] += r["commits"]
+    for name in ITEM_LISTS:
+        for item in full[name]:
+            weight.setdefault(item["repo"], [0, 0])[1] += 1
+    return sorted(weight, key=lambda repo: (-weight[repo][0], -weight[repo][1], repo))
+
+
+def reduce_fact_sheet(
+    full: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The reduce step's input: the org's figures and people, the repository summaries (model
+    text, fenced as data like any other text) and the items they cite, so that the final
+    answer can cite them too. Other items are left to the summaries."""
+    cited = {str(ref).lower() for s in summaries for h in s["highlights"] for ref in h["refs"]}
+
+    def is_cited(item: Mapping[str, Any]) -> bool:
+        if "number" in item and f"{item['repo']}#{item['number']}".lower() in cited:
+            return True
+        sha = str(item.get("sha", "")).lower()
+        return bool(sha) and any(sha.startswith(c) or c.startswith(sha) for c in cited)
+
+    sheet = {k: v for k, v in full.items() if k not in ITEM_LISTS}
+    for name in ITEM_LISTS:
+        sheet[name] = [item for item in full[name] if is_cited(item)]
+    sheet["releases"] = list(full["releases"])  # few, and each one news
+    sheet["repo_summaries"] = list(summaries)
+    return sheet

@@ -173,7 +173,7 @@ class ReleaseMetrics(BaseModel):
 _EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
-def _when(text: str | None) -> dt.datetime | None:
+def parse_instant(text: str | None) -> dt.datetime | None:
     """GitHub's ISO text as an aware instant; a time without an offset is taken as UTC."""
     if not text:
         return None
@@ -269,7 +269,7 @@ def latest_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
     best: dict[tuple[Any, ...], tuple[dt.datetime, Mapping[str, Any]]] = {}
     for record in records:
         key = _key(record)
-        updated = _when(record.get("updated_at")) or _EARLIEST
+        updated = parse_instant(record.get("updated_at")) or _EARLIEST
         kept = best.get(key)
         if kept is None or updated >= kept[0]:
             best[key] = (updated, record)
@@ -302,7 +302,7 @@ def _qualifying_reviews(
     out: list[tuple[dt.datetime, str]] = []
     for review in record.get("reviews") or []:
         login = review.get("author_login")
-        when = _when(review.get("submitted_at"))
+        when = parse_instant(review.get("submitted_at"))
         if not login or when is None or str(review.get("state") or "").lower() == "pending":
             continue
         if login.lower() == author or _reviewer_is_bot(login, is_bot):
@@ -334,12 +334,12 @@ def pull_request_metrics(
 
     for record in latest_records(records):
         bot = _author_is_bot(record, ask)
-        created = _when(record.get("created_at"))
+        created = parse_instant(record.get("created_at"))
         if created is None:  # not a pull request record; the contract requires created_at
             continue
-        ready = _when(record.get("ready_for_review_at"))
+        ready = parse_instant(record.get("ready_for_review_at"))
         clock = ready if ready is not None and ready > created else created
-        merged_at = _when(record.get("merged_at"))
+        merged_at = parse_instant(record.get("merged_at"))
         reviews = _qualifying_reviews(record, ask)
 
         if _inside(created, start, end):
@@ -362,9 +362,9 @@ def pull_request_metrics(
             if any(when <= merged_at for when, _ in reviews):
                 m.merged_with_review += 1
             merged.append(_pr_ref(record, bot))
-        if merged_at is None and _inside(_when(record.get("closed_at")), start, end):
+        if merged_at is None and _inside(parse_instant(record.get("closed_at")), start, end):
             m.closed_unmerged += 1
-        responded = _when(record.get("first_response_at"))
+        responded = parse_instant(record.get("first_response_at"))
         if responded is not None and _inside(responded, start, end):
             first_response.append(_hours(clock, responded))
         if reviews:
@@ -432,10 +432,10 @@ def issue_metrics(
     closed: list[tuple[dt.datetime, IssueRef]] = []
 
     for record in latest_records(records):
-        created = _when(record.get("created_at"))
+        created = parse_instant(record.get("created_at"))
         if created is None:  # not an issue record; the contract requires created_at
             continue
-        closed_at = _when(record.get("closed_at"))
+        closed_at = parse_instant(record.get("closed_at"))
         if _inside(created, start, end):
             m.opened += 1
             m.human_opened += not _author_is_bot(record, ask)
@@ -445,7 +445,7 @@ def issue_metrics(
             m.closed_by_reason[close_reason(record.get("state_reason"))] += 1
             to_close.append(_hours(created, closed_at))
             closed.append((closed_at, _issue_ref(record)))
-        responded = _when(record.get("first_response_at"))
+        responded = parse_instant(record.get("first_response_at"))
         if responded is not None and _inside(responded, start, end):
             first_response.append(_hours(created, responded))
 
@@ -470,7 +470,7 @@ def release_metrics(
     m = ReleaseMetrics()
     items: list[tuple[dt.datetime, ReleaseRef]] = []
     for record in latest_records(records):
-        published = _when(record.get("published_at"))
+        published = parse_instant(record.get("published_at"))
         if published is None or not _inside(published, start, end):
             continue
         if record.get("kind") == "tag":

@@ -1,8 +1,9 @@
 """Insights: words about the computed facts, from a writer behind one interface.
 
-The LLM writer (Ollama) will implement `InsightWriter` too; whatever writes, the input is a
-`FactSheet` of computed numbers and the output only paraphrases it. The deterministic writer
-here is the fallback that always works offline.
+The LLM writer (Ollama, `lib/llm_writer.py` and `lib/summarize.py`) and the deterministic
+writer here both end in an `Insights`; whatever writes, the input is computed numbers and the
+output only paraphrases them. The deterministic writer is the fallback that always works
+offline.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import hashlib
 import json
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
+from sparky_assets.lib.grounding import Dropped
 from sparky_assets.lib.metrics import ActivityMetrics
 from sparky_resources.models import Coverage
 
@@ -34,13 +36,33 @@ class FactSheet(BaseModel):
 
 
 class Insights(BaseModel):
-    """What a writer produced, and how (shown in the digest and its metadata)."""
+    """What a writer produced, and how (shown in the digest and its metadata).
+
+    `text_format` says how the text reaches markdown: "text" is plain and escaped when
+    rendered (the deterministic writer, and files written before the LLM landed); "markdown"
+    is already inert inline markdown (the LLM's grounded answer after `to_markdown_safe`, with
+    links to the org's repositories), rendered as is.
+    """
 
     headline: str
     highlights: list[str]
-    generator: str
+    themes: list[str] = Field(default_factory=list)
+    risks: list[str] = Field(default_factory=list)
+    # Files before version 0.8 call it "generator".
+    writer: Literal["ollama", "deterministic"] = Field(
+        validation_alias=AliasChoices("writer", "generator")
+    )
+    model: str | None = None  # the LLM that wrote the text; None for the deterministic writer
     prompt_version: str
     facts_hash: str
+    text_format: Literal["text", "markdown"] = "text"
+    fallback_reason: str | None = None  # why the deterministic writer wrote instead of the LLM
+    dropped: list[Dropped] = Field(default_factory=list)  # what grounding took out, and why
+    llm_calls: int = 0  # made by the materialization that wrote this file (0: cached or none)
+    cached_calls: int = 0  # answers read from data/cache/llm instead
+    map_repos: list[str] = Field(default_factory=list)  # summarized one by one (map-reduce)
+    facts_tokens: int | None = None  # estimated tokens of the final fact sheet
+    facts_trimmed: dict[str, int] = Field(default_factory=dict)  # list -> items left out
 
 
 class InsightWriter(Protocol):
@@ -87,6 +109,10 @@ class DeterministicWriter:
             highlights.append(f"{_plural(m.merges, 'merge commit')} integrated other branches.")
         if m.bot_commits:
             highlights.append(f"Bots made {_plural(m.bot_commits, 'commit')}.")
+        if m.prs_merged is not None and m.prs_opened is not None and (m.prs_merged or m.prs_opened):
+            highlights.append(f"Pull requests: {m.prs_merged:,} merged, {m.prs_opened:,} opened.")
+        if m.releases:
+            highlights.append(f"{_plural(m.releases, 'release')} published.")
         if facts.failed_repos:
             highlights.append(
                 "Not collected: " + ", ".join(sorted(facts.failed_repos)) + " (see coverage)."
@@ -94,7 +120,7 @@ class DeterministicWriter:
         return Insights(
             headline=headline,
             highlights=highlights,
-            generator=self.name,
+            writer="deterministic",
             prompt_version=PROMPT_VERSION,
             facts_hash=facts.content_hash(),
         )

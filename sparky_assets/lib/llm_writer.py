@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from sparky_assets.lib.facts import compact_json
+from sparky_assets.lib.facts import CHARS_PER_TOKEN, compact_json
 from sparky_assets.lib.grounding import (
     AnswerError,
     Dropped,
@@ -82,6 +83,19 @@ def cache_key(model: str, facts: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+def prompt_tokens(messages: Sequence[Mapping[str, str]]) -> int:
+    """Estimated prompt tokens of a chat: its text at CHARS_PER_TOKEN, plus a few per message
+    for the chat template's role markers."""
+    chars = sum(len(m["content"]) for m in messages)
+    return math.ceil(chars / CHARS_PER_TOKEN) + 8 * len(messages)
+
+
+def facts_budget(num_ctx: int, num_predict: int) -> int:
+    """Tokens a fact sheet may take so that prompt + answer (`num_predict`) fit in `num_ctx`:
+    the context less the answer and the prompt's fixed text (rules and fences)."""
+    return num_ctx - num_predict - prompt_tokens(build_messages({}))
+
+
 def build_messages(facts: Mapping[str, Any]) -> list[dict[str, str]]:
     """The system rules, then the facts fenced as data (titles and subjects are untrusted)."""
     return [
@@ -103,19 +117,26 @@ class LlmWriter:
         chat: Callable[[], Chat],
         available: Callable[[], str | None],
         org: str,
+        reraise: Callable[[Exception], bool] = lambda exc: False,
     ) -> None:
         """`chat()` opens a client; `available()` returns None, or why the model cannot answer
-        (unreachable, model missing), asked only on a cache miss."""
+        (unreachable, model missing), asked only on a cache miss. A failed call falls back,
+        unless `reraise(exc)` says to raise it (a transient error the caller retries)."""
         self.model = model
         self.cache_dir = cache_dir
         self._chat = chat
         self._available = available
         self.org = org
+        self._reraise = reraise
 
     def _path(self, key: str) -> Path:
         return self.cache_dir / f"{key}.json"
 
-    def write(self, facts: Mapping[str, Any], *, repos: set[str]) -> LlmResult:
+    def write(
+        self, facts: Mapping[str, Any], *, repos: set[str], markdown: bool = True
+    ) -> LlmResult:
+        """The grounded answer about `facts`; `markdown=False` keeps its plain text (for a
+        map step, whose answer is data for the next prompt, not a digest)."""
         key = cache_key(self.model, facts)
         base = {
             "model": self.model,
@@ -137,6 +158,8 @@ class LlmWriter:
             try:
                 answer = self._chat().chat(build_messages(facts), schema=json_schema())
             except Exception as exc:  # the client's errors are one line; the run goes on
+                if self._reraise(exc):
+                    raise
                 return LlmResult(
                     writer="deterministic",
                     cached=False,
@@ -150,7 +173,9 @@ class LlmWriter:
                 self._path(key),
                 {"model": self.model, "prompt_version": PROMPT_VERSION, "answer": cached},
             )
-        return self._result(cached, facts, repos, base, cached=calls == 0, calls=calls)
+        return self._result(
+            cached, facts, repos, base, cached=calls == 0, calls=calls, markdown=markdown
+        )
 
     def _read_cache(self, key: str) -> str | None:
         try:
@@ -169,6 +194,7 @@ class LlmWriter:
         *,
         cached: bool,
         calls: int,
+        markdown: bool,
     ) -> LlmResult:
         common = dict(cached=cached, llm_calls=calls, raw_answer=raw, **base)
         try:
@@ -183,5 +209,7 @@ class LlmWriter:
                 fallback_reason="nothing in the answer could be grounded in the facts",
                 **common,
             )
-        safe = to_markdown_safe(grounded.insights, org=self.org, repos=repos)
-        return LlmResult(writer="ollama", insights=safe, dropped=grounded.dropped, **common)
+        text = grounded.insights
+        if markdown:
+            text = to_markdown_safe(text, org=self.org, repos=repos)
+        return LlmResult(writer="ollama", insights=text, dropped=grounded.dropped, **common)

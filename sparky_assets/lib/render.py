@@ -48,6 +48,31 @@ def _env() -> Environment:
 _ENV = _env()
 
 
+def summary_markdown(insights: Insights) -> dict[str, Any]:
+    """The insights' text as inline markdown: plain text is escaped here, the LLM's text is
+    already inert markdown (`to_markdown_safe`) and escaping it again would break its links."""
+    if insights.text_format == "markdown":
+        convert: Any = str
+    else:
+        convert = md_text
+    return {
+        "headline": convert(insights.headline),
+        "highlights": [convert(h) for h in insights.highlights],
+        "themes": [convert(t) for t in insights.themes],
+        "risks": [convert(r) for r in insights.risks],
+    }
+
+
+def writer_line(insights: Insights) -> str:
+    """Which writer produced the text, with which model, and why when it was the fallback."""
+    if insights.writer == "ollama":
+        return f"written by the local LLM {md_text(insights.model or 'unknown model')} (Ollama)" + (
+            f", {len(insights.dropped)} ungrounded item(s) dropped" if insights.dropped else ""
+        )
+    why = f": {md_text(insights.fallback_reason)}" if insights.fallback_reason else ""
+    return f"written by the deterministic writer (no LLM){why}"
+
+
 def render_daily(
     facts: FactSheet,
     insights: Insights,
@@ -61,6 +86,8 @@ def render_daily(
         facts=facts,
         m=facts.metrics,
         insights=insights,
+        summary=summary_markdown(insights),
+        writer_line=writer_line(insights),
         coverage=coverage,
         partial=partial,
         org=org,
@@ -94,7 +121,9 @@ def digest_sidecar(
         "org": org,
         "generator": f"sparky {__version__}",
         "metrics": metrics,
-        "insights": insights.model_dump(mode="json"),
+        # Without what grounding dropped: the model's rejected text is not for publishing.
+        "insights": insights.model_dump(mode="json", exclude={"dropped"})
+        | {"dropped": len(insights.dropped)},
         # When it was collected matters only while the day is partial; leaving it out otherwise
         # keeps a re-materialized digest byte-for-byte the same.
         "coverage": (
