@@ -71,10 +71,20 @@ DEFAULT_PORT = 11434
 class OllamaError(RuntimeError):
     """Ollama could not answer as asked; the message is one line: what, where and why."""
 
-    def __init__(self, message: str, *, status: int | None = None, url: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        url: str | None = None,
+        transient: bool = False,
+    ):
         super().__init__(one_line(message))
         self.status = status
         self.url = url
+        # What the client retried and gave up on (no connection, a timeout, a 5xx): a later
+        # attempt may succeed, unlike a 4xx or a malformed answer.
+        self.transient = transient
 
 
 class OllamaUnreachable(OllamaError):
@@ -96,10 +106,8 @@ class OllamaModelMissing(OllamaError):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """An error that a later attempt may not meet: no answer at all, or a 5xx from Ollama."""
-    if isinstance(exc, OllamaUnreachable):
-        return True
-    return isinstance(exc, OllamaError) and exc.status is not None and exc.status >= 500
+    """An error that a later attempt may not meet: no connection, a timeout, or a 5xx."""
+    return isinstance(exc, OllamaError) and exc.transient
 
 
 class _Retry(Exception):
@@ -496,9 +504,13 @@ class OllamaClient:
                     "it with `ollama serve`, or point base_url/OLLAMA_HOST at it",
                     status=exc.status,
                     url=url,
+                    transient=True,
                 ) from None
             raise OllamaError(
-                f"Ollama {method} {url} failed{tries}: {exc.reason}", status=exc.status, url=url
+                f"Ollama {method} {url} failed{tries}: {exc.reason}",
+                status=exc.status,
+                url=url,
+                transient=True,
             ) from None
         return result
 

@@ -127,3 +127,44 @@ def test_metrics_benchmark_counts_every_generated_record_once() -> None:
         assert float(figures[name]) >= 0
     assert float(figures["year_monthly_s"]) >= 0
     assert float(figures["raw_mb"]) > 0
+
+
+INSIGHTS_BENCHMARK = BENCHMARK.parent / "insights.py"
+
+
+def test_insights_benchmark_keeps_prompts_within_num_ctx_and_calls_nothing_when_warm() -> None:
+    """A small busy month through the insights layer against the fake Ollama: the benchmark
+    exits non-zero when a prompt overflows num_ctx or a warm (cached) run calls the LLM."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(INSIGHTS_BENCHMARK),
+            "--repos",
+            "20",
+            "--pull-requests",
+            "200",
+            "--commits",
+            "600",
+            "--contributors",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    last = re.fullmatch(r"max_prompt_tokens=(\d+)", lines[-1])
+    assert last, lines[-1]
+    assert 0 < int(last.group(1)) <= 8192
+    figures = dict(line.split("=", 1) for line in lines if "=" in line)
+    assert int(figures["num_ctx"]) == 8192
+    assert int(figures["cold_calls"]) > 0
+    assert int(figures["cold_chat_requests"]) == int(figures["cold_calls"])
+    assert int(figures["warm_calls"]) == 0
+    assert int(figures["warm_chat_requests"]) == 0
+    assert figures["within_num_ctx"] == "yes"
+    assert figures["goal"] == "met"
+    # The month and its full weeks overflow one prompt at this size: map-reduce is exercised.
+    assert "map-reduce" in figures["monthly_modes"]

@@ -144,7 +144,10 @@ def _prompt_markdown(trace: Trace) -> str:
     return "\n\n".join(parts) or "(no prompt: the LLM was not asked)"
 
 
-def _insights_asset(period: Period) -> dg.AssetsDefinition:
+def insights_asset(
+    period: Period, *, retry_policy: dg.RetryPolicy | None = None
+) -> dg.AssetsDefinition:
+    """The insights asset of `period`; `retry_policy` replaces the default (tests shorten it)."""
     name = f"{period}_insights"
     unit = {"daily": "day", "weekly": "week", "monthly": "month"}[period]
     check = dg.AssetCheckSpec(
@@ -166,7 +169,8 @@ def _insights_asset(period: Period) -> dg.AssetsDefinition:
         pool="ollama",
         partitions_def=PERIODS[period],
         backfill_policy=dg.BackfillPolicy.single_run(),
-        retry_policy=dg.RetryPolicy(max_retries=RETRIES, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+        retry_policy=retry_policy
+        or dg.RetryPolicy(max_retries=RETRIES, delay=10, backoff=dg.Backoff.EXPONENTIAL),
         check_specs=[check],
         description=(
             f"A headline, highlights, themes and risks about the {unit}, written by the local "
@@ -179,7 +183,8 @@ def _insights_asset(period: Period) -> dg.AssetsDefinition:
     def _asset(context: dg.AssetExecutionContext, store: DataStore, ollama: OllamaResource):
         config = get_config()
         org = config.github.org
-        last_try = context.retry_number >= RETRIES
+        policy = context.op_def.retry_policy
+        last_try = context.retry_number >= (policy.max_retries if policy else 0)
         writer = llm_writer(
             store,
             ollama,
@@ -243,6 +248,6 @@ def _insights_asset(period: Period) -> dg.AssetsDefinition:
     return _asset
 
 
-daily_insights = _insights_asset("daily")
-weekly_insights = _insights_asset("weekly")
-monthly_insights = _insights_asset("monthly")
+daily_insights = insights_asset("daily")
+weekly_insights = insights_asset("weekly")
+monthly_insights = insights_asset("monthly")

@@ -25,11 +25,12 @@ from sparky_assets.lib.window import HEADLINE, WindowMetrics
 TITLE_CHARS = 120
 BODY_CHARS = 300  # of a pull request's description: what the change is, not its checklist
 LABELS = 5
-# Characters per token, conservatively low: code-ish JSON tokenizes at about 3 to 4.
+# ASCII characters per token, conservatively low: code-ish JSON tokenizes at about 3 to 4.
+# Any other character counts as a whole token (CJK, emoji: BPE vocabularies of small models
+# often spend one or more tokens on each).
 CHARS_PER_TOKEN = 3.0
 # Lists trimmed first to last when the sheet is over budget (least important first).
 TRIM_ORDER = (
-    "repo_summaries",
     "notable_commits",
     "opened_prs",
     "repos",
@@ -38,8 +39,21 @@ TRIM_ORDER = (
     "new_contributors",
     "releases",
 )
+# The reduce sheet (map-reduce): the repository summaries are what the map calls were for, and
+# the items they cite back them; per-repository figures of a busy org go first.
+REDUCE_TRIM_ORDER = (
+    "repos",
+    "top_contributors",
+    "new_contributors",
+    "opened_prs",
+    "notable_commits",
+    "repo_summaries",
+    "merged_prs",
+    "releases",
+)
 NOTABLE_COMMITS = 10  # per repository
 ITEM_LISTS = ("merged_prs", "opened_prs", "releases", "notable_commits")
+REDUCED_AWAY = frozenset({"body", "labels", "author", "bot"})  # of cited items, reduce sheet
 
 
 class FactSheetResult(BaseModel):
@@ -50,7 +64,13 @@ class FactSheetResult(BaseModel):
 
 def estimate_tokens(data: Any) -> int:
     """A conservative token estimate of JSON as the prompt carries it (compact separators)."""
-    return math.ceil(len(compact_json(data)) / CHARS_PER_TOKEN)
+    return text_tokens(compact_json(data))
+
+
+def text_tokens(text: str) -> int:
+    """ASCII at CHARS_PER_TOKEN characters a token, every other character a token."""
+    other = sum(1 for c in text if ord(c) > 127)
+    return math.ceil((len(text) - other) / CHARS_PER_TOKEN) + other
 
 
 def compact_json(data: Any) -> str:
@@ -212,11 +232,13 @@ def full_fact_sheet(
     return facts
 
 
-def trim_to_budget(facts: Mapping[str, Any], budget_tokens: float) -> FactSheetResult:
-    """A copy of `facts` within the budget: lists in TRIM_ORDER halved until it fits."""
+def trim_to_budget(
+    facts: Mapping[str, Any], budget_tokens: float, order: Sequence[str] = TRIM_ORDER
+) -> FactSheetResult:
+    """A copy of `facts` within the budget: lists in `order` halved until it fits."""
     facts = dict(facts)
     dropped: dict[str, int] = {}
-    for name in TRIM_ORDER:
+    for name in order:
         # Halve the list until the sheet fits or the list is empty, then the next list.
         while name in facts and estimate_tokens(facts) > budget_tokens and facts[name]:
             keep = len(facts[name]) // 2
@@ -261,7 +283,12 @@ def reduce_fact_sheet(
 
     sheet = {k: v for k, v in full.items() if k not in ITEM_LISTS}
     for name in ITEM_LISTS:
-        sheet[name] = [item for item in full[name] if is_cited(item)]
+        # Cited items without their descriptions: the summaries already said what they are.
+        sheet[name] = [
+            {k: v for k, v in item.items() if k not in REDUCED_AWAY}
+            for item in full[name]
+            if is_cited(item)
+        ]
     sheet["releases"] = list(full["releases"])  # few, and each one news
     sheet["repo_summaries"] = list(summaries)
     return sheet

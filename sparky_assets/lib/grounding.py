@@ -13,10 +13,15 @@ Untrusted repository text (commit messages, PR/issue titles) goes into prompts o
 
 The number rule (`FactIndex.check_text`), applied to a text in this order:
 
+0. Text with an HTML tag, or that reads like an instruction to the model or the reader
+   ("ignore previous instructions", "system prompt", "you are now" ...: an injection echoed
+   back), is ungrounded whatever else it says.
 1. References are checked as references, not as numbers: `owner/repo#12`, `repo#12` (the repo
    must be a fact repository, full or short name) and GitHub URLs
    `https://github.com/<owner>/<repo>[/pull/N | /issues/N | /commit/<sha>]`. A bare `#12` (or
    `PR #12`, `pr#12`, `issue#12`) is grounded when some fact reference has number 12.
+   Any other link or address (a scheme URL, `www.`, a markdown link target, an email address)
+   is not a fact: ungrounded.
 2. ISO dates and date-times (`2026-11-02`, `2026-11-02T10:00:00Z`) are masked, not checked.
 3. Identifiers from the fact sheet (repository names, and every whitespace-free string value
    holding a letter and a digit: logins, tags, shas) are masked where they appear whole.
@@ -166,6 +171,16 @@ _GITHUB_URL = re.compile(
 )
 _TEXT_REF = re.compile(
     r"(?<![\w/.#-])(?:(?P<repo>[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)?))?#(?P<num>\d+)(?!\w)"
+)
+# After GitHub URLs of fact repositories are taken out, any other link or address is not a
+# fact: a scheme URL, `www.`, a markdown link target, or an email address.
+_OTHER_LINK = re.compile(
+    r"(?i)\b[a-z][a-z0-9+.-]*://\S+|\bwww\.\S+|\]\([^)]*\)|[\w.+-]+@[\w-]+\.[\w.-]+"
+)
+# Instructions aimed at the model or the reader, as prompt injections phrase them.
+_INSTRUCTION = re.compile(
+    r"(?i)\b(?:ignore|disregard|forget|override)\b[^.!?\n]{0,40}?\b(?:instructions?|prompts?"
+    r"|rules|directions)\b|\bsystem prompt\b|\byou are now\b|\bas an ai\b|\bnew instructions\b"
 )
 _REF_WORDS = frozenset({"pr", "prs", "pull", "issue", "issues"})
 _ISO_DATE = re.compile(
@@ -338,7 +353,14 @@ class FactIndex:
                 problems.append(f"version {m.group()} not in the facts")
             return " "
 
+        if _HTML_TAG.search(text):
+            problems.append("HTML in the text")
+        if _INSTRUCTION.search(text):
+            problems.append("instruction-like text (a prompt injection echoed back?)")
         text = _GITHUB_URL.sub(url, text)
+        for m in _OTHER_LINK.finditer(text):
+            problems.append(f"link or address outside the facts: {m.group()[:60]}")
+        text = _OTHER_LINK.sub(" ", text)
         text = _TEXT_REF.sub(ref, text)
         text = _ISO_DATE.sub(" ", text)
         if self._identifiers is not None:

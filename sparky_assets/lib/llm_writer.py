@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from sparky_assets.lib.facts import CHARS_PER_TOKEN, compact_json
+from sparky_assets.lib.facts import compact_json, text_tokens
 from sparky_assets.lib.grounding import (
     AnswerError,
     Dropped,
@@ -84,10 +83,9 @@ def cache_key(model: str, facts: Mapping[str, Any]) -> str:
 
 
 def prompt_tokens(messages: Sequence[Mapping[str, str]]) -> int:
-    """Estimated prompt tokens of a chat: its text at CHARS_PER_TOKEN, plus a few per message
-    for the chat template's role markers."""
-    chars = sum(len(m["content"]) for m in messages)
-    return math.ceil(chars / CHARS_PER_TOKEN) + 8 * len(messages)
+    """Estimated prompt tokens of a chat: its text as `facts.text_tokens` counts it, plus a
+    few per message for the chat template's role markers."""
+    return sum(text_tokens(m["content"]) for m in messages) + 8 * len(messages)
 
 
 def facts_budget(num_ctx: int, num_predict: int) -> int:

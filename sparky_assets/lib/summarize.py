@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from sparky_assets.lib.facts import (
+    REDUCE_TRIM_ORDER,
     FactSheetResult,
     active_repos,
     estimate_tokens,
@@ -100,7 +101,7 @@ def summarize(
             if result.insights is not None:
                 map_names.append(repo)
                 summaries.append(_summary(repo, result.insights))
-        sheet = trim_to_budget(reduce_fact_sheet(full, summaries), budget_tokens)
+        sheet = trim_to_budget(reduce_fact_sheet(full, summaries), budget_tokens, REDUCE_TRIM_ORDER)
     messages = build_messages(sheet.facts)
     result = llm.write(sheet.facts, repos=repos)
     _count(trace, result, messages)

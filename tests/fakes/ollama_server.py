@@ -21,7 +21,8 @@ sends `{"error": "an error was encountered while running the model"}` as a line.
 Faults (attributes, also constructor keywords): `malformed` (answer content that is not JSON),
 `mid_stream_error` (two chunks, then the error line; non-streaming: a 500), `slow` (seconds to wait
 before answering), `http_500_times` (the next n API requests answer 500, then normal),
-`missing_model` (no model is local: tags lists none, chat answers 404).
+`missing_model` (no model is local: tags lists none, chat answers 404). `chat_500_times` and
+`slow_chat` do the same to `POST /api/chat` only, so that health checks still pass.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class FakeOllama:
         mid_stream_error: bool = False,
         slow: float = 0.0,
         http_500_times: int = 0,
+        chat_500_times: int = 0,
+        slow_chat: float = 0.0,
         missing_model: bool = False,
         unpullable: Iterable[str] = (),
         chunk_chars: int = 4,
@@ -83,6 +86,8 @@ class FakeOllama:
         self.mid_stream_error = mid_stream_error
         self.slow = slow
         self.http_500_times = http_500_times
+        self.chat_500_times = chat_500_times
+        self.slow_chat = slow_chat
         self.missing_model = missing_model
         self.unpullable = {normalize(m) for m in unpullable}
         self.chunk_chars = max(1, chunk_chars)
@@ -185,8 +190,13 @@ class _Handler(BaseHTTPRequestHandler):
             fail = fake.http_500_times > 0 and path.startswith("/api/")
             if fail:
                 fake.http_500_times -= 1
+            chat = path == "/api/chat"
+            if chat and not fail and fake.chat_500_times > 0:
+                fake.chat_500_times -= 1
+                fail = True
         try:
-            if fake.slow and fake._stop.wait(fake.slow):
+            delay = fake.slow + (fake.slow_chat if chat else 0.0)
+            if delay and fake._stop.wait(delay):
                 return
             if fail:
                 self._error(500, SERVER_ERROR)

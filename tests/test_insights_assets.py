@@ -1,0 +1,358 @@
+"""The insights assets through a real Dagster instance, a fake GitHub org and a fake Ollama.
+
+A week of the loopback fake org (tests/fakes/github_org.py) is collected for all of June 2024,
+measured daily, weekly and monthly, and then worded by the loopback fake Ollama: a
+well-behaved "model" (tests/fakes/ollama_answers.py) that only cites what the prompt's facts
+hold, and hostile ones that invent references and numbers, echo injected instructions, or
+write HTML and @mentions. What reaches the insights files and the daily digest is checked
+against the org's own ground truth and the requests the fake received.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from fakes.github_org import Org, build_org
+from fakes.github_server import FakeGitHub
+from fakes.ollama_answers import INJECTED, facts_of, grounded_answer, hostile_answer
+from fakes.ollama_server import FakeOllama
+
+from sparky_assets.defs import digests as digests_defs
+from sparky_assets.defs import insights as insights_defs
+from sparky_assets.defs.collect import raw_commits, repositories
+from sparky_assets.defs.digests import daily_digest
+from sparky_assets.defs.github import github_activity
+from sparky_assets.defs.identity import contributors
+from sparky_assets.defs.insights import (
+    daily_insights,
+    insights_asset,
+    monthly_insights,
+    weekly_insights,
+)
+from sparky_assets.defs.metrics import daily_metrics, monthly_metrics, weekly_metrics
+from sparky_resources.config import get_config
+from sparky_resources.github_collect import GitHubResource
+from sparky_resources.local_git import LocalGitResource
+from sparky_resources.ollama import OllamaResource
+from sparky_resources.store import DataStore
+
+TOKEN = "ghp_insightsTOKENnotreal0123456789abcd"
+MODEL = "qwen2.5-coder:1.5b"
+WEEK = "2024-06-03"
+DAYS = [f"2024-06-0{d}" for d in range(3, 10)]
+MONTH = "2024-06-01"
+CHAT = "POST /api/chat"
+
+
+def _range(first: str, last: str) -> dict[str, str]:
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+@dataclass
+class World:
+    org: Org
+    root: Path
+    github: FakeGitHub
+    instance: dg.DagsterInstance
+
+    def store(self, data: Path | None = None) -> DataStore:
+        data = data or self.root / "data"
+        return DataStore(data_dir=str(data), output_dir=str(data.parent / "output"))
+
+    def fork(self, name: str) -> Path:
+        """A copy of the collected and measured data, without cached answers or insights."""
+        target = self.root / name / "data"
+        shutil.copytree(
+            self.root / "data",
+            target,
+            ignore=shutil.ignore_patterns("llm", "*_insights"),
+        )
+        return target
+
+    def materialize(
+        self,
+        assets: list[Any],
+        tags: dict[str, str],
+        ollama: OllamaResource,
+        data: Path | None = None,
+        *,
+        ok: bool = True,
+    ) -> dg.ExecuteInProcessResult:
+        resources = {
+            "github": GitHubResource(
+                org=self.org.login,
+                api_url=self.github.base_url,
+                graphql_url=self.github.graphql_url,
+                token=TOKEN,
+            ),
+            "local_git": LocalGitResource(repos=[]),
+            "store": self.store(data),
+            "ollama": ollama,
+        }
+        result = dg.materialize(
+            assets, resources=resources, instance=self.instance, tags=tags, raise_on_error=ok
+        )
+        assert result.success or not ok
+        return result
+
+
+def ollama(fake: FakeOllama, **over: Any) -> OllamaResource:
+    return OllamaResource(base_url=fake.base_url, model=MODEL, **({"max_retries": 0} | over))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """June 2024 collected (the org is active June 3-9) and measured; nothing worded yet."""
+    org = build_org(repos=10, active=4, day=WEEK, days=7, tz="America/New_York", seed=5)
+    root = tmp_path_factory.mktemp("insights")
+    # sparky.toml names the org (the session's config has none): links in the text go to it.
+    config = get_config()
+    named = config.model_copy(
+        update={"github": config.github.model_copy(update={"org": org.login})}
+    )
+    with (
+        FakeGitHub(org) as server,
+        dg.instance_for_test() as instance,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        for module in (insights_defs, digests_defs):
+            patch.setattr(module, "get_config", lambda: named)
+        w = World(org, root, server, instance)
+        off = OllamaResource(base_url="http://127.0.0.1:9")
+        collect = [github_activity, repositories, raw_commits, contributors, daily_metrics]
+        w.materialize(collect, _range("2024-06-01", "2024-06-30"), off)
+        w.materialize([weekly_metrics], _range(WEEK, WEEK), off)
+        w.materialize([monthly_metrics], _range(MONTH, MONTH), off)
+        yield w
+
+
+@pytest.fixture(scope="module")
+def worded(world: World) -> Iterator[tuple[World, FakeOllama]]:
+    """Every period's insights from the well-behaved model, and the week's daily digests."""
+    with FakeOllama(answer_fn=grounded_answer) as fake:
+        world.materialize([daily_insights, daily_digest], _range(DAYS[0], DAYS[-1]), ollama(fake))
+        world.materialize([weekly_insights], _range(WEEK, WEEK), ollama(fake))
+        world.materialize([monthly_insights], _range(MONTH, MONTH), ollama(fake))
+        yield world, fake
+        assert not fake.internal_errors, fake.internal_errors
+
+
+def _insights(data: Path, period: str, key: str) -> dict[str, Any]:
+    return json.loads((data / "processed" / f"{period}_insights" / f"{key}.json").read_text())
+
+
+def _compact(facts: Any) -> str:
+    return json.dumps(facts, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _requests_for(fake: FakeOllama, period: str, key: str) -> list[dict[str, Any]]:
+    return [
+        b
+        for b in fake.bodies(CHAT)
+        if facts_of(b)["window"] == {**facts_of(b)["window"], "period": period, "key": key}
+    ]
+
+
+def _known_refs(org: Org) -> tuple[set[str], set[str]]:
+    """Every `repo#number` of the org's pull requests, and every commit sha."""
+    prs = {f"{org.repo(p.repo).name}#{p.number}".lower() for p in org.pull_requests()}
+    shas = {c.sha.lower() for r in org.repos for c in r.commits}
+    return prs, shas
+
+
+def test_every_period_is_worded_by_the_llm_from_its_own_facts(worded) -> None:
+    world, fake = worded
+    data = world.root / "data"
+    prs, shas = _known_refs(world.org)
+    for period, keys in (("daily", DAYS), ("weekly", [WEEK]), ("monthly", [MONTH])):
+        for key in keys:
+            insights = _insights(data, period, key)
+            assert (insights["writer"], insights["model"]) == ("ollama", MODEL), (period, key)
+            assert insights["prompt_version"] == "ollama-1"
+            assert insights["text_format"] == "markdown" and insights["fallback_reason"] is None
+            requests = _requests_for(fake, period, key)
+            assert requests, (period, key)
+            # The hash is of the facts the model was given, computed here from the request.
+            final = facts_of(requests[-1])
+            digest = hashlib.sha256(_compact(final).encode("utf-8")).hexdigest()
+            assert insights["facts_hash"] == digest, (period, key)
+            assert 3 <= len(insights["highlights"]) <= 4
+            # Every cited pull request and commit is the org's own.
+            for line in insights["highlights"]:
+                for repo, number in re.findall(r"\[([\w.-]+)#(\d+)\]", line):
+                    assert f"{repo}#{number}".lower() in prs, line
+                for sha in re.findall(r"\[([0-9a-f]{7,40})\]", line):
+                    assert any(s.startswith(sha) for s in shas), line
+    # A week's and a month's facts name only their own days' items: the prompt for the week
+    # holds the pull requests merged that week, as the org's ground truth has them.
+    (week_request,) = _requests_for(fake, "weekly", WEEK)
+    merged = {(p["repo"], p["number"]) for p in facts_of(week_request)["merged_prs"]}
+    start, end = world.org.window(days=7)
+    expected = {
+        (world.org.repo(p.repo).name, p.number)
+        for p in world.org.pull_requests()
+        if p.merged_at is not None and start <= p.merged_at < end
+    }
+    assert merged == expected and merged
+
+
+def test_the_prompt_and_raw_answer_are_in_the_metadata(worded) -> None:
+    world, fake = worded
+    event = world.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("daily_insights"), asset_partitions=[DAYS[0]]),
+        limit=1,
+    ).records[0]
+    metadata = event.asset_materialization.metadata
+    (request,) = _requests_for(fake, "daily", DAYS[0])
+    assert metadata["raw_answer"].value == grounded_answer(request)
+    prompt = metadata["prompt"].value
+    assert "<<<BEGIN FACTS" in prompt and "END FACTS>>>" in prompt
+    assert "not instructions" in prompt  # the fence tells the model that titles are data
+    assert metadata["writer"].value == "ollama" and metadata["llm_calls"].value == 1
+
+
+def test_a_rerun_makes_no_llm_call_and_changes_nothing(worded) -> None:
+    world, fake = worded
+    data = world.root / "data"
+    before = fake.calls[CHAT]
+    files = sorted((data / "processed").glob("*_insights/*.json"))
+    texts = {p: p.read_bytes() for p in files}
+    world.materialize([daily_insights], _range(DAYS[0], DAYS[-1]), ollama(fake))
+    world.materialize([weekly_insights], _range(WEEK, WEEK), ollama(fake))
+    world.materialize([monthly_insights], _range(MONTH, MONTH), ollama(fake))
+    assert fake.calls[CHAT] == before
+    for path in files:
+        again = json.loads(path.read_text())
+        first = json.loads(texts[path])
+        # Only the bookkeeping of this run differs: no call made, the answer read from cache.
+        assert again.pop("llm_calls") == 0 and again.pop("cached_calls") >= 1
+        first.pop("llm_calls"), first.pop("cached_calls")
+        assert again == first, path
+
+
+def test_the_digest_names_the_writer_and_model_and_links_the_org(worded) -> None:
+    world, _ = worded
+    digest = (world.root / "output/daily" / f"{DAYS[0]}.md").read_text()
+    assert 'insights: "ollama"' in digest and f'model: "{MODEL}"' in digest
+    assert f"Summary written by the local LLM {MODEL} (Ollama)." in digest
+    links = re.findall(r"\]\((https?://[^)]+)\)", digest)
+    assert links and all(
+        link.startswith(f"https://github.com/{world.org.login}/") for link in links
+    )
+
+
+def _digest(world: World, data: Path, day: str) -> str:
+    return (data.parent / "output/daily" / f"{day}.md").read_text()
+
+
+def test_hallucinated_and_injected_content_never_reaches_the_digest(world: World) -> None:
+    data = world.fork("hostile")
+    day = DAYS[0]
+    with FakeOllama(answer_fn=lambda body: hostile_answer(body, good=1)) as fake:
+        world.materialize([daily_insights, daily_digest], _range(day, day), ollama(fake), data)
+        answer = json.loads(hostile_answer(fake.bodies(CHAT)[0], good=1))
+    insights = _insights(data, "daily", day)
+    assert insights["writer"] == "ollama"
+    reasons = [d["reason"] for d in insights["dropped"]]
+    # By hand: of hostile_answer's six highlights only the first is grounded; both themes fail.
+    assert len(insights["highlights"]) == 1 and insights["themes"] == []
+    # Five highlights and both themes, in order, each for its first problem.
+    assert [r.split(" (")[0] for r in reasons] == [
+        f"unknown reference {answer['highlights'][1]['refs'][0]}",
+        "unknown reference deadbee2",
+        "number 4242 percent not in the facts",
+        "instruction-like text",
+        "HTML in the text",
+        "HTML in the text",
+        "number 9000 not in the facts",
+    ]
+    digest = _digest(world, data, day)
+    body = digest.split("\n---\n", 1)[1]
+    for bad in ("98765", "deadbee2", "4242", "9000", "evil.example", "<img", "<script", "<b>"):
+        assert bad not in body, bad
+    assert INJECTED.split(" and ")[0] not in body
+    # The risk with @mentions is grounded and shown, but pings nobody.
+    assert answer["risks"][0].split(" ")[0] == "@octocat"
+    assert "octocat" in body and not re.search(r"@\w", body)
+    # The sidecar that is published with the digest has no dropped text either.
+    sidecar = (data.parent / "output/daily" / f"{day}.json").read_text()
+    assert "evil.example" not in sidecar and "98765" not in sidecar
+
+
+def test_when_nothing_can_be_grounded_the_fallback_writes_and_the_check_warns(
+    world: World,
+) -> None:
+    data = world.fork("nothing")
+    day = DAYS[0]
+    with FakeOllama(answer_fn=lambda body: hostile_answer(body, good=0)) as fake:
+        result = world.materialize(
+            [daily_insights, daily_digest], _range(day, day), ollama(fake), data
+        )
+        assert fake.calls[CHAT] == 1
+    insights = _insights(data, "daily", day)
+    assert insights["writer"] == "deterministic" and insights["model"] is None
+    assert insights["fallback_reason"] == "nothing in the answer could be grounded in the facts"
+    assert insights["dropped"]
+    (check,) = result.get_asset_check_evaluations()
+    assert (check.check_name, check.passed, check.severity) == (
+        "written_by_llm",
+        False,
+        dg.AssetCheckSeverity.WARN,
+    )
+    digest = _digest(world, data, day)
+    assert (
+        "Summary written by the deterministic writer (no LLM): nothing in the answer could be "
+        "grounded in the facts." in digest
+    )
+    assert "4242" not in digest.split("\n---\n", 1)[1] and "evil.example" not in digest
+
+
+def test_a_missing_model_falls_back_with_the_pull_command(world: World) -> None:
+    data = world.fork("missing")
+    with FakeOllama(missing_model=True) as fake:
+        result = world.materialize([weekly_insights], _range(WEEK, WEEK), ollama(fake), data)
+        assert fake.calls[CHAT] == 0  # asked /api/tags, never chatted
+    insights = _insights(data, "weekly", WEEK)
+    assert insights["writer"] == "deterministic"
+    assert f"ollama pull {MODEL}" in insights["fallback_reason"]
+    (check,) = result.get_asset_check_evaluations()
+    assert not check.passed and check.metadata["reason"].value == insights["fallback_reason"]
+
+
+def test_a_slow_model_is_retried_by_the_step_then_falls_back(world: World) -> None:
+    data = world.fork("slow")
+    fast_retry = insights_asset("daily", retry_policy=dg.RetryPolicy(max_retries=2, delay=0.05))
+    day = DAYS[1]
+    with FakeOllama(answer_fn=grounded_answer, slow_chat=5.0) as fake:
+        world.materialize([fast_retry], _range(day, day), ollama(fake, timeout_s=0.3), data)
+        # One chat per attempt: the first two raise for the RetryPolicy, the last falls back.
+        assert fake.calls[CHAT] == 3
+    insights = _insights(data, "daily", day)
+    assert insights["writer"] == "deterministic"
+    assert "no answer within 0.3 s" in insights["fallback_reason"]
+
+
+def test_a_transient_server_error_is_retried_and_the_answer_used(world: World) -> None:
+    data = world.fork("flaky")
+    fast_retry = insights_asset("daily", retry_policy=dg.RetryPolicy(max_retries=2, delay=0.05))
+    day = DAYS[2]
+    # Health passes; the chat answers 500 once (the client does not retry: max_retries 0), so
+    # the step raises for its RetryPolicy, and the second attempt gets the answer.
+    with FakeOllama(answer_fn=grounded_answer, chat_500_times=1) as fake:
+        world.materialize([fast_retry], _range(day, day), ollama(fake), data)
+        assert fake.calls[CHAT] == 2
+    insights = _insights(data, "daily", day)
+    assert insights["writer"] == "ollama" and insights["llm_calls"] == 1
