@@ -48,6 +48,10 @@ bench *args:
 bench-metrics *args:
     python benchmarks/metrics.py {{args}}
 
+# Fact-sheet sizes and LLM calls of a busy month, cold and warm (fake Ollama)
+bench-insights *args:
+    python benchmarks/insights.py {{args}}
+
 # Validate the definitions with Dagster's own tooling
 check:
     dg check defs

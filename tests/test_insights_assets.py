@@ -356,3 +356,20 @@ def test_a_transient_server_error_is_retried_and_the_answer_used(world: World) -
         assert fake.calls[CHAT] == 2
     insights = _insights(data, "daily", day)
     assert insights["writer"] == "ollama" and insights["llm_calls"] == 1
+
+
+def test_switched_off_the_llm_is_never_asked_and_the_check_passes(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = world.fork("off")
+    config = insights_defs.get_config()
+    off = config.model_copy(update={"llm": config.llm.model_copy(update={"enabled": False})})
+    monkeypatch.setattr(insights_defs, "get_config", lambda: off)
+    with FakeOllama(answer_fn=grounded_answer) as fake:
+        result = world.materialize([monthly_insights], _range(MONTH, MONTH), ollama(fake), data)
+        assert fake.requests == []  # not even a health check
+    insights = _insights(data, "monthly", MONTH)
+    assert insights["writer"] == "deterministic"
+    assert "[llm].enabled = false" in insights["fallback_reason"]
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed
