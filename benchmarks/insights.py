@@ -127,7 +127,7 @@ class PeriodRun:
 
 
 def run_insights(
-    store: Any, keys: dict[str, list[str]], *, client: Any, settings: Any, cache_dir: Path
+    store: Any, keys: dict[str, list[str]], *, chat: Any, settings: Any, cache_dir: Path
 ) -> tuple[dict[str, PeriodRun], float]:
     """Every window's insights through Sparky's own `write_window_insights` (one fresh
     writer over `cache_dir`, as a new materialization would have), and the wall time."""
@@ -137,7 +137,7 @@ def run_insights(
     writer = LlmWriter(
         model=MODEL,
         cache_dir=cache_dir,
-        chat=lambda: client,
+        chat=chat,  # a new client per call: the writer closes each one
         available=lambda: None,
         org=raw_data.ORG,
     )
@@ -221,24 +221,21 @@ def measure(root: Path, month: dt.date, num_ctx: int, map_repos: int) -> int:
     }
 
     cache_dir = root / "data" / "cache" / "llm"
-    with (
-        FakeOllama(models=[MODEL], answer_fn=grounded_answer) as fake,
-        OllamaClient(
-            fake.base_url,
-            MODEL,
-            num_ctx=settings.num_ctx,
-            num_predict=settings.num_predict,
-            max_retries=0,
-        ) as client,
-    ):
-        cold, cold_s = run_insights(
-            store, keys, client=client, settings=settings, cache_dir=cache_dir
-        )
+    with FakeOllama(models=[MODEL], answer_fn=grounded_answer) as fake:
+
+        def chat() -> OllamaClient:
+            return OllamaClient(
+                fake.base_url,
+                MODEL,
+                num_ctx=settings.num_ctx,
+                num_predict=settings.num_predict,
+                max_retries=0,
+            )
+
+        cold, cold_s = run_insights(store, keys, chat=chat, settings=settings, cache_dir=cache_dir)
         cold_requests = fake.calls["POST /api/chat"]
         sent = [prompt_tokens(body["messages"]) for body in fake.bodies()]
-        warm, warm_s = run_insights(
-            store, keys, client=client, settings=settings, cache_dir=cache_dir
-        )
+        warm, warm_s = run_insights(store, keys, chat=chat, settings=settings, cache_dir=cache_dir)
         warm_requests = fake.calls["POST /api/chat"] - cold_requests
         if fake.internal_errors:
             print(fake.internal_errors[0], file=sys.stderr)

@@ -159,8 +159,38 @@ def test_unreachable_or_missing_model_falls_back_without_a_chat(tmp_path) -> Non
 
 def test_a_failing_call_falls_back_with_one_line(fake, tmp_path) -> None:
     fake.mid_stream_error = True  # non-streaming: the fake answers 500
-    result = writer(fake, tmp_path).write(FACTS, repos=REPOS)
+    w = writer(fake, tmp_path)
+    result = w.write(FACTS, repos=REPOS)
     assert result.writer == "deterministic" and result.llm_calls == 1
     assert (
         result.fallback_reason.startswith("LLM call failed") and "\n" not in result.fallback_reason
     )
+    # The rest of the run does not wait out the same failure again: no second request.
+    other = {**FACTS, "figures": {**FACTS["figures"], "commits": 58}}
+    again = w.write(other, repos=REPOS)
+    assert (again.writer, again.llm_calls, again.fallback_reason) == (
+        "deterministic",
+        0,
+        result.fallback_reason,
+    )
+    assert fake.calls["POST /api/chat"] == 1
+
+
+def test_each_client_is_closed_after_its_call(fake, tmp_path) -> None:
+    fake.answers.append(GOOD)
+    opened: list[OllamaClient] = []
+    closed: list[OllamaClient] = []
+
+    class Recording(OllamaClient):
+        def close(self) -> None:
+            closed.append(self)
+            super().close()
+
+    def chat() -> OllamaClient:
+        opened.append(Recording(fake.base_url, MODEL, max_retries=0))
+        return opened[-1]
+
+    w = writer(fake, tmp_path)
+    w._chat = chat  # the same writer, with a client factory that records closing
+    assert w.write(FACTS, repos=REPOS).writer == "ollama"
+    assert len(opened) == 1 and closed == opened

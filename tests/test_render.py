@@ -570,3 +570,36 @@ def test_a_shallow_clone_is_marked_in_key_numbers_and_coverage() -> None:
     assert "(branch trunk)" in beta and "Shallow" not in beta
     # Without a shallow boundary, the numbers carry no qualifier.
     assert "(at least)" not in render(facts(), cov)
+
+
+def test_llm_text_is_rendered_as_the_safe_markdown_it_is_and_names_the_model() -> None:
+    f = facts()
+    llm = DeterministicWriter().write(f).model_copy(
+        update={
+            "writer": "ollama",
+            "model": "qwen2.5-coder:1.5b",
+            "text_format": "markdown",
+            "headline": "A *busy* day",
+            "highlights": ["alpha moved on ([alpha#12](https://github.com/acme/alpha/pull/12))"],
+            "risks": ["Review load on a few people"],
+            "dropped": [{"kind": "theme", "text": "x", "reason": "number 9 not in the facts"}],
+        }
+    )
+    text = render_daily(f, llm, None, org="acme", timezone="America/New_York")
+    assert front_matter(text)["insights"] == "ollama"
+    assert front_matter(text)["model"] == "qwen2.5-coder:1.5b"
+    # Not escaped a second time: the emphasis and the link are markdown, as the writer made them.
+    assert "**A *busy* day**" in text
+    tokens = _parsers()[0].parse(text.split("\n---\n", 1)[1])
+    hrefs = [
+        c.attrs["href"] for t in tokens for c in t.children or [] if c.type == "link_open"
+    ]
+    assert hrefs == ["https://github.com/acme/alpha/pull/12"]
+    assert "- Review load on a few people" in text
+    assert (
+        "Summary written by the local LLM qwen2.5-coder:1.5b (Ollama), 1 ungrounded item(s) "
+        "dropped." in text
+    )
+    # The deterministic writer's plain text is escaped: its '*' stays a character.
+    plain = llm.model_copy(update={"writer": "deterministic", "text_format": "text"})
+    assert "**A \\*busy\\* day**" in render_daily(f, plain, None, org="acme", timezone="UTC")

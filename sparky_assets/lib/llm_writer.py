@@ -126,6 +126,7 @@ class LlmWriter:
         self._available = available
         self.org = org
         self._reraise = reraise
+        self._broken: str | None = None  # why a call failed: the rest of the run falls back
 
     def _path(self, key: str) -> Path:
         return self.cache_dir / f"{key}.json"
@@ -144,7 +145,7 @@ class LlmWriter:
         cached = self._read_cache(key)
         calls = 0
         if cached is None:
-            reason = self._available()
+            reason = self._broken or self._available()
             if reason is not None:
                 return LlmResult(
                     writer="deterministic",
@@ -153,18 +154,26 @@ class LlmWriter:
                     fallback_reason=reason,
                     **base,
                 )
+            client = self._chat()
             try:
-                answer = self._chat().chat(build_messages(facts), schema=json_schema())
+                answer = client.chat(build_messages(facts), schema=json_schema())
             except Exception as exc:  # the client's errors are one line; the run goes on
                 if self._reraise(exc):
                     raise
+                # The client already retried: asking again for the next window of this run
+                # would only wait out the same timeouts.
+                self._broken = f"LLM call failed: {exc}"
                 return LlmResult(
                     writer="deterministic",
                     cached=False,
                     llm_calls=1,
-                    fallback_reason=f"LLM call failed: {exc}",
+                    fallback_reason=self._broken,
                     **base,
                 )
+            finally:
+                close = getattr(client, "close", None)
+                if callable(close):
+                    close()
             calls = 1
             cached = answer.content
             atomic_write_json(

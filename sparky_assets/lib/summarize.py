@@ -95,8 +95,9 @@ def summarize(
                     "reason": result.fallback_reason,
                 }
             )
-            if result.fallback_reason and result.llm_calls == 0 and not result.cached:
-                # Unavailable (not a bad answer): no point asking about the other repositories.
+            if result.insights is None and result.raw_answer is None:
+                # Unavailable or the call failed (not a bad answer): asking about the other
+                # repositories would fail the same way.
                 return _fallback(fallback, result, trace, sheet=None), trace
             if result.insights is not None:
                 map_names.append(repo)
