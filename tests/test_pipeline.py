@@ -120,6 +120,7 @@ def test_one_partition_end_to_end(instance, known: KnownHistory, tmp_path: Path)
     digest = (tmp_path / "output/daily" / f"{DAY}.md").read_text(encoding="utf-8")
     assert "| Commits | 5 |" in digest and "| Lines added | 17 |" in digest
     assert "gone: **not collected**: the configured path does not exist" in digest
+    assert "- Not collected: gone (see coverage)." in digest  # the summary names it too
     assert str(tmp_path) not in digest
     assert (tmp_path / "output/daily" / f"{DAY}.json").exists()
 

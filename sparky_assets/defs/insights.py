@@ -56,15 +56,6 @@ def load_facts(store: DataStore, key: str) -> tuple[FactSheet, Coverage | None]:
     return facts, coverage
 
 
-def window_failed_repos(store: DataStore, days: tuple[str, ...]) -> list[str]:
-    """Repositories that failed to collect on any day of the window."""
-    failed: set[str] = set()
-    for day in days:
-        raw = store.read_or("raw", COVERAGE, day, None)
-        failed.update(failed_repo_names(Coverage.model_validate(raw) if raw else None))
-    return sorted(failed)
-
-
 def llm_writer(
     store: DataStore,
     ollama: OllamaResource,
@@ -119,7 +110,7 @@ def write_window_insights(
         inputs = load_window_inputs(store, window)
     except MissingDaysError as exc:
         raise dg.Failure(description=str(exc)) from None
-    failed = window_failed_repos(store, window.days)
+    failed = inputs.failed_repos
     full = full_fact_sheet(
         metrics,
         inputs.commits,

@@ -66,6 +66,7 @@ def load_window_inputs(store: DataStore, window: Window) -> WindowInputs:
     inputs = WindowInputs()
     missing: list[str] = []
     repos: set[str] = set()
+    failed: set[str] = set()
     for key in window.days:
         if not daily_partitions.has_partition_key(key):
             continue
@@ -76,6 +77,7 @@ def load_window_inputs(store: DataStore, window: Window) -> WindowInputs:
         inputs.commits.extend(store.read("raw", "raw_commits", key))
         coverage = store.read_or("raw", COVERAGE, key, {"repos": []})
         repos.update(r["repo"] for r in coverage["repos"] if r["status"] == "ok")
+        failed.update(r["repo"] for r in coverage["repos"] if r["status"] == "failed")
         github = store.read_or("raw", GITHUB_COVERAGE, key, None)
         if not github or not github.get("configured"):
             continue
@@ -92,6 +94,7 @@ def load_window_inputs(store: DataStore, window: Window) -> WindowInputs:
             f"materialize the collect assets for those days first"
         )
     inputs.repos = sorted(repos)
+    inputs.failed_repos = sorted(failed)
     return inputs
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal, Protocol
+from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, Field
 
@@ -63,12 +63,6 @@ class Insights(BaseModel):
     map_repos: list[str] = Field(default_factory=list)  # summarized one by one (map-reduce)
     facts_tokens: int | None = None  # estimated tokens of the final fact sheet
     facts_trimmed: dict[str, int] = Field(default_factory=dict)  # list -> items left out
-
-
-class InsightWriter(Protocol):
-    name: str
-
-    def write(self, facts: FactSheet) -> Insights: ...
 
 
 def _plural(n: int, one: str, many: str | None = None) -> str:

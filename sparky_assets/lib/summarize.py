@@ -74,7 +74,8 @@ def summarize(
     if llm is None:
         reason = off_reason or "the LLM is switched off ([llm].enabled = false)"
         return fallback.model_copy(update={"fallback_reason": reason}), Trace(mode="off")
-    repos = {str(r) for r in active_repos(full)}
+    busiest = active_repos(full)
+    repos = set(busiest)
     trace = Trace(mode="one call")
     map_names: list[str] = []
     if estimate_tokens(full) <= budget_tokens:
@@ -82,7 +83,7 @@ def summarize(
     else:
         trace.mode = "map-reduce"
         summaries: list[dict[str, Any]] = []
-        for repo in active_repos(full)[:map_repos]:
+        for repo in busiest[:map_repos]:
             part = trim_to_budget(repo_fact_sheet(full, repo), budget_tokens)
             messages = build_messages(part.facts)
             result = llm.write(part.facts, repos=repos, markdown=False)

@@ -246,6 +246,7 @@ class WindowInputs:
     releases: list[Mapping[str, Any]] = field(default_factory=list)
     backlog: Mapping[str, Any] | None = None
     repos: list[str] = field(default_factory=list)
+    failed_repos: list[str] = field(default_factory=list)  # failed to collect on some day
     days_collected: list[str] = field(default_factory=list)
     github_days: int = 0
 
