@@ -212,6 +212,25 @@ def test_dst_days_are_23_and_25_hours_and_keep_their_late_commits(world) -> None
     assert _metrics(tmp, "weekly", "2025-03-03")["hours"] == 7 * 24 - 1
 
 
+def test_commits_per_day_follow_git_log_by_the_orgs_midnights(world) -> None:
+    """The digest's chart series: each day's non-merge commits, counted here from git log."""
+    tmp, repo, _ = world
+    week = _metrics(tmp, "weekly", "2024-10-28")
+    start = dt.date(2024, 10, 28)
+    want = {
+        str(start + dt.timedelta(days=i)): _expected(
+            repo, start + dt.timedelta(days=i), start + dt.timedelta(days=i + 1)
+        )["commits"]
+        for i in range(7)
+    }
+    assert week["commits_per_day"] == want
+    assert sum(want.values()) == week["commits"] and max(want.values()) > 0
+    # Every day of November was collected: thirty numbers, summing to the month's commits.
+    month = _metrics(tmp, "monthly", "2024-11-01")
+    assert len(month["commits_per_day"]) == 30 and None not in month["commits_per_day"].values()
+    assert sum(month["commits_per_day"].values()) == month["commits"]
+
+
 def test_a_week_spanning_two_months_splits_between_the_months(world) -> None:
     tmp, _, _ = world
     week = _metrics(tmp, "weekly", "2024-10-28")

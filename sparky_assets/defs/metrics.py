@@ -74,7 +74,9 @@ def load_window_inputs(store: DataStore, window: Window) -> WindowInputs:
             missing.append(key)
             continue
         inputs.days_collected.append(key)
-        inputs.commits.extend(store.read("raw", "raw_commits", key))
+        day = store.read("raw", "raw_commits", key)
+        inputs.commits.extend(day)
+        inputs.day_commits[key] = sum(1 for c in day if not c.get("is_merge"))
         coverage = store.read_or("raw", COVERAGE, key, {"repos": []})
         repos.update(r["repo"] for r in coverage["repos"] if r["status"] == "ok")
         failed.update(r["repo"] for r in coverage["repos"] if r["status"] == "failed")

@@ -159,6 +159,9 @@ class WindowMetrics(ActivityMetrics):
     release_metrics: ReleaseMetrics | None = None
     previous_partition: str | None = None
     change: dict[str, Change] = Field(default_factory=dict)
+    # Non-merge commits per calendar day of the window (the digest's chart); None for a day
+    # that was not collected. Empty in files written before this field existed.
+    commits_per_day: dict[str, int | None] = Field(default_factory=dict)
 
 
 # Figures compared with the previous window: name -> how to read it from the metrics.
@@ -247,8 +250,15 @@ class WindowInputs:
     backlog: Mapping[str, Any] | None = None
     repos: list[str] = field(default_factory=list)
     failed_repos: list[str] = field(default_factory=list)  # failed to collect on some day
+    day_commits: dict[str, int] = field(default_factory=dict)  # collected day -> non-merge commits
     days_collected: list[str] = field(default_factory=list)
     github_days: int = 0
+
+
+def _commits_per_day(window: Window, inputs: WindowInputs) -> dict[str, int | None]:
+    """Each day's non-merge commits (its raw file holds the commits of that day); None for a
+    day that was not collected."""
+    return {day: inputs.day_commits.get(day) for day in window.days}
 
 
 def compute_window_metrics(
@@ -308,6 +318,7 @@ def compute_window_metrics(
         quiet_contributor_list=quiet_list,
         quiet_note=quiet_note,
         history=_history_basis(history),
+        commits_per_day=_commits_per_day(window, inputs),
     )
     github_ok = bool(inputs.days_collected) and inputs.github_days == len(inputs.days_collected)
     if not github_ok:
