@@ -29,6 +29,8 @@ def test_definitions_load_and_validate(defs: dg.Definitions) -> None:
     assert keys == set(DAILY_CHAIN) | set(GITHUB) | set(WINDOWS) | {"contributors"} | {
         "weekly_insights",
         "monthly_insights",
+        "weekly_digest",
+        "monthly_digest",
     }
 
 
@@ -39,6 +41,7 @@ def test_lineage_is_the_daily_chain(defs: dg.Definitions) -> None:
         extra = {
             "raw_commits": {dg.AssetKey("raw_github_commits")},
             "daily_metrics": {dg.AssetKey(k) for k in [*RAW, "contributors"]},
+            "daily_digest": {dg.AssetKey("daily_metrics")},  # it renders the metrics file
         }.get(downstream, set())
         assert parents == {dg.AssetKey(upstream)} | extra, downstream
 
@@ -104,6 +107,18 @@ def test_insights_assets_use_the_ollama_pool_retry_and_a_fallback_check(
         op = defs.resolve_assets_def(key).op
         assert op.retry_policy is not None and op.retry_policy.max_retries >= 1, period
         assert "ollama" in op.required_resource_keys, period
+
+
+def test_every_period_has_a_digest_after_its_insights(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    for period in ("daily", "weekly", "monthly"):
+        node = graph.get(dg.AssetKey(f"{period}_digest"))
+        assert node.parent_keys == {
+            dg.AssetKey(f"{period}_insights"),
+            dg.AssetKey(f"{period}_metrics"),
+        }, period
+        assert node.group_name == "digests" and "markdown" in node.kinds
+        assert node.partitions_def == graph.get(dg.AssetKey(f"{period}_metrics")).partitions_def
 
 
 def test_resources_come_from_the_config_file(defs: dg.Definitions, session_root) -> None:

@@ -1,40 +1,93 @@
-"""Digests layer: the markdown people read, plus a JSON sidecar for tools."""
+"""Digests layer: the markdown people read, plus a JSON sidecar for tools, per period."""
 
 import dagster as dg
 
-from sparky_assets.defs.common import DAILY, partition_metadata, range_label, read_upstream
-from sparky_assets.defs.insights import daily_insights, load_facts
-from sparky_assets.lib.insights import Insights
-from sparky_assets.lib.render import digest_sidecar, render_daily
+from sparky_assets.defs.common import (
+    COVERAGE,
+    OWNERS,
+    partition_metadata,
+    range_label,
+    read_upstream,
+)
+from sparky_assets.defs.insights import INSIGHTS, METRICS
+from sparky_assets.lib.insights import FactSheet, Insights, failed_repo_names
+from sparky_assets.lib.render import digest_sidecar, render_digest
+from sparky_assets.lib.window import Period, WindowMetrics, make_window
+from sparky_assets.partitions import ORG_TZ, PERIODS
 from sparky_resources.config import get_config
+from sparky_resources.models import Coverage
 from sparky_resources.store import DataStore, atomic_write_json
 
+UNIT = {"daily": "day", "weekly": "week", "monthly": "month"}
 
-@dg.asset(
-    group_name="digests",
-    deps=[daily_insights],
-    kinds={"markdown"},
-    description=(
-        "The daily digest: output/daily/<day>.md with YAML front matter (and a .json "
-        "sidecar). The markdown is shown in the materialization's metadata."
-    ),
-    **DAILY,
-)
-def daily_digest(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+
+def window_coverage(store: DataStore, period: Period, key: str) -> list[Coverage]:
+    """The coverage files of the window's collected days, oldest first."""
+    out = []
+    for day in make_window(period, key, ORG_TZ).days:
+        raw = store.read_or("raw", COVERAGE, day, None)
+        if raw:
+            out.append(Coverage.model_validate(raw))
+    return out
+
+
+def write_digest(store: DataStore, period: Period, key: str) -> tuple[str, dict[str, object]]:
+    """Render one window's digest and sidecar from its stored metrics and insights."""
     config = get_config()
     org = config.github.org or "local"
-    per_day: dict[str, dict[str, object]] = {}
-    for key in context.partition_keys:
-        facts, coverage = load_facts(store, key)
-        insights = Insights.model_validate(read_upstream(store, "processed", "daily_insights", key))
-        markdown = render_daily(facts, insights, coverage, org=org, timezone=config.sparky.timezone)
-        path = store.write_output("daily", key, ".md", markdown)
-        atomic_write_json(
-            path.with_suffix(".json"), digest_sidecar(facts, insights, coverage, org=org)
-        )
-        per_day[key] = {
-            "path": dg.MetadataValue.path(str(path)),
-            "preview": dg.MetadataValue.md(markdown),
-        }
-    partition_metadata(context, per_day)
-    return dg.MaterializeResult(metadata={"range": range_label(list(context.partition_keys))})
+    metrics = WindowMetrics.model_validate(
+        read_upstream(store, "processed", f"{period}_metrics", key)
+    )
+    insights = Insights.model_validate(read_upstream(store, "processed", f"{period}_insights", key))
+    coverages = window_coverage(store, period, key)
+    failed = sorted({name for c in coverages for name in failed_repo_names(c)})
+    facts = FactSheet(period=period, partition=key, metrics=metrics, failed_repos=failed)
+    markdown = render_digest(
+        facts,
+        insights,
+        coverages,
+        org=org,
+        timezone=config.sparky.timezone,
+        github_org=config.github.org,
+    )
+    path = store.write_output(period, key, ".md", markdown)
+    atomic_write_json(
+        path.with_suffix(".json"), digest_sidecar(facts, insights, coverages, org=org)
+    )
+    return markdown, {
+        "path": dg.MetadataValue.path(str(path)),
+        "preview": dg.MetadataValue.md(markdown),
+        "writer": insights.writer,
+    }
+
+
+def digest_asset(period: Period) -> dg.AssetsDefinition:
+    name = f"{period}_digest"
+
+    @dg.asset(
+        name=name,
+        group_name="digests",
+        deps=[INSIGHTS[period], METRICS[period]],
+        kinds={"markdown"},
+        owners=OWNERS,
+        partitions_def=PERIODS[period],
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        description=(
+            f"The {UNIT[period]}'s digest: `output/{period}/{{key}}.md` with YAML front matter "
+            "(and a `.json` sidecar with the same facts): summary, key numbers with the change, "
+            "highlights, repositories, review health, attention list"
+            + (", commits per day" if period != "daily" else "")
+            + " and data coverage. The markdown is in the materialization's metadata."
+        ),
+    )
+    def _asset(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+        per_key = {key: write_digest(store, period, key)[1] for key in context.partition_keys}
+        partition_metadata(context, per_key)
+        return dg.MaterializeResult(metadata={"range": range_label(list(context.partition_keys))})
+
+    return _asset
+
+
+daily_digest = digest_asset("daily")
+weekly_digest = digest_asset("weekly")
+monthly_digest = digest_asset("monthly")

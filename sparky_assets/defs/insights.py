@@ -15,7 +15,6 @@ from pathlib import Path
 import dagster as dg
 
 from sparky_assets.defs.common import (
-    COVERAGE,
     OWNERS,
     partition_checks,
     partition_metadata,
@@ -30,30 +29,18 @@ from sparky_assets.defs.metrics import (
     weekly_metrics,
 )
 from sparky_assets.lib.facts import full_fact_sheet
-from sparky_assets.lib.insights import DeterministicWriter, FactSheet, Insights, failed_repo_names
+from sparky_assets.lib.insights import DeterministicWriter, FactSheet, Insights
 from sparky_assets.lib.llm_writer import LlmWriter, facts_budget
 from sparky_assets.lib.summarize import Trace, summarize
 from sparky_assets.lib.window import Period, WindowMetrics, make_window
 from sparky_assets.partitions import ORG_TZ, PERIODS
 from sparky_resources.config import LlmSection, get_config
-from sparky_resources.models import Coverage
 from sparky_resources.ollama import OllamaResource, is_transient
 from sparky_resources.store import DataStore
 
 METRICS = {"daily": daily_metrics, "weekly": weekly_metrics, "monthly": monthly_metrics}
 RETRIES = 2  # a transient Ollama failure retries the step; the last attempt falls back
 CHECK = "written_by_llm"
-
-
-def load_facts(store: DataStore, key: str) -> tuple[FactSheet, Coverage | None]:
-    """The deterministic fact sheet of one day from the stored metrics and coverage."""
-    metrics = WindowMetrics.model_validate(read_upstream(store, "processed", "daily_metrics", key))
-    raw_coverage = store.read_or("raw", COVERAGE, key, None)
-    coverage = Coverage.model_validate(raw_coverage) if raw_coverage else None
-    facts = FactSheet(
-        period="daily", partition=key, metrics=metrics, failed_repos=failed_repo_names(coverage)
-    )
-    return facts, coverage
 
 
 def llm_writer(
@@ -242,3 +229,4 @@ def insights_asset(
 daily_insights = insights_asset("daily")
 weekly_insights = insights_asset("weekly")
 monthly_insights = insights_asset("monthly")
+INSIGHTS = {"daily": daily_insights, "weekly": weekly_insights, "monthly": monthly_insights}

@@ -90,8 +90,8 @@ def valid_key(period: str, key: str) -> bool:
 
 
 def digest_title(period: Period, key: str) -> str:
-    """"Daily digest: 2026-11-27", "Weekly digest: week of 2026-11-23",
-    "Monthly digest: November 2026" (English month names, whatever the locale)."""
+    """A digest's title from its period and key: "Daily digest: 2026-11-27", "Weekly digest:
+    week of 2026-11-23", "Monthly digest: November 2026" (English month names, any locale)."""
     if period == "daily":
         return f"Daily digest: {key}"
     if period == "weekly":
@@ -298,7 +298,9 @@ def _read_entry(period: Period, key: str, path: Path) -> DigestEntry:
     )
 
 
-def scan_digests(output_dir: Path, *, skipped: list[SkippedFile] | None = None) -> list[DigestEntry]:
+def scan_digests(
+    output_dir: Path, *, skipped: list[SkippedFile] | None = None
+) -> list[DigestEntry]:
     """Every digest under `output_dir/{daily,weekly,monthly}/`, in period order (daily, weekly,
     monthly), oldest key first. Files whose names are not `<valid key>.md` are ignored; digest
     files that cannot be used are logged and, when `skipped` is given, appended to it."""

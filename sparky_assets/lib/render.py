@@ -6,15 +6,18 @@ Everything that came from a commit or a config (names, subjects, repo names, err
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from sparky_assets import __version__
+from sparky_assets.lib.digest_view import digest_view
 from sparky_assets.lib.insights import FactSheet, Insights
 from sparky_assets.lib.metrics import METRIC_DEFINITIONS
 from sparky_assets.lib.sanitize import md_text, yaml_text
+from sparky_assets.lib.window import WindowMetrics
 from sparky_resources.models import Coverage
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -23,6 +26,12 @@ _TEMPLATES = Path(__file__).parent / "templates"
 def md(value: Any) -> str:
     """The templates' `|md` filter: `sanitize.md_text`, the one markdown sanitizer."""
     return md_text(value)
+
+
+def md_link(text: Any, url: str | None) -> str:
+    """The templates' `|link(url)` filter: `[text](url)` for a GitHub item URL Sparky built or
+    collected (checked by `digest_view.safe_url`), else the text alone."""
+    return f"[{md_text(text)}]({url})" if url else md_text(text)
 
 
 def yaml_str(value: Any) -> str:
@@ -42,6 +51,7 @@ def _env() -> Environment:
     env.filters["md"] = md
     env.filters["yaml"] = yaml_str
     env.filters["num"] = lambda n: f"{n:,}"
+    env.filters["link"] = md_link
     return env
 
 
@@ -81,15 +91,36 @@ def render_daily(
     org: str,
     timezone: str,
 ) -> str:
-    partial = coverage is not None and coverage.is_partial
-    return _ENV.get_template("daily.md.j2").render(
+    """The daily digest (a wrapper of `render_digest` for one day's coverage)."""
+    return render_digest(
+        facts, insights, [coverage] if coverage else [], org=org, timezone=timezone
+    )
+
+
+def render_digest(
+    facts: FactSheet,
+    insights: Insights,
+    coverages: Sequence[Coverage],
+    *,
+    org: str,
+    timezone: str,
+    github_org: str | None = None,
+) -> str:
+    """A daily, weekly or monthly digest from the window's metrics, its insights and the
+    coverage files of its collected days. `github_org` (when GitHub was collected) is the org
+    whose pull requests, issues and releases the digest may link to."""
+    metrics = facts.metrics
+    if not isinstance(metrics, WindowMetrics):  # a daily file from before the window metrics
+        metrics = WindowMetrics.model_validate(metrics.model_dump())
+    view = digest_view(facts, coverages, github_org=github_org)
+    return _ENV.get_template(f"{facts.period}.md.j2").render(
         facts=facts,
-        m=facts.metrics,
+        m=metrics,
+        v=view,
         insights=insights,
         summary=summary_markdown(insights),
         writer_line=writer_line(insights),
-        coverage=coverage,
-        partial=partial,
+        coverage=coverages[0] if len(coverages) == 1 else None,
         org=org,
         timezone=timezone,
         version=__version__,
@@ -109,12 +140,22 @@ def _definitions() -> list[str]:
 
 
 def digest_sidecar(
-    facts: FactSheet, insights: Insights, coverage: Coverage | None, *, org: str
+    facts: FactSheet, insights: Insights, coverages: Sequence[Coverage] | Coverage | None, *,
+    org: str,
 ) -> dict[str, Any]:
     """The `.json` next to the markdown: the same facts, for tools. No email addresses."""
+    if isinstance(coverages, Coverage):
+        coverages = [coverages]
     metrics = facts.metrics.model_dump(mode="json")
     for person in metrics["top_contributors"]:
         person.pop("identity", None)
+
+    def cov(c: Coverage) -> dict[str, Any]:
+        # When it was collected matters only while the day is partial; leaving it out
+        # otherwise keeps a re-materialized digest byte-for-byte the same.
+        return c.model_dump(mode="json", exclude=None if c.is_partial else {"collected_at"})
+
+    covered = [cov(c) for c in coverages or []]
     return {
         "period": facts.period,
         "partition": facts.partition,
@@ -124,13 +165,5 @@ def digest_sidecar(
         # Without what grounding dropped: the model's rejected text is not for publishing.
         "insights": insights.model_dump(mode="json", exclude={"dropped"})
         | {"dropped": len(insights.dropped)},
-        # When it was collected matters only while the day is partial; leaving it out otherwise
-        # keeps a re-materialized digest byte-for-byte the same.
-        "coverage": (
-            coverage.model_dump(
-                mode="json", exclude=None if coverage.is_partial else {"collected_at"}
-            )
-            if coverage
-            else None
-        ),
+        "coverage": (covered[0] if covered else None) if facts.period == "daily" else covered,
     }

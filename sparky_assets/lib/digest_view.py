@@ -1,0 +1,338 @@
+"""What a digest shows, worked out in Python so the templates only lay it out.
+
+Numbers are formatted here (thousands separators, hours, "not available" for a figure whose
+source was not collected: never 0), changes get their arrow (▲ up, ▼ down, = unchanged), links
+are only ever GitHub item URLs that match the shape GitHub gives them, and the coverage of a
+week or month is summed up from its days' coverage files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from sparky_assets.lib.insights import FactSheet
+from sparky_assets.lib.window import Change, WindowMetrics
+from sparky_resources.models import Coverage
+
+NOT_AVAILABLE = "not available"
+LISTED = 10  # items per highlight or attention list
+# A GitHub item URL as GitHub returns it: https://<host>/<owner>/<repo>/<kind>/<id>. Anything
+# else (another scheme, quotes, spaces, parentheses) is not linked.
+_ITEM_URL = re.compile(
+    r"^https://[A-Za-z0-9.-]+(?::\d+)?/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/"
+    r"(?:pull|issues|commit|releases/tag)/[A-Za-z0-9_.%+-]+$"
+)
+# Headline figures and how they read in the table, in order.
+KEY_FIGURES: tuple[tuple[str, str], ...] = (
+    ("commits", "Commits"),
+    ("human_commits", "Commits by people (not bots)"),
+    ("merges", "Merge commits"),
+    ("active_contributors", "Active contributors"),
+    ("human_contributors", "Active contributors, people"),
+    ("new_contributors", "New contributors"),
+    ("quiet_contributors", "Gone quiet"),
+    ("lines_added", "Lines added"),
+    ("lines_deleted", "Lines deleted"),
+    ("files_changed", "Files changed"),
+    ("active_repos", "Active repositories"),
+    ("prs_opened", "Pull requests opened"),
+    ("prs_merged", "Pull requests merged"),
+    ("prs_closed_unmerged", "Pull requests closed unmerged"),
+    ("prs_open_at_end", "Pull requests open at the end"),
+    ("issues_opened", "Issues opened"),
+    ("issues_closed", "Issues closed"),
+    ("issues_open_at_end", "Issues open at the end"),
+    ("releases", "Releases"),
+    ("caf", "Contributor Absence Factor"),
+)
+# docs/metrics.md section of each figure (the digest links every figure to its definition).
+DOC_SECTION = {
+    "commits": "activity",
+    "human_commits": "activity",
+    "merges": "activity",
+    "active_contributors": "activity",
+    "human_contributors": "activity",
+    "lines_added": "activity",
+    "lines_deleted": "activity",
+    "files_changed": "activity",
+    "active_repos": "activity",
+    "new_contributors": "new-and-gone-quiet-contributors",
+    "quiet_contributors": "new-and-gone-quiet-contributors",
+    "prs_opened": "pull-requests",
+    "prs_merged": "pull-requests",
+    "prs_closed_unmerged": "pull-requests",
+    "prs_open_at_end": "pull-requests",
+    "issues_opened": "issues",
+    "issues_closed": "issues",
+    "issues_open_at_end": "issues",
+    "releases": "releases",
+    "caf": "risk",
+}
+GITHUB_FIGURES = frozenset(
+    name
+    for name, section in DOC_SECTION.items()
+    if section in ("pull-requests", "issues", "releases")
+)
+METRICS_DOC = "../metrics.md"  # docs/metrics.md, published next to the digest folders
+
+
+def safe_url(url: str | None) -> str | None:
+    return url if url and _ITEM_URL.match(url) else None
+
+
+def fmt_number(value: float | int | None, unit: str = "") -> str:
+    if value is None:
+        return NOT_AVAILABLE
+    if isinstance(value, float) and not value.is_integer():
+        text = f"{value:,.1f}"
+    else:
+        text = f"{int(value):,}"
+    return f"{text}{unit}"
+
+
+def fmt_change(change: Change | None) -> str:
+    """▲ +3 (+20.0%), ▼ \u22122 (\u221210.0%), = 0, ▲ +4 (was 0), or not available."""
+    if change is None or change.absolute is None:
+        return NOT_AVAILABLE
+    if change.absolute == 0:
+        return "= 0"
+    arrow, sign = ("▲", "+") if change.absolute > 0 else ("▼", "\u2212")
+    magnitude = fmt_number(abs(change.absolute))
+    if change.percent is None:
+        return f"{arrow} {sign}{magnitude} (was 0)"
+    return f"{arrow} {sign}{magnitude} ({sign}{abs(change.percent):.1f}%)"
+
+
+class Row(BaseModel):
+    label: str
+    value: str
+    change: str
+
+
+class Item(BaseModel):
+    """One line of a list: a linked reference and plain text around it (escaped later)."""
+
+    ref: str
+    url: str | None
+    text: str
+    note: str = ""
+
+
+class Duration(BaseModel):
+    label: str
+    count: int
+    median: str
+    p90: str
+
+
+class RepoLine(BaseModel):
+    repo: str
+    status: str  # "collected", "not collected", or "collected on N of M days"
+    detail: str = ""
+
+
+class DigestView(BaseModel):
+    title: str
+    window: str
+    quiet: bool  # nothing happened: a short digest
+    partial: str | None  # why the window is not complete yet, or None
+    rows: list[Row]
+    merged: list[Item] = Field(default_factory=list)
+    releases: list[Item] = Field(default_factory=list)
+    newcomers: list[str] = Field(default_factory=list)
+    review: list[Duration] = Field(default_factory=list)
+    stale_prs: list[Item] = Field(default_factory=list)
+    old_issues: list[Item] = Field(default_factory=list)
+    unanswered: list[Item] = Field(default_factory=list)
+    chart_labels: list[str] = Field(default_factory=list)
+    chart_values: list[int] = Field(default_factory=list)
+    chart_missing: list[str] = Field(default_factory=list)
+    repos: list[RepoLine] = Field(default_factory=list)
+    days_collected: str
+    github: str  # how GitHub was collected for the window, in words
+    doc_links: list[tuple[str, str]] = Field(default_factory=list)  # definitions shown
+
+
+def _title(period: str, key: str) -> str:
+    day = dt.date.fromisoformat(key)
+    if period == "daily":
+        return f"Daily digest: {key}"
+    if period == "weekly":
+        return f"Weekly digest: week of {key}"
+    return f"Monthly digest: {day:%B %Y}"
+
+
+def _hours(value: float | None) -> str:
+    return NOT_AVAILABLE if value is None else f"{value:,.1f} h"
+
+
+def _durations(m: WindowMetrics) -> list[Duration]:
+    out: list[Duration] = []
+    pairs: list[tuple[str, Callable[[], Any]]] = []
+    if m.pull_requests is not None:
+        p = m.pull_requests
+        pairs += [
+            ("Pull requests: time to first response", lambda: p.time_to_first_response),
+            ("Pull requests: time to first review", lambda: p.time_to_first_review),
+            ("Pull requests: time to merge", lambda: p.time_to_merge),
+        ]
+    if m.issues is not None:
+        i = m.issues
+        pairs += [
+            ("Issues: time to first response", lambda: i.time_to_first_response),
+            ("Issues: time to close", lambda: i.time_to_close),
+        ]
+    for label, get in pairs:
+        d = get()
+        out.append(
+            Duration(label=label, count=d.count, median=_hours(d.median_h), p90=_hours(d.p90_h))
+        )
+    return out
+
+
+def _open_items(items: Sequence[Any]) -> list[Item]:
+    return [
+        Item(
+            ref=f"{i.repo}#{i.number}",
+            url=safe_url(i.url),
+            text=i.title,
+            note=f"open {i.age_days:,.0f} days",
+        )
+        for i in items[:LISTED]
+    ]
+
+
+def _coverage_lines(coverages: Sequence[Coverage], days: int) -> list[RepoLine]:
+    """Per repository: collected on every collected day, or which days failed and why."""
+    seen: dict[str, dict[str, Any]] = {}
+    for c in coverages:
+        for r in c.repos:
+            entry = seen.setdefault(r.repo, {"ok": 0, "failed": [], "error": None, "cov": r})
+            if r.status == "ok":
+                entry["ok"] += 1
+                entry["cov"] = r
+            else:
+                entry["failed"].append(c.partition)
+                entry["error"] = r.error
+    lines = []
+    for repo in sorted(seen):
+        e = seen[repo]
+        if not e["failed"]:
+            lines.append(RepoLine(repo=repo, status="collected"))
+        elif not e["ok"]:
+            lines.append(RepoLine(repo=repo, status="not collected", detail=e["error"] or ""))
+        else:
+            lines.append(
+                RepoLine(
+                    repo=repo,
+                    status=f"collected on {e['ok']} of {e['ok'] + len(e['failed'])} days",
+                    detail=f"not on {', '.join(e['failed'])}: {e['error'] or 'unknown error'}",
+                )
+            )
+    return lines
+
+
+def digest_view(
+    facts: FactSheet, coverages: Sequence[Coverage], *, github_org: str | None = None
+) -> DigestView:
+    m = facts.metrics
+    if not isinstance(m, WindowMetrics):
+        m = WindowMetrics.model_validate(m.model_dump())
+    # GitHub's rows are left out where GitHub was not collected at all (the coverage says so);
+    # where it was collected for only some days they read "not available".
+    github_rows = m.github_available or (m.github_note or "").startswith("GitHub was collected")
+    rows = [
+        Row(
+            label=label,
+            value=fmt_number(getattr(m, name, None)),
+            change=fmt_change(m.change.get(name)),
+        )
+        for name, label in KEY_FIGURES
+        if github_rows or name not in GITHUB_FIGURES
+    ]
+    prs = m.pull_requests
+    merged = [
+        Item(
+            ref=f"{p.repo}#{p.number}",
+            url=safe_url(p.url),
+            text=p.title,
+            note=" · ".join(
+                x
+                for x in (
+                    f"{p.lines:,} lines" if p.lines is not None else "",
+                    f"by {p.author_login}" if p.author_login else "",
+                )
+                if x
+            ),
+        )
+        for p in (prs.merged_list[:LISTED] if prs else [])
+    ]
+    releases = [
+        Item(
+            ref=f"{r.repo} {r.tag_name}",
+            url=safe_url(r.url),
+            text=r.name or "",
+            note="pre-release" if r.is_prerelease else "",
+        )
+        for r in (m.release_metrics.items[:LISTED] if m.release_metrics else [])
+    ]
+    newcomers = [p.name for p in m.new_contributor_list if not p.is_bot][: LISTED * 2]
+    activity = (
+        m.commits
+        + m.merges
+        + (m.prs_opened or 0)
+        + (m.prs_merged or 0)
+        + (m.issues_opened or 0)
+        + (m.issues_closed or 0)
+        + (m.releases or 0)
+    )
+    days = len(m.days) or 1
+    collected = m.days_collected if m.days_collected is not None else len(coverages)
+    partial = None
+    if any(c.is_partial for c in coverages):
+        partial = "collected before the window ended"
+    elif facts.period != "daily" and collected < days:
+        partial = f"{collected} of {days} days collected so far"
+    chart = m.commits_per_day if facts.period != "daily" else {}
+    unanswered = (
+        [
+            Item(ref=f"{p.repo}#{p.number}", url=safe_url(p.url), text=p.title)
+            for p in getattr(prs, "unanswered_list", [])[:LISTED]
+        ]
+        if prs
+        else []
+    )
+    return DigestView(
+        title=_title(facts.period, facts.partition),
+        window=f"{m.start} to {m.end}" if m.start and m.end else facts.partition,
+        quiet=activity == 0,
+        partial=partial,
+        rows=rows,
+        merged=merged,
+        releases=releases,
+        newcomers=newcomers,
+        review=_durations(m),
+        stale_prs=_open_items(m.oldest_open_prs),
+        old_issues=_open_items(m.oldest_open_issues),
+        unanswered=unanswered,
+        chart_labels=[d[5:] for d in chart],
+        chart_values=[v or 0 for v in chart.values()],
+        chart_missing=[d for d, v in chart.items() if v is None],
+        repos=_coverage_lines(coverages, days),
+        days_collected=f"{collected} of {days}",
+        doc_links=[
+            (section.replace("-", " "), f"{METRICS_DOC}#{section}")
+            for section in dict.fromkeys(DOC_SECTION[r] for r, _ in KEY_FIGURES)
+            if github_rows or section not in ("pull-requests", "issues", "releases")
+        ],
+        github=(
+            f"GitHub organization {github_org}"
+            if m.github_available and github_org
+            else m.github_note or "GitHub was not collected (no [github].org configured)"
+        ),
+    )

@@ -1,0 +1,430 @@
+"""The digests' index page and Atom feed (sparky_assets/lib/index.py), from real files in a
+temporary output folder, parsed back with markdown-it-py and xml.etree.
+
+Expected values are written out by hand: titles, paths, instants and orders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import pytest
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from pydantic import ValidationError
+
+from sparky_assets.lib.index import (
+    DigestEntry,
+    SkippedFile,
+    entry_id,
+    markdown_plain,
+    render_feed,
+    render_index,
+    scan_digests,
+    tag_uri,
+)
+from sparky_assets.lib.sanitize import WORD_JOINER
+
+A = "{http://www.w3.org/2005/Atom}"
+UTC = dt.UTC
+HOSTILE = "a | b `code` <script>alert(1)</script> @alice 🎉 \x07bell"
+HOSTILE_PLAIN = "a | b `code` <script>alert(1)</script> @alice 🎉 bell"  # BEL dropped
+LONG = "x" * 500
+
+
+def write_digest(
+    out: Path,
+    period: str,
+    key: str,
+    *,
+    front: str | None = None,
+    headline: str | None = None,
+    text_format: str = "text",
+    coverage: dict[str, Any] | None = None,
+    body: str = "",
+) -> Path:
+    """A digest like the daily template writes it; `front` replaces the whole front matter."""
+    folder = out / period
+    folder.mkdir(parents=True, exist_ok=True)
+    if front is None:
+        front = (
+            f'---\ndate: "{key}"\nperiod: "{period}"\norg: "acme"\ninsights: "deterministic"\n---\n'
+        )
+    page = folder / f"{key}.md"
+    page.write_text(f"{front}\n# Digest {key}\n\n{body}", encoding="utf-8")
+    if headline is not None or coverage is not None:
+        sidecar: dict[str, Any] = {"period": period, "partition": key, "coverage": coverage}
+        if headline is not None:
+            sidecar["insights"] = {"headline": headline, "text_format": text_format}
+        (folder / f"{key}.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    return page
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """An output folder with five valid digests, three broken ones and junk files."""
+    o = tmp_path / "output"
+    write_digest(o, "daily", "2026-11-27", headline="Quiet Friday.")
+    write_digest(o, "daily", "2026-11-26", headline=HOSTILE)
+    write_digest(
+        o, "daily", "2026-11-25", headline="Half a day.",
+        front='---\ndate: "2026-11-25"\nperiod: "daily"\npartial: true\n---\n',
+    )  # fmt: skip
+    write_digest(o, "weekly", "2026-11-23", headline=LONG)
+    write_digest(o, "monthly", "2026-11-01", headline="")
+    # Broken digests: a valid name, an unusable file.
+    write_digest(o, "daily", "2026-11-19", front="# no front matter\n")
+    write_digest(o, "daily", "2026-11-18", front='---\ndate: "2026-11-18\n: [\n---\n')
+    write_digest(o, "weekly", "2026-11-16", front='---\nperiod: "daily"\n---\n')
+    # Junk: not a digest's name.
+    (o / "daily" / ".gitkeep").write_text("", encoding="utf-8")
+    (o / "daily" / "2026-11-28.md.tmp").write_text("---\n---\n", encoding="utf-8")
+    (o / "daily" / ".2026-11-28.md.swp").write_text("---\n---\n", encoding="utf-8")
+    (o / "daily" / "index.md").write_text("---\n---\n", encoding="utf-8")
+    (o / "daily" / "2026-13-01.md").write_text("---\n---\n", encoding="utf-8")
+    (o / "daily" / "2026-11-20.json").write_text("{}", encoding="utf-8")
+    (o / "weekly" / "2026-11-24.md").write_text("---\n---\n", encoding="utf-8")  # a Tuesday
+    (o / "monthly" / "2026-11-02.md").write_text("---\n---\n", encoding="utf-8")
+    (o / "index.md").write_text("# old index\n", encoding="utf-8")
+    (o / "feed.xml").write_text("<feed/>", encoding="utf-8")
+    return o
+
+
+# --- scan_digests -----------------------------------------------------------------------------
+
+
+def test_scan_finds_exactly_the_valid_digests(out: Path) -> None:
+    skipped: list[SkippedFile] = []
+    found = [(e.period, e.key, e.title, e.path) for e in scan_digests(out, skipped=skipped)]
+    assert found == [
+        ("daily", "2026-11-25", "Daily digest: 2026-11-25", "daily/2026-11-25.md"),
+        ("daily", "2026-11-26", "Daily digest: 2026-11-26", "daily/2026-11-26.md"),
+        ("daily", "2026-11-27", "Daily digest: 2026-11-27", "daily/2026-11-27.md"),
+        ("weekly", "2026-11-23", "Weekly digest: week of 2026-11-23", "weekly/2026-11-23.md"),
+        ("monthly", "2026-11-01", "Monthly digest: November 2026", "monthly/2026-11-01.md"),
+    ]
+    assert sorted(s.path for s in skipped) == [
+        "daily/2026-11-18.md",
+        "daily/2026-11-19.md",
+        "weekly/2026-11-16.md",
+    ]
+    reasons = {s.path: s.reason for s in skipped}
+    assert "no front matter" in reasons["daily/2026-11-19.md"]
+    assert "not valid YAML" in reasons["daily/2026-11-18.md"]
+    assert "period 'daily'" in reasons["weekly/2026-11-16.md"]
+
+
+def test_scan_of_a_missing_or_empty_folder_finds_nothing(tmp_path: Path) -> None:
+    assert scan_digests(tmp_path / "nowhere") == []
+    (tmp_path / "daily").mkdir()
+    assert scan_digests(tmp_path) == []
+
+
+def test_summaries_are_one_line_of_plain_text(out: Path) -> None:
+    summaries = {e.key: e.summary for e in scan_digests(out)}
+    assert summaries["2026-11-27"] == "Quiet Friday."
+    assert summaries["2026-11-26"] == HOSTILE_PLAIN
+    assert summaries["2026-11-23"] == "x" * 299 + "…"  # 500 characters cut to 300
+    assert summaries["2026-11-01"] == ""
+
+
+def test_markdown_headline_and_bold_line_are_reduced_to_plain_text(tmp_path: Path) -> None:
+    llm = (
+        "**Big** day in [alpha](https://github.com/acme/alpha): 3\\_000 \\<b\\> lines by "
+        f"{WORD_JOINER}@{WORD_JOINER}alice, see <https://github.com/acme/alpha/pull/1>"
+    )
+    write_digest(tmp_path, "daily", "2026-11-27", headline=llm, text_format="markdown")
+    write_digest(tmp_path, "daily", "2026-11-26", body="**12 commits by \\*two\\* people.**\n")
+    summaries = {e.key: e.summary for e in scan_digests(tmp_path)}
+    assert summaries["2026-11-27"] == (
+        "Big day in alpha: 3_000 <b> lines by @alice, see https://github.com/acme/alpha/pull/1"
+    )
+    assert summaries["2026-11-26"] == "12 commits by *two* people."
+    # The same text as plain text is kept as it is: backslashes and all.
+    assert markdown_plain("a\\_b") == "a_b"
+    write_digest(tmp_path, "daily", "2026-11-25", headline="a\\_b")
+    assert {e.key: e.summary for e in scan_digests(tmp_path)}["2026-11-25"] == "a\\_b"
+
+
+def test_updated_is_stable_and_never_the_mtime(tmp_path: Path) -> None:
+    write_digest(tmp_path, "daily", "2026-11-27")
+    write_digest(tmp_path, "weekly", "2026-11-23")
+    write_digest(tmp_path, "monthly", "2026-12-01")
+    write_digest(
+        tmp_path, "daily", "2026-11-26",
+        front='---\ndate: "2026-11-26"\nupdated: 2026-11-28T09:30:00+01:00\n---\n',
+    )  # fmt: skip
+    write_digest(  # collected before the window ended: partial, updated when collected
+        tmp_path, "daily", "2026-11-25", headline="h",
+        coverage={"window_end": "2026-11-26T00:00:00-05:00",
+                  "collected_at": "2026-11-25T22:15:00-05:00"},
+    )  # fmt: skip
+    write_digest(  # complete (no collected_at): the window's real end
+        tmp_path, "daily", "2026-11-24", headline="h",
+        coverage={"window_end": "2026-11-25T00:00:00-05:00"},
+    )  # fmt: skip
+    first = scan_digests(tmp_path)
+    assert {(e.period, e.key): (e.updated, e.partial) for e in first} == {
+        ("daily", "2026-11-24"): (dt.datetime(2026, 11, 25, 5, tzinfo=UTC), False),
+        ("daily", "2026-11-25"): (dt.datetime(2026, 11, 26, 3, 15, tzinfo=UTC), True),
+        ("daily", "2026-11-26"): (dt.datetime(2026, 11, 28, 8, 30, tzinfo=UTC), False),
+        ("daily", "2026-11-27"): (dt.datetime(2026, 11, 28, tzinfo=UTC), False),
+        ("weekly", "2026-11-23"): (dt.datetime(2026, 11, 30, tzinfo=UTC), False),
+        ("monthly", "2026-12-01"): (dt.datetime(2027, 1, 1, tzinfo=UTC), False),
+    }
+    for page in tmp_path.rglob("*.md"):
+        os.utime(page, (1_900_000_000, 1_900_000_000))
+    assert scan_digests(tmp_path) == first
+
+
+def test_partial_comes_from_the_front_matter_first(tmp_path: Path) -> None:
+    write_digest(
+        tmp_path, "daily", "2026-11-25", front='---\npartial: false\n---\n',
+        coverage={"window_end": "2026-11-26T00:00:00+00:00",
+                  "collected_at": "2026-11-25T12:00:00+00:00"},
+    )  # fmt: skip
+    write_digest(tmp_path, "daily", "2026-11-26", front="---\npartial: true\n---\n")
+    write_digest(tmp_path, "daily", "2026-11-27")
+    partial = {e.key: (e.partial, e.updated) for e in scan_digests(tmp_path)}
+    assert partial == {
+        "2026-11-25": (False, dt.datetime(2026, 11, 26, tzinfo=UTC)),
+        "2026-11-26": (True, dt.datetime(2026, 11, 27, tzinfo=UTC)),
+        "2026-11-27": (False, dt.datetime(2026, 11, 28, tzinfo=UTC)),
+    }
+
+
+def test_an_entry_needs_a_valid_key_and_an_aware_time() -> None:
+    noon = dt.datetime(2026, 11, 24, 12, tzinfo=UTC)
+    with pytest.raises(ValidationError):
+        DigestEntry(period="weekly", key="2026-11-24", updated=noon)  # a Tuesday
+    with pytest.raises(ValidationError):
+        DigestEntry(period="daily", key="../../etc", updated=noon)
+    with pytest.raises(ValidationError):
+        DigestEntry(period="daily", key="2026-11-24", updated=noon.replace(tzinfo=None))
+    assert DigestEntry(period="monthly", key="2026-02-01", updated=noon).path == (
+        "monthly/2026-02-01.md"
+    )
+
+
+# --- render_index -----------------------------------------------------------------------------
+
+
+def _parse(md: str) -> list[Token]:
+    return MarkdownIt("commonmark").enable("table").parse(md)
+
+
+def _sections(tokens: list[Token]) -> dict[str, list[Token]]:
+    """Each h2's text -> the inline tokens of its list items."""
+    sections: dict[str, list[Token]] = {}
+    current: list[Token] | None = None
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open" and tok.tag == "h2":
+            current = sections.setdefault(tokens[i + 1].content, [])
+        elif (
+            tok.type == "inline"
+            and current is not None
+            and tokens[i - 1].type == "paragraph_open"
+            and tokens[i - 2].type == "list_item_open"
+        ):
+            current.append(tok)
+    return sections
+
+
+def _shown(inline: Token) -> str:
+    return "".join(c.content for c in inline.children or [] if c.type == "text")
+
+
+def _links(inline: Token) -> list[str]:
+    return [str(c.attrs["href"]) for c in inline.children or [] if c.type == "link_open"]
+
+
+def test_index_has_sections_broadest_first_newest_first(out: Path) -> None:
+    tokens = _parse(render_index(scan_digests(out), org="acme"))
+    headings = [
+        (tok.tag, tokens[i + 1].content)
+        for i, tok in enumerate(tokens)
+        if tok.type == "heading_open"
+    ]
+    assert headings == [
+        ("h1", "Sparky digests: acme"),
+        ("h2", "Monthly"),
+        ("h2", "Weekly"),
+        ("h2", "Daily"),
+    ]
+    sections = _sections(tokens)
+    links = {name: [_links(item) for item in items] for name, items in sections.items()}
+    assert links == {
+        "Monthly": [["monthly/2026-11-01.md"]],
+        "Weekly": [["weekly/2026-11-23.md"]],
+        "Daily": [["daily/2026-11-27.md"], ["daily/2026-11-26.md"], ["daily/2026-11-25.md"]],
+    }
+    assert sum(t.type == "list_item_open" for t in tokens) == 5
+    daily = [_shown(item).replace(WORD_JOINER, "") for item in sections["Daily"]]
+    assert daily == [
+        "Daily digest: 2026-11-27: Quiet Friday.",
+        f"Daily digest: 2026-11-26: {HOSTILE_PLAIN}",
+        "Daily digest: 2026-11-25 (partial): Half a day.",
+    ]
+    # The partial mark is bold; the monthly digest has no summary, only its link.
+    assert any(c.type == "strong_open" for c in sections["Daily"][2].children or [])
+    assert _shown(sections["Monthly"][0]) == "Monthly digest: November 2026"
+
+
+def test_index_text_is_inert(out: Path) -> None:
+    text = render_index(scan_digests(out), org="<b>acme</b> @org")
+    tokens = _parse(text)
+    every = [t for tok in tokens for t in [tok, *(tok.children or [])]]
+    assert not [t for t in every if t.type in ("html_inline", "html_block", "code_inline")]
+    links = [str(t.attrs["href"]) for t in every if t.type == "link_open"]
+    assert len(links) == 5
+    assert all(link.startswith(("daily/", "weekly/", "monthly/")) for link in links)
+    shown = "".join(t.content for t in every if t.type == "text")
+    assert "@alice" not in shown and f"@{WORD_JOINER}alice" in shown
+    assert "@org" not in shown and f"@{WORD_JOINER}org" in shown
+    assert "<script>alert(1)</script>" in shown.replace(WORD_JOINER, "")  # shown, as text
+    assert "\x07" not in text
+    h1 = next(tokens[i + 1] for i, t in enumerate(tokens) if t.tag == "h1")
+    assert _shown(h1).replace(WORD_JOINER, "") == "Sparky digests: <b>acme</b> @org"
+
+
+def test_index_without_digests_says_so() -> None:
+    tokens = _parse(render_index([], org="acme"))
+    assert [t.tag for t in tokens if t.type == "heading_open"] == ["h1"]
+    assert "No digests yet." in [t.content for t in tokens if t.type == "inline"]
+
+
+# --- render_feed ------------------------------------------------------------------------------
+
+
+def entry(period: str, key: str, hour: int, summary: str = "s", **kw: Any) -> DigestEntry:
+    return DigestEntry(
+        period=period,  # type: ignore[arg-type]
+        key=key,
+        updated=dt.datetime(2026, 11, 28, hour, tzinfo=UTC),
+        summary=summary,
+        **kw,
+    )
+
+
+FEED_ID = "tag:sparky,2025:acme/digests"
+
+
+def feed(entries: list[DigestEntry], **kw: Any) -> ET.Element:
+    kw.setdefault("site_url", "https://example.org/sparky/")
+    text = render_feed(entries, org="acme", feed_id=FEED_ID, **kw)
+    assert text.startswith("<?xml version='1.0' encoding='utf-8'?>\n")
+    return ET.fromstring(text.encode("utf-8"))
+
+
+def _entries(root: ET.Element) -> list[ET.Element]:
+    return root.findall(f"{A}entry")
+
+
+def _text(element: ET.Element, tag: str) -> str:
+    found = element.find(f"{A}{tag}")
+    assert found is not None, tag
+    return found.text or ""
+
+
+def test_feed_is_atom_with_required_elements() -> None:
+    root = feed([entry("daily", "2026-11-27", 1), entry("weekly", "2026-11-23", 2)])
+    assert root.tag == f"{A}feed"
+    assert _text(root, "id") == FEED_ID
+    assert _text(root, "title") == "Sparky digests: acme"
+    assert _text(root, "updated") == "2026-11-28T02:00:00Z"
+    assert _text(root.find(f"{A}author"), "name") == "Sparky"  # type: ignore[arg-type]
+    self_link = root.find(f"{A}link[@rel='self']")
+    assert self_link is not None
+    assert self_link.get("href") == "https://example.org/sparky/feed.xml"
+    assert root.find(f"{A}generator") is not None
+    items = _entries(root)
+    assert [_text(e, "id") for e in items] == [
+        "tag:sparky,2025:acme/weekly/2026-11-23",
+        "tag:sparky,2025:acme/daily/2026-11-27",
+    ]
+    assert [_text(e, "title") for e in items] == [
+        "Weekly digest: week of 2026-11-23",
+        "Daily digest: 2026-11-27",
+    ]
+    assert [e.find(f"{A}link").get("href") for e in items] == [  # type: ignore[union-attr]
+        "https://example.org/sparky/weekly/2026-11-23.md",
+        "https://example.org/sparky/daily/2026-11-27.md",
+    ]
+    for item in items:
+        parsed = dt.datetime.fromisoformat(_text(item, "updated"))
+        assert parsed.tzinfo is not None
+        assert item.find(f"{A}link").get("rel") == "alternate"  # type: ignore[union-attr]
+
+
+def test_feed_without_site_url_has_relative_links_and_no_self_link() -> None:
+    root = feed([entry("monthly", "2026-11-01", 3, partial=True)], site_url=None)
+    assert root.find(f"{A}link") is None
+    (item,) = _entries(root)
+    assert item.find(f"{A}link").get("href") == "monthly/2026-11-01.md"  # type: ignore[union-attr]
+    assert _text(item, "title") == "Monthly digest: November 2026 (partial)"
+
+
+def test_feed_ids_are_stable_when_content_changes() -> None:
+    before = [entry("daily", "2026-11-27", 1, "first"), entry("daily", "2026-11-26", 0, "a")]
+    after = [entry("daily", "2026-11-27", 5, "rewritten"), entry("daily", "2026-11-26", 0, "a")]
+    ids = [[_text(e, "id") for e in _entries(feed(before))] for _ in range(2)]
+    assert ids[0] == ids[1]
+    changed = feed(after)
+    assert sorted(_text(e, "id") for e in _entries(changed)) == sorted(ids[0])
+    assert _text(_entries(changed)[0], "summary") == "rewritten"
+    assert entry_id("acme", "daily", "2026-11-27") == "tag:sparky,2025:acme/daily/2026-11-27"
+    assert tag_uri("a b/c", "x y") == "tag:sparky,2025:a%20b%2Fc/x%20y"
+
+
+def test_feed_is_newest_first_and_limited() -> None:
+    entries = [
+        entry("daily", "2026-11-20", 4),
+        entry("daily", "2026-11-21", 9),
+        entry("weekly", "2026-11-16", 9),  # same instant as 11-21: the newer key first
+        entry("monthly", "2026-11-01", 1),
+        entry("daily", "2026-11-22", 7),
+    ]
+    root = feed(entries, limit=3)
+    assert [_text(e, "id").rsplit(":", 1)[1] for e in _entries(root)] == [
+        "acme/daily/2026-11-21",
+        "acme/weekly/2026-11-16",
+        "acme/daily/2026-11-22",
+    ]
+    assert _text(root, "updated") == "2026-11-28T09:00:00Z"
+    assert len(_entries(feed(entries))) == 5
+    assert len(_entries(feed(entries, limit=0))) == 0
+    with pytest.raises(ValueError):
+        render_feed(entries, org="acme", feed_id=FEED_ID, site_url=None, limit=-1)
+
+
+def test_empty_feed_is_valid_with_a_fixed_updated() -> None:
+    root = feed([])
+    assert _text(root, "updated") == "1970-01-01T00:00:00Z"
+    assert _entries(root) == []
+
+
+def test_hostile_text_round_trips_as_text(out: Path) -> None:
+    hostile_org = "acme</title><script>x</script>\x01&amp;"
+    text = render_feed(scan_digests(out), org=hostile_org, feed_id=FEED_ID + "\x02", site_url=None)
+    root = ET.fromstring(text.encode("utf-8"))
+    assert _text(root, "title") == "Sparky digests: acme</title><script>x</script>&amp;"
+    assert _text(root, "id") == FEED_ID
+    summaries = {_text(e, "id").rsplit("/", 1)[1]: e.find(f"{A}summary") for e in _entries(root)}
+    hostile = summaries["2026-11-26"]
+    assert hostile is not None
+    assert hostile.text == HOSTILE_PLAIN and hostile.get("type") == "text"
+    assert list(hostile) == []  # no element injected
+    assert summaries["2026-11-01"] is None  # empty headline: no summary element
+    assert summaries["2026-11-23"].text == "x" * 299 + "…"  # type: ignore[union-attr]
+    tags = {el.tag for el in root.iter()}
+    assert tags <= {
+        f"{A}{t}"
+        for t in ("feed", "id", "title", "updated", "author", "name", "generator", "entry",
+                  "link", "summary")
+    }  # fmt: skip
+    assert _text(_entries(root)[0], "id").startswith("tag:sparky,2025:acme%3C%2Ftitle%3E")
