@@ -33,7 +33,7 @@ from fakes.ollama_server import FakeOllama
 from sparky_assets.defs import digests as digests_defs
 from sparky_assets.defs import insights as insights_defs
 from sparky_assets.defs.collect import raw_commits, repositories
-from sparky_assets.defs.digests import daily_digest
+from sparky_assets.defs.digests import daily_digest, monthly_digest, weekly_digest
 from sparky_assets.defs.github import github_activity
 from sparky_assets.defs.identity import contributors
 from sparky_assets.defs.insights import (
@@ -373,3 +373,67 @@ def test_switched_off_the_llm_is_never_asked_and_the_check_passes(
     assert "[llm].enabled = false" in insights["fallback_reason"]
     (check,) = result.get_asset_check_evaluations()
     assert check.passed
+
+
+# --- digests of every period, from the materialized data -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digests(worded) -> tuple[World, FakeOllama]:
+    world, fake = worded
+    world.materialize([weekly_digest], _range(WEEK, WEEK), ollama(fake))
+    world.materialize([monthly_digest], _range(MONTH, MONTH), ollama(fake))
+    return world, fake
+
+
+def _table(text: str, heading: str) -> list[list[str]]:
+    block = text.split(heading, 1)[1].split("\n\n", 2)[1]
+    return [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()]
+
+
+def test_weekly_and_monthly_digests_show_their_own_figures(digests) -> None:
+    world, _ = digests
+    root = world.root
+    for period, key in (("weekly", WEEK), ("monthly", MONTH)):
+        text = (root / "output" / period / f"{key}.md").read_text()
+        metrics = json.loads(
+            (root / "data/processed" / f"{period}_metrics" / f"{key}.json").read_text()
+        )
+        head = text.split("\n---\n", 1)[0]
+        assert f'period: "{period}"' in head and 'insights: "ollama"' in head
+        rows = {r[0]: r[1:] for r in _table(text, "## Key numbers")[2:]}
+        assert rows["Commits"][0] == f"{metrics['commits']:,}"
+        assert rows["Pull requests merged"][0] == f"{metrics['prs_merged']:,}"
+        # The chart: one bar per day of the window, the day's commits from the metrics file.
+        chart = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+        bars = json.loads(chart.split("bar ", 1)[1].splitlines()[0])
+        assert bars == [v or 0 for v in metrics["commits_per_day"].values()]
+        assert len(bars) == (7 if period == "weekly" else 30)
+        # Merged pull requests link to the org's own pull requests, nothing else is linked
+        # except the metric definitions.
+        links = re.findall(r"\]\(([^)]+)\)", text)
+        org = world.org.login
+        assert any(f"https://github.com/{org}/" in u and "/pull/" in u for u in links)
+        assert all(u.startswith((f"https://github.com/{org}/", "../metrics.md#")) for u in links), (
+            links
+        )
+        sidecar = json.loads((root / "output" / period / f"{key}.json").read_text())
+        assert sidecar["period"] == period and sidecar["metrics"]["commits"] == metrics["commits"]
+        assert "@" not in json.dumps(sidecar["metrics"]["top_contributors"])  # no emails
+
+
+def test_a_week_that_merged_pull_requests_lists_them_largest_first(digests) -> None:
+    world, _ = digests
+    text = (world.root / "output/weekly" / f"{WEEK}.md").read_text()
+    section = text.split("### Merged pull requests", 1)[1].split("\n#", 1)[0]
+    start, end = world.org.window(days=7)
+    merged = [
+        p
+        for p in world.org.pull_requests()
+        if p.merged_at is not None and start <= p.merged_at < end
+    ]
+    numbers = [int(n) for n in re.findall(r"\[[\w.-]+#(\d+)\]", section)]
+    assert len(numbers) == min(10, len(merged)) and numbers
+    by_lines = {p.number: (p.additions or 0) + (p.deletions or 0) for p in merged}
+    sizes = [by_lines[n] for n in numbers]
+    assert sizes == sorted(sizes, reverse=True)
