@@ -31,6 +31,7 @@ def test_definitions_load_and_validate(defs: dg.Definitions) -> None:
         "monthly_insights",
         "weekly_digest",
         "monthly_digest",
+        "digest_index",
     }
 
 

@@ -33,7 +33,7 @@ from fakes.ollama_server import FakeOllama
 from sparky_assets.defs import digests as digests_defs
 from sparky_assets.defs import insights as insights_defs
 from sparky_assets.defs.collect import raw_commits, repositories
-from sparky_assets.defs.digests import daily_digest, monthly_digest, weekly_digest
+from sparky_assets.defs.digests import daily_digest, digest_index, monthly_digest, weekly_digest
 from sparky_assets.defs.github import github_activity
 from sparky_assets.defs.identity import contributors
 from sparky_assets.defs.insights import (
@@ -383,6 +383,7 @@ def digests(worded) -> tuple[World, FakeOllama]:
     world, fake = worded
     world.materialize([weekly_digest], _range(WEEK, WEEK), ollama(fake))
     world.materialize([monthly_digest], _range(MONTH, MONTH), ollama(fake))
+    world.materialize([digest_index], {}, ollama(fake))
     return world, fake
 
 
@@ -437,3 +438,22 @@ def test_a_week_that_merged_pull_requests_lists_them_largest_first(digests) -> N
     by_lines = {p.number: (p.additions or 0) + (p.deletions or 0) for p in merged}
     sizes = [by_lines[n] for n in numbers]
     assert sizes == sorted(sizes, reverse=True)
+
+
+def test_the_index_and_feed_list_every_digest(digests) -> None:
+    import xml.etree.ElementTree as ET
+
+    world, _ = digests
+    out = world.root / "output"
+    index = (out / "index.md").read_text()
+    links = re.findall(r"\]\(((?:daily|weekly|monthly)/[\d-]+\.md)\)", index)
+    assert links == [f"monthly/{MONTH}.md", f"weekly/{WEEK}.md"] + [
+        f"daily/{d}.md" for d in reversed(DAYS)
+    ]
+    atom = "{http://www.w3.org/2005/Atom}"
+    feed = ET.fromstring((out / "feed.xml").read_bytes())
+    entries = feed.findall(f"{atom}entry")
+    assert len(entries) == len(links)
+    assert {e.find(f"{atom}link").get("href") for e in entries} == set(links)
+    # The definitions the digests link to are published next to them.
+    assert (out / "metrics.md").read_text().startswith("# Sparky's metrics")

@@ -1,4 +1,7 @@
-"""Digests layer: the markdown people read, plus a JSON sidecar for tools, per period."""
+"""Digests layer: the markdown people read, plus a JSON sidecar for tools, per period; and the
+index and feed that list them."""
+
+from pathlib import Path
 
 import dagster as dg
 
@@ -10,13 +13,20 @@ from sparky_assets.defs.common import (
     read_upstream,
 )
 from sparky_assets.defs.insights import INSIGHTS, METRICS
+from sparky_assets.lib.index import (
+    SkippedFile,
+    render_feed,
+    render_index,
+    scan_digests,
+    tag_uri,
+)
 from sparky_assets.lib.insights import FactSheet, Insights, failed_repo_names
 from sparky_assets.lib.render import digest_sidecar, render_digest
 from sparky_assets.lib.window import Period, WindowMetrics, make_window
 from sparky_assets.partitions import ORG_TZ, PERIODS
 from sparky_resources.config import get_config
 from sparky_resources.models import Coverage
-from sparky_resources.store import DataStore, atomic_write_json
+from sparky_resources.store import DataStore, atomic_write_json, atomic_write_text
 
 UNIT = {"daily": "day", "weekly": "week", "monthly": "month"}
 
@@ -91,3 +101,41 @@ def digest_asset(period: Period) -> dg.AssetsDefinition:
 daily_digest = digest_asset("daily")
 weekly_digest = digest_asset("weekly")
 monthly_digest = digest_asset("monthly")
+
+
+METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+
+
+@dg.asset(
+    group_name="digests",
+    deps=[daily_digest, weekly_digest, monthly_digest],
+    kinds={"markdown", "atom"},
+    owners=OWNERS,
+    description=(
+        "`output/index.md` (every digest, newest first, grouped by period), `output/feed.xml` "
+        "(an Atom 1.0 feed with stable entry ids) and `output/metrics.md` (the definitions the "
+        "digests link to), from the digests on disk."
+    ),
+)
+def digest_index(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+    config = get_config()
+    org = config.github.org or "local"
+    out = Path(store.output_dir)
+    skipped: list[SkippedFile] = []
+    entries = scan_digests(out, skipped=skipped)
+    for s in skipped:
+        context.log.warning(f"digest_index: skipped {s.path}: {s.reason}")
+    atomic_write_text(out / "index.md", render_index(entries, org=org))
+    feed = render_feed(entries, org=org, feed_id=tag_uri(org, "digests"), site_url=None)
+    atomic_write_text(out / "feed.xml", feed)
+    if METRICS_DOC.exists():  # a source checkout; an installed wheel has no docs/
+        atomic_write_text(out / "metrics.md", METRICS_DOC.read_text(encoding="utf-8"))
+    counts = {p: sum(e.period == p for e in entries) for p in ("daily", "weekly", "monthly")}
+    return dg.MaterializeResult(
+        metadata={
+            **{f"{p}_digests": n for p, n in counts.items()},
+            "skipped": len(skipped),
+            "index": dg.MetadataValue.path(str(out / "index.md")),
+            "feed": dg.MetadataValue.path(str(out / "feed.xml")),
+        }
+    )
