@@ -23,6 +23,20 @@ demo days="7": _home
     @echo "Daily digests:"
     @sparky digests --last {{days}}
 
+# The weekly digest of the week starting Monday DATE: its days' chain, then the week's assets
+weekly monday: _home
+    range="$(sparky window weekly {{quote(monday)}})" && dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition-range "$range"
+    dagster asset materialize -m sparky_assets.definitions --select weekly_metrics,weekly_insights,weekly_digest --partition {{quote(monday)}}
+    dagster asset materialize -m sparky_assets.definitions --select digest_index
+    @echo "Weekly digest: weekly/{{monday}}.md in [sparky].output_dir"
+
+# The monthly digest of the month starting DATE (the 1st): its days' chain, then the month's
+monthly first: _home
+    range="$(sparky window monthly {{quote(first)}})" && dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition-range "$range"
+    dagster asset materialize -m sparky_assets.definitions --select monthly_metrics,monthly_insights,monthly_digest --partition {{quote(first)}}
+    dagster asset materialize -m sparky_assets.definitions --select digest_index
+    @echo "Monthly digest: monthly/{{first}}.md in [sparky].output_dir"
+
 # Materialize the daily chain for one day (checked first), e.g. `just day 2025-06-03`
 day date: _home
     @sparky check-partition {{quote(date)}}

@@ -3,6 +3,7 @@
 sparky range --last 7        prints START...END for `dagster asset materialize --partition-range`
 sparky digests --last 7      prints the paths of the daily digests of those days that exist
 sparky check-partition DATE  exits 0 if DATE is a daily partition, else prints one line, exits 2
+sparky window weekly KEY     prints FIRST...LAST, the daily partitions of a week (or `monthly`)
 
 "Today" is today in `[sparky].timezone`. `--now INSTANT` (ISO 8601 with an offset) pins the
 clock, for tests and for reproducing what a past run saw.
@@ -60,17 +61,30 @@ def _parser() -> argparse.ArgumentParser:
         "timezone); otherwise print one line to stderr and exit 2.",
     )
     check.add_argument("date", metavar="DATE", help="a partition key, YYYY-MM-DD")
+    window = sub.add_parser(
+        "window",
+        parents=[clock],
+        help="the daily partitions of a week or month",
+        description="Print FIRST...LAST: the week's (Monday KEY) or month's (KEY the 1st) days "
+        "that are daily partitions (start_date ... today).",
+    )
+    window.add_argument("period", choices=("weekly", "monthly"))
+    window.add_argument("key", metavar="KEY", help="the window's partition key, YYYY-MM-DD")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        from sparky_assets.partitions import check_partition_key, recent_range
+        from sparky_assets.partitions import check_partition_key, recent_range, window_day_range
 
         config = get_config()
         if args.command == "check-partition":
             check_partition_key(config, args.date, args.now)
+            return 0
+        if args.command == "window":
+            first, last = window_day_range(config, args.period, args.key, args.now)
+            print(f"{first}...{last}")
             return 0
         first, last = recent_range(config, args.last, args.now)
     except (ConfigError, ValueError) as exc:

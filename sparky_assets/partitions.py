@@ -115,3 +115,27 @@ PERIODS: dict[str, dg.TimeWindowPartitionsDefinition] = {
     "monthly": monthly_partitions,
 }
 ORG_TZ = get_config().tz
+
+
+def window_day_range(
+    config: SparkyConfig, period: str, key: str, now: dt.datetime | None = None
+) -> tuple[str, str]:
+    """The daily partitions of the weekly or monthly window `key`: its first and last day,
+    clamped to start_date ... today. One line (ValueError) when the key or window is wrong."""
+    from sparky_assets.lib.window import window_dates
+
+    if period not in ("weekly", "monthly"):
+        raise ValueError(f"period must be weekly or monthly, got {period!r}")
+    try:
+        first, after = window_dates(period, key)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+    today = org_today(config, now)
+    lo = max(first, config.sparky.start_date)
+    hi = min(after - dt.timedelta(days=1), today)
+    if lo > hi:
+        raise ValueError(
+            f"the {period} window {key} has no daily partitions (start_date "
+            f"{config.sparky.start_date:{DAY_FORMAT}}, today {today:{DAY_FORMAT}})"
+        )
+    return lo.strftime(DAY_FORMAT), hi.strftime(DAY_FORMAT)

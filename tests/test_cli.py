@@ -337,3 +337,21 @@ def test_workspace_and_dg_project_name_the_same_code_location() -> None:
         "location_name": project["code_location_name"],
     }
     assert project["code_location_name"] == "sparky"
+
+
+def test_window_prints_the_days_of_a_week_or_month(known: KnownHistory, tmp_path: Path) -> None:
+    env = sparky_env(write_config(tmp_path / "cfg", [known.path]), tmp_path / "home")
+
+    def window(*args: str) -> subprocess.CompletedProcess[str]:
+        return sparky_cli(env, "window", *args, "--now", TOKYO_MIDNIGHT)
+
+    # By hand: Monday 2024-06-03 to Sunday 06-09; June has 30 days.
+    assert window("weekly", "2024-06-03").stdout == "2024-06-03...2024-06-09\n"
+    assert window("monthly", "2024-06-01").stdout == "2024-06-01...2024-06-30\n"
+    # Clamped: start_date is Wednesday 2024-05-01; Tokyo's today is 2026-11-28 (a Saturday).
+    assert window("weekly", "2024-04-29").stdout == "2024-05-01...2024-05-05\n"
+    assert window("weekly", "2026-11-23").stdout == "2026-11-23...2026-11-28\n"
+    assert refused(window("weekly", "2024-06-04")) == (
+        "sparky: weekly key 2024-06-04 is not a Monday"
+    )
+    assert "has no daily partitions" in refused(window("monthly", "2027-01-01"))

@@ -73,13 +73,14 @@ def summary_markdown(insights: Insights) -> dict[str, Any]:
     }
 
 
-def writer_line(insights: Insights) -> str:
-    """Which writer produced the text, with which model, and why when it was the fallback."""
+def writer_line(insights: Insights, *, reason: bool = True) -> str:
+    """Which writer produced the text, with which model, and (`reason`) why when it was the
+    fallback."""
     if insights.writer == "ollama":
         return f"written by the local LLM {md_text(insights.model or 'unknown model')} (Ollama)" + (
             f", {len(insights.dropped)} ungrounded item(s) dropped" if insights.dropped else ""
         )
-    why = f": {md_text(insights.fallback_reason)}" if insights.fallback_reason else ""
+    why = f": {md_text(insights.fallback_reason)}" if insights.fallback_reason and reason else ""
     return f"written by the deterministic writer (no LLM){why}"
 
 
@@ -120,6 +121,7 @@ def render_digest(
         insights=insights,
         summary=summary_markdown(insights),
         writer_line=writer_line(insights),
+        writer_short=writer_line(insights, reason=False),
         coverage=coverages[0] if len(coverages) == 1 else None,
         org=org,
         timezone=timezone,
