@@ -267,7 +267,7 @@ def test_every_template_survives_hostile_text(period: str) -> None:
         bars = chart.content.split("bar [", 1)[1].split("]", 1)[0].split(", ")
         # By hand: day d has d % 5 commits, and day 2 was not collected (shown as 0).
         assert bars == [str(0 if d == 2 else d % 5) for d in range(1, days + 1)]
-        assert "Not collected (shown as 0): 2024-06-02." in text
+        assert "No data for 2024-06-02 (not collected, or not over yet): shown as 0." in text
 
 
 def test_a_quiet_window_is_short_and_says_so() -> None:
