@@ -151,3 +151,47 @@ def test_bot_pull_requests_are_split_out_and_logins_join_identities(week) -> Non
     # A person who committed (email linked to the account) and opened pull requests is one.
     logins = [p for p in people if p["logins"] and p["emails"] and not p["is_bot"]]
     assert logins, "the fake links commit emails to accounts"
+
+
+def _first_response(item, author) -> dt.datetime | None:
+    """The first comment or review by someone other than the author who is not a bot."""
+    times = [c.created_at for c in item.comments if c.author != author and not c.author.is_bot]
+    times += [
+        r.submitted_at
+        for r in getattr(item, "reviews", [])
+        if r.author != author and not r.author.is_bot and r.state != "PENDING"
+    ]
+    return min(times, default=None)
+
+
+def test_unanswered_items_are_still_waiting_at_the_weeks_end(week) -> None:
+    org, tmp = week
+    m = _read(tmp, "weekly_metrics", WEEK)
+
+    def waiting(item, *, draft: bool = False) -> bool:
+        response = _first_response(item, item.author)
+        merged = getattr(item, "merged_at", None)
+        return (
+            _in(item.created_at)
+            and not item.author.is_bot
+            and not draft
+            and (response is None or response >= END)
+            and (item.closed_at is None or item.closed_at >= END)
+            and (merged is None or merged >= END)
+        )
+
+    prs = [
+        p
+        for p in org.pull_requests()
+        if waiting(
+            p,
+            draft=p.draft and (p.ready_for_review_at is None or p.ready_for_review_at >= END),
+        )
+    ]
+    issues = [i for i in org.issues() if waiting(i)]
+    assert m["pull_requests"]["unanswered"] == len(prs)
+    assert m["issues"]["unanswered"] == len(issues)
+    assert prs or issues, "the fake org should leave something unanswered"
+    listed = [(x["repo"], x["number"]) for x in m["pull_requests"]["unanswered_list"]]
+    oldest = sorted(prs, key=lambda p: p.created_at)[:20]
+    assert listed == [(org.repo(p.repo).name, p.number) for p in oldest]

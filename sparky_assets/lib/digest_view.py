@@ -299,14 +299,13 @@ def digest_view(
     elif facts.period != "daily" and collected < days:
         partial = f"{collected} of {days} days collected so far"
     chart = m.commits_per_day if facts.period != "daily" else {}
-    unanswered = (
-        [
-            Item(ref=f"{p.repo}#{p.number}", url=safe_url(p.url), text=p.title)
-            for p in getattr(prs, "unanswered_list", [])[:LISTED]
+    unanswered = [
+        Item(ref=f"{x.repo}#{x.number}", url=safe_url(x.url), text=x.title)
+        for x in [
+            *(prs.unanswered_list if prs else []),
+            *(m.issues.unanswered_list if m.issues else []),
         ]
-        if prs
-        else []
-    )
+    ][: LISTED * 2]
     return DigestView(
         title=_title(facts.period, facts.partition),
         window=f"{m.start} to {m.end}" if m.start and m.end else facts.partition,

@@ -124,6 +124,10 @@ class PullRequestMetrics(BaseModel):
     merged_list: list[PullRequestRef] = Field(default_factory=list)
     # Opened in the window, newest first.
     opened_list: list[PullRequestRef] = Field(default_factory=list)
+    # Opened in the window by a person, not a draft, still open and without a first response
+    # at the window's end; oldest first.
+    unanswered: int = 0
+    unanswered_list: list[PullRequestRef] = Field(default_factory=list)
 
 
 class IssueRef(BaseModel):
@@ -149,6 +153,9 @@ class IssueMetrics(BaseModel):
     # Opened in the window, newest first; closed in the window, most recently closed first.
     opened_list: list[IssueRef] = Field(default_factory=list)
     closed_list: list[IssueRef] = Field(default_factory=list)
+    # Opened in the window by a person, still open and without a first response at its end.
+    unanswered: int = 0
+    unanswered_list: list[IssueRef] = Field(default_factory=list)
 
 
 class ReleaseRef(BaseModel):
@@ -331,6 +338,7 @@ def pull_request_metrics(
     reviewers: set[str] = set()
     opened: list[tuple[dt.datetime, PullRequestRef]] = []
     merged: list[PullRequestRef] = []
+    waiting: list[tuple[dt.datetime, PullRequestRef]] = []
 
     for record in latest_records(records):
         bot = _author_is_bot(record, ask)
@@ -346,6 +354,11 @@ def pull_request_metrics(
             m.opened += 1
             m.human_opened += not bot
             opened.append((created, _pr_ref(record, bot)))
+            # A draft at the end (still one, or marked ready only after it) waits for nobody.
+            ready_after = parse_instant(record.get("ready_for_review_at"))
+            draft = record.get("is_draft") or (ready_after is not None and ready_after >= end)
+            if not bot and not draft and _waiting(record, end):
+                waiting.append((created, _pr_ref(record, bot)))
         if merged_at is not None and _inside(merged_at, start, end):
             m.merged += 1
             m.human_merged += not bot
@@ -389,7 +402,23 @@ def pull_request_metrics(
     m.merged_list = merged[:LISTED]
     opened.sort(key=lambda item: (-item[0].timestamp(), item[1].repo, item[1].number))
     m.opened_list = [ref for _, ref in opened[:LISTED]]
+    m.unanswered, m.unanswered_list = _oldest(waiting)
     return m
+
+
+def _waiting(record: Mapping[str, Any], end: dt.datetime) -> bool:
+    """Open and without a first response at `end` (as the window's last snapshot says)."""
+
+    def after_end(name: str) -> bool:
+        moment = parse_instant(record.get(name))
+        return moment is None or moment >= end
+
+    return after_end("first_response_at") and after_end("closed_at") and after_end("merged_at")
+
+
+def _oldest(items: list[tuple[dt.datetime, Any]]) -> tuple[int, list[Any]]:
+    items.sort(key=lambda item: (item[0].timestamp(), item[1].repo, item[1].number))
+    return len(items), [ref for _, ref in items[:LISTED]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,6 +459,7 @@ def issue_metrics(
     to_close: list[float] = []
     opened: list[tuple[dt.datetime, IssueRef]] = []
     closed: list[tuple[dt.datetime, IssueRef]] = []
+    waiting: list[tuple[dt.datetime, IssueRef]] = []
 
     for record in latest_records(records):
         created = parse_instant(record.get("created_at"))
@@ -438,8 +468,11 @@ def issue_metrics(
         closed_at = parse_instant(record.get("closed_at"))
         if _inside(created, start, end):
             m.opened += 1
-            m.human_opened += not _author_is_bot(record, ask)
+            human = not _author_is_bot(record, ask)
+            m.human_opened += human
             opened.append((created, _issue_ref(record)))
+            if human and _waiting(record, end):
+                waiting.append((created, _issue_ref(record)))
         if closed_at is not None and _inside(closed_at, start, end):
             m.closed += 1
             m.closed_by_reason[close_reason(record.get("state_reason"))] += 1
@@ -455,6 +488,7 @@ def issue_metrics(
         items.sort(key=lambda item: (-item[0].timestamp(), item[1].repo, item[1].number))
     m.opened_list = [ref for _, ref in opened[:LISTED]]
     m.closed_list = [ref for _, ref in closed[:LISTED]]
+    m.unanswered, m.unanswered_list = _oldest(waiting)
     return m
 
 
