@@ -164,21 +164,10 @@ def run_insights(
 def full_facts_tokens(store: Any, period: str, key: str) -> int:
     """Estimated tokens of the window's untrimmed fact sheet, built as `write_window_insights`
     builds it (from the stored metrics file and the window's raw records)."""
-    from sparky_assets.defs.insights import window_failed_repos
-    from sparky_assets.defs.metrics import load_window_inputs
-    from sparky_assets.lib.facts import estimate_tokens, full_fact_sheet
-    from sparky_assets.lib.window import WindowMetrics, make_window
-    from sparky_assets.partitions import ORG_TZ
+    from sparky_assets.defs.insights import window_facts
+    from sparky_assets.lib.facts import estimate_tokens
 
-    metrics = WindowMetrics.model_validate(store.read("processed", f"{period}_metrics", key))
-    window = make_window(period, key, ORG_TZ)  # type: ignore[arg-type]
-    inputs = load_window_inputs(store, window)
-    full = full_fact_sheet(
-        metrics,
-        inputs.commits,
-        pull_requests=inputs.pull_requests if metrics.github_available else None,
-        failed_repos=window_failed_repos(store, window.days),
-    )
+    full, _ = window_facts(store, period, key)  # type: ignore[arg-type]
     return estimate_tokens(full)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import hashlib
 import os
 import re
 import tomllib
@@ -185,11 +186,114 @@ class LlmSection(_Section):
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+")
+# git-check-ref-format(1): no space, `~^:?*[\\`, control characters, `..`, `@{`, no component
+# starting with `.` or ending with `.lock`, no leading `-` (it would read as an option).
+_BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/]|/$|\.$|(^|/)\.|\.lock(/|$)")
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]*)@")
+
+
+def redact_userinfo(text: str) -> str:
+    """`https://user:token@host/x` -> `https://<redacted>@host/x`, anywhere in `text`."""
+    return _USERINFO.sub(lambda m: f"{m['scheme']}<redacted>@", text)
+
+
+def url_credentials(url: str) -> bool:
+    """Whether a remote URL carries credentials: any userinfo over http(s), a password otherwise.
+
+    `ssh://git@host/x` names the ssh user, which is not a secret; `https://token@host/x` is.
+    """
+    match = _USERINFO.match(url.strip())
+    if match is None:
+        return False
+    scheme = match["scheme"].lower()
+    return scheme in ("http://", "https://") or ":" in match["userinfo"]
+
+
+def is_url(remote: str) -> bool:
+    """A git URL (`scheme://...` or scp-like `host:path`), as opposed to a local path.
+
+    git's rule (git-clone(1), GIT URLS): scp-like syntax has a colon before the first slash.
+    """
+    if "://" in remote:
+        return True
+    head = remote.split("/", 1)[0]
+    return (":" in head and not re.fullmatch(r"[A-Za-z]:", head[:2])) or head.count(":") > 1
+
+
+def publish_clone_name(remote: str) -> str:
+    """A folder name for Sparky's own clone of a remote: its last path part, made safe, plus
+    a short hash of the whole URL (two remotes named `docs` get two folders)."""
+    clean = redact_userinfo(remote.strip()).rstrip("/")
+    last = re.split(r"[/:\\]", clean)[-1]
+    last = last[:-4] if last.endswith(".git") else last
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", last).strip(".-")[:40] or "remote"
+    digest = hashlib.sha256(remote.strip().encode("utf-8")).hexdigest()[:10]
+    return f"{safe}-{digest}"
+
+
+def sparky_work_tree(start: Path) -> Path | None:
+    """The git work tree holding `start`: the nearest folder at or above it with a `.git`
+    (a folder, or a file as in linked worktrees and submodules)."""
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _check_branch(value: str) -> str:
+    if _BAD_REF.search(value):
+        raise ValueError("expected a git branch name (see git-check-ref-format)")
+    return value
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError("expected an email address such as 'sparky@localhost'")
+    return value
+
+
+def _check_subdir(value: str) -> str:
+    if not value:
+        return value
+    path = Path(value)
+    if path.is_absolute() or value.startswith(("/", "\\", "~")):
+        raise ValueError("expected a folder relative to the publish repository, not absolute")
+    parts = re.split(r"[/\\]", value)
+    if any(part == ".." for part in parts):
+        raise ValueError("expected a folder inside the publish repository (no '..')")
+    if any(part.lower() == ".git" for part in parts):
+        raise ValueError("expected a folder outside the repository's .git")
+    return value
+
+
 class PublishSection(_Section):
-    repo: NonBlank = "output"
+    """Where digests are committed: a separate git work tree (`repo`), or Sparky's own clone of
+    `remote` under `<data_dir>/cache/publish/`. Both empty: publishing is not configured."""
+
+    repo: str = ""
     remote: str = ""
-    branch: NonBlank = "main"
+    branch: Annotated[str, AfterValidator(_check_not_blank), AfterValidator(_check_branch)] = (
+        "main"
+    )
     push: bool = False
+    author_name: NonBlank = "Sparky"
+    author_email: Annotated[str, AfterValidator(_check_email)] = "sparky@localhost"
+    subdir: Annotated[str, AfterValidator(_check_subdir)] = ""
+
+    @field_validator("remote")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        if url_credentials(value):
+            raise ValueError(
+                "secrets are not read from the config file; use a URL without user:token@ "
+                "and set SPARKY_PUBLISH_TOKEN in the environment"
+            )
+        return value
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.repo.strip() or self.remote.strip())
 
 
 class SparkyConfig(BaseModel):
@@ -218,6 +322,52 @@ class SparkyConfig(BaseModel):
                     "expected clones in folders with different names"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _publish_outside_sparky(self) -> SparkyConfig:
+        """A publish repository inside Sparky's own work tree would nest a repository in it
+        (and Sparky's `git add` of its own files would meet it); inside output_dir or data_dir
+        it would be overwritten or cleaned by Sparky itself."""
+        raw = self.publish.repo
+        if not raw.strip():
+            return self
+        target = self.resolve(raw)
+        guarded = [
+            ("Sparky's own work tree", sparky_work_tree(self.base_dir.resolve())),
+            ("[sparky].output_dir", self.output_dir),
+            ("[sparky].data_dir", self.data_dir),
+        ]
+        for what, folder in guarded:
+            if folder is not None and target.is_relative_to(folder):
+                raise ValueError(
+                    f"[publish].repo = {raw!r}: inside {what} {folder}; publish to a separate "
+                    "clone (set [publish].remote) or a folder outside it"
+                )
+        own = guarded[0][1]
+        if own is not None and own.is_relative_to(target):
+            raise ValueError(
+                f"[publish].repo = {raw!r}: contains Sparky's own work tree {own}; publish to "
+                "a separate clone (set [publish].remote) or a folder outside it"
+            )
+        return self
+
+    @property
+    def publish_remote(self) -> str:
+        """`[publish].remote` as git gets it: a URL unchanged, a local path made absolute."""
+        remote = self.publish.remote.strip()
+        if not remote or is_url(remote):
+            return remote
+        return str(self.resolve(remote))
+
+    @property
+    def publish_target(self) -> Path | None:
+        """The work tree digests are committed in: `[publish].repo`, else Sparky's clone of
+        `[publish].remote` under `<data_dir>/cache/publish/`; None when neither is set."""
+        if self.publish.repo.strip():
+            return self.resolve(self.publish.repo)
+        if self.publish.remote.strip():
+            return self.data_dir / "cache" / "publish" / publish_clone_name(self.publish_remote)
+        return None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -327,6 +477,7 @@ def _describe(where: str, err: Any) -> str:
         shown = shown[:77] + "..."
     if _SECRET_KEY.search(key):
         shown = "<redacted>"
+    shown = redact_userinfo(shown)
     return f"{where}: {key} = {shown}: {_expected(message)}"
 
 

@@ -41,10 +41,13 @@ model = "qwen2.5-coder:1.5b"
 timeout_s = 120
 max_concurrency = 1
 [publish]
-repo = "output"
-remote = ""
-branch = "main"
-push = false
+repo = "../docs-site"
+remote = "https://github.com/raibid-labs/docs.git"
+branch = "digests"
+push = true
+author_name = "Digest Bot"
+author_email = "bot@example.com"
+subdir = "digests/sparky"
 """
 
 
@@ -121,10 +124,14 @@ def test_minimal_file_loads_with_documented_defaults(tmp_path: Path) -> None:
     assert cfg.llm.timeout_s == 120.0
     assert cfg.llm.max_concurrency == 1
 
-    assert cfg.publish.repo == "output"
+    assert cfg.publish.repo == ""
     assert cfg.publish.remote == ""
     assert cfg.publish.branch == "main"
     assert cfg.publish.push is False
+    assert cfg.publish.author_name == "Sparky"
+    assert cfg.publish.author_email == "sparky@localhost"
+    assert cfg.publish.subdir == ""
+    assert cfg.publish_target is None
 
 
 def test_default_bots_are_not_shared_between_configs(tmp_path: Path) -> None:
@@ -162,10 +169,14 @@ def test_full_file_loads_every_value(tmp_path: Path) -> None:
     assert isinstance(cfg.llm.timeout_s, float)
     assert cfg.llm.max_concurrency == 1
 
-    assert cfg.publish.repo == "output"
-    assert cfg.publish.remote == ""
-    assert cfg.publish.branch == "main"
-    assert cfg.publish.push is False
+    assert cfg.publish.repo == "../docs-site"
+    assert cfg.publish.remote == "https://github.com/raibid-labs/docs.git"
+    assert cfg.publish.branch == "digests"
+    assert cfg.publish.push is True
+    assert cfg.publish.author_name == "Digest Bot"
+    assert cfg.publish.author_email == "bot@example.com"
+    assert cfg.publish.subdir == "digests/sparky"
+    assert cfg.publish_target == (tmp_path / ".." / "docs-site").resolve()
 
 
 def test_github_org_alone_is_a_source(tmp_path: Path) -> None:
@@ -646,3 +657,82 @@ def test_github_max_wait(tmp_path: Path) -> None:
     assert cfg.github.max_wait_s == 60.0
     message = load_error(write(tmp_path, MINIMAL + "[github]\nmax_wait_s = -1\n"))
     assert "[github].max_wait_s = -1" in message
+
+
+# --- [publish] -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("publish", "must"),
+    [
+        ('author_email = "nobody"', ["[publish].author_email = 'nobody'", "expected an email"]),
+        ('subdir = "../up"', ["[publish].subdir = '../up'", "no '..'"]),
+        ('subdir = "/abs"', ["[publish].subdir = '/abs'", "not absolute"]),
+        ('branch = "a..b"', ["[publish].branch = 'a..b'", "git branch name"]),
+        ('author_name = " "', ["[publish].author_name = ' '", "non-empty"]),
+    ],
+)
+def test_bad_publish_values_name_the_key(tmp_path: Path, publish: str, must: list[str]) -> None:
+    message = load_error(write(tmp_path, MINIMAL + f"[publish]\n{publish}\n"))
+    assert "\n" not in message
+    for part in must:
+        assert part in message, message
+
+
+def test_publish_remote_with_credentials_is_refused_without_showing_them(tmp_path: Path) -> None:
+    text = MINIMAL + '[publish]\nremote = "https://user:s3cr3t-token@github.com/o/docs.git"\n'
+    message = load_error(write(tmp_path, text))
+    assert "[publish].remote" in message
+    assert "secrets are not read from the config file" in message
+    assert "s3cr3t-token" not in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("repo", [".", "output", "data/site", "sub/deeper", ".."])
+def test_publish_repo_inside_sparkys_work_tree_is_refused(tmp_path: Path, repo: str) -> None:
+    own = tmp_path / "sparky"
+    (own / ".git").mkdir(parents=True)
+    cfg_dir = own / "conf"
+    message = load_error(write(cfg_dir, MINIMAL + f'[publish]\nrepo = "{repo}"\n'))
+    assert message.startswith(f"{(cfg_dir / 'sparky.toml').resolve()}: [publish].repo = '{repo}': ")
+    assert str(own.resolve()) in message
+    assert "[publish].remote" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(("key", "repo"), [("output_dir", "out/site"), ("data_dir", "d")])
+def test_publish_repo_inside_output_or_data_dir_is_refused(
+    tmp_path: Path, key: str, repo: str
+) -> None:
+    text = sparky(output_dir='"out"', data_dir='"d"') + LOCAL + f'[publish]\nrepo = "{repo}"\n'
+    message = load_error(write(tmp_path / "cfg", text))
+    assert f"[publish].repo = '{repo}': inside [sparky].{key}" in message
+
+
+def test_publish_target_outside_is_accepted(tmp_path: Path) -> None:
+    own = tmp_path / "sparky"
+    own.mkdir()
+    (own / ".git").write_text("gitdir: elsewhere\n")  # a .git file counts too
+    cfg = load_config(write(own, MINIMAL + '[publish]\nrepo = "../docs"\n'))
+    assert cfg.publish_target == (tmp_path / "docs").resolve()
+    refused = load_error(write(own, MINIMAL + '[publish]\nrepo = "docs"\n'))
+    assert "inside Sparky's own work tree" in refused
+
+
+def test_publish_remote_only_targets_a_clone_under_data_cache(tmp_path: Path) -> None:
+    text = MINIMAL + '[publish]\nremote = "git@github.com:raibid-labs/docs.git"\n'
+    cfg = load_config(write(tmp_path, text))
+    target = cfg.publish_target
+    assert target is not None
+    assert target.parent == tmp_path.resolve() / "data" / "cache" / "publish"
+    assert target.name.startswith("docs-")
+    assert cfg.publish_remote == "git@github.com:raibid-labs/docs.git"
+    local = load_config(write(tmp_path, MINIMAL + '[publish]\nremote = "../remote.git"\n'))
+    assert local.publish_remote == str((tmp_path / ".." / "remote.git").resolve())
+    assert local.publish_target != target
+
+
+def test_shipped_sparky_toml_has_publishing_off() -> None:
+    cfg = load_config(Path(__file__).parent.parent / "sparky.toml")
+    assert cfg.publish_target is None
+    assert cfg.publish.author_name == "Sparky"

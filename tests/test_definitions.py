@@ -32,6 +32,7 @@ def test_definitions_load_and_validate(defs: dg.Definitions) -> None:
         "weekly_digest",
         "monthly_digest",
         "digest_index",
+        "published_digests",
     }
 
 
@@ -120,6 +121,22 @@ def test_every_period_has_a_digest_after_its_insights(defs: dg.Definitions) -> N
         }, period
         assert node.group_name == "digests" and "markdown" in node.kinds
         assert node.partitions_def == graph.get(dg.AssetKey(f"{period}_metrics")).partitions_def
+
+
+def test_publishing_is_a_job_and_a_stopped_sensor(defs: dg.Definitions) -> None:
+    sensor = defs.resolve_sensor_def("publish_new_digests")
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    job = defs.resolve_job_def("publish_digests_job")
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
+        "digest_index",
+        "published_digests",
+    }
+    graph = defs.resolve_asset_graph()
+    assert graph.get(dg.AssetKey("published_digests")).parent_keys == {
+        dg.AssetKey("digest_index")
+    }
+    # The session's sparky.toml has no [publish]: the resource says "not configured".
+    assert (defs.resources or {})["publisher"].work_tree == ""
 
 
 def test_resources_come_from_the_config_file(defs: dg.Definitions, session_root) -> None:

@@ -428,3 +428,25 @@ def test_hostile_text_round_trips_as_text(out: Path) -> None:
                   "link", "summary")
     }  # fmt: skip
     assert _text(_entries(root)[0], "id").startswith("tag:sparky,2025:acme%3C%2Ftitle%3E")
+
+
+def test_commit_message_names_the_periods_and_keys_that_changed() -> None:
+    from sparky_assets.lib.index import commit_message
+
+    assert commit_message(["daily/2026-11-27.md", "daily/2026-11-27.json", "index.md"]) == (
+        "digest: daily 2026-11-27"
+    )
+    # Under a subdir, several keys, a long run shortened: by hand.
+    changed = [f"docs/daily/2026-11-0{d}.md" for d in range(1, 6)] + [
+        "docs/weekly/2026-11-23.json",
+        "docs/monthly/2026-11-01.md",
+        "docs/daily/2026-11-03.json",
+    ]
+    assert commit_message(changed) == (
+        "digest: daily 2026-11-01...2026-11-05 (5); weekly 2026-11-23; monthly 2026-11-01"
+    )
+    assert commit_message(["daily/2026-11-02.md", "daily/2026-11-01.md"]) == (
+        "digest: daily 2026-11-01, 2026-11-02"
+    )
+    assert commit_message(["feed.xml", "metrics.md"]) == "digest: index"
+    assert commit_message(["notes/daily/x.md"]) == "digest: index"

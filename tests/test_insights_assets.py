@@ -43,10 +43,12 @@ from sparky_assets.defs.insights import (
     weekly_insights,
 )
 from sparky_assets.defs.metrics import daily_metrics, monthly_metrics, weekly_metrics
+from sparky_assets.defs.publish import publish_new_digests, published_digests
 from sparky_resources.config import get_config
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.ollama import OllamaResource
+from sparky_resources.publisher import GitPublisherResource
 from sparky_resources.store import DataStore
 
 TOKEN = "ghp_insightsTOKENnotreal0123456789abcd"
@@ -90,6 +92,7 @@ class World:
         data: Path | None = None,
         *,
         ok: bool = True,
+        publisher: GitPublisherResource | None = None,
     ) -> dg.ExecuteInProcessResult:
         resources = {
             "github": GitHubResource(
@@ -101,6 +104,7 @@ class World:
             "local_git": LocalGitResource(repos=[]),
             "store": self.store(data),
             "ollama": ollama,
+            "publisher": publisher or GitPublisherResource(work_tree=""),
         }
         result = dg.materialize(
             assets, resources=resources, instance=self.instance, tags=tags, raise_on_error=ok
@@ -457,3 +461,62 @@ def test_the_index_and_feed_list_every_digest(digests) -> None:
     assert {e.find(f"{atom}link").get("href") for e in entries} == set(links)
     # The definitions the digests link to are published next to them.
     assert (out / "metrics.md").read_text().startswith("# Sparky's metrics")
+
+
+def _git(cwd: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def test_publishing_pushes_the_digests_once_and_then_nothing(digests, tmp_path: Path) -> None:
+    world, fake = digests
+    remote = tmp_path / "docs.git"
+    _git(tmp_path, "init", "--bare", "-b", "main", str(remote))
+    publisher = GitPublisherResource(
+        work_tree=str(tmp_path / "clone"),
+        remote=str(remote),
+        push=True,
+        author_name="Sparky Bot",
+        author_email="sparky@example.org",
+        subdir="digests",
+    )
+    first = world.materialize([published_digests], {}, ollama(fake), publisher=publisher)
+    log = _git(remote, "log", "--format=%an <%ae>|%s", "main").splitlines()
+    days = f"{DAYS[0]}...{DAYS[-1]} ({len(DAYS)})"
+    assert log == [
+        f"Sparky Bot <sparky@example.org>|digest: daily {days}; weekly {WEEK}; monthly {MONTH}"
+    ]
+    files = set(_git(remote, "ls-tree", "-r", "--name-only", "main").split())
+    assert {f"digests/daily/{d}.md" for d in DAYS} <= files
+    assert {"digests/index.md", "digests/feed.xml", "digests/metrics.md"} <= files
+    assert f"digests/weekly/{WEEK}.json" in files
+    event = first.asset_materializations_for_node("published_digests")[0]
+    assert event.metadata["pushed"].value is True
+    # Again with nothing changed: no commit, nothing pushed, the remote as it was.
+    world.materialize([published_digests], {}, ollama(fake), publisher=publisher)
+    assert len(_git(remote, "log", "--format=%s", "main").splitlines()) == 1
+
+
+def test_the_publish_sensor_asks_once_per_new_digest(digests) -> None:
+    world, _ = digests
+    context = dg.build_sensor_context(instance=world.instance)
+    result = publish_new_digests(context)
+    (request,) = result.run_requests
+    assert "daily_digest 2024-06-03" in request.tags["sparky/digests"]
+    # Nothing new since that cursor: the sensor skips.
+    again = publish_new_digests(
+        dg.build_sensor_context(instance=world.instance, cursor=result.cursor)
+    )
+    assert not again.run_requests and again.skip_reason
+    # A new digest materialization: one more request, with a new run key.
+    world.instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key="weekly_digest", partition=WEEK)
+    )
+    more = publish_new_digests(
+        dg.build_sensor_context(instance=world.instance, cursor=result.cursor)
+    )
+    (request2,) = more.run_requests
+    assert request2.run_key != request.run_key and int(more.cursor) > int(result.cursor)

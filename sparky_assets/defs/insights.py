@@ -79,6 +79,28 @@ def llm_writer(
     return writer
 
 
+def window_facts(store: DataStore, period: Period, key: str) -> tuple[dict, FactSheet]:
+    """The window's full LLM fact sheet and the deterministic writer's, from its stored metrics
+    and raw records."""
+    metrics = WindowMetrics.model_validate(
+        read_upstream(store, "processed", f"{period}_metrics", key)
+    )
+    try:
+        inputs = load_window_inputs(store, make_window(period, key, ORG_TZ))
+    except MissingDaysError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    full = full_fact_sheet(
+        metrics,
+        inputs.commits,
+        pull_requests=inputs.pull_requests if metrics.github_available else None,
+        failed_repos=inputs.failed_repos,
+    )
+    plain = FactSheet(
+        period=period, partition=key, metrics=metrics, failed_repos=inputs.failed_repos
+    )
+    return full, plain
+
+
 def write_window_insights(
     store: DataStore,
     period: Period,
@@ -89,27 +111,10 @@ def write_window_insights(
     org: str | None,
 ) -> tuple[Insights, Trace]:
     """One window's insights from its stored metrics and raw records (see the module doc)."""
-    metrics = WindowMetrics.model_validate(
-        read_upstream(store, "processed", f"{period}_metrics", key)
-    )
-    window = make_window(period, key, ORG_TZ)
-    try:
-        inputs = load_window_inputs(store, window)
-    except MissingDaysError as exc:
-        raise dg.Failure(description=str(exc)) from None
-    failed = inputs.failed_repos
-    full = full_fact_sheet(
-        metrics,
-        inputs.commits,
-        pull_requests=inputs.pull_requests if metrics.github_available else None,
-        failed_repos=failed,
-    )
-    fallback = DeterministicWriter().write(
-        FactSheet(period=period, partition=key, metrics=metrics, failed_repos=failed)
-    )
+    full, plain = window_facts(store, period, key)
     return summarize(
         full,
-        fallback,
+        DeterministicWriter().write(plain),
         llm=llm,
         budget_tokens=facts_budget(settings.num_ctx, settings.num_predict),
         map_repos=settings.map_repos,

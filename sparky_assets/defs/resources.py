@@ -8,6 +8,7 @@ from sparky_resources.config import get_config
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.ollama import OllamaResource
+from sparky_resources.publisher import GitPublisherResource, publisher_from_config
 from sparky_resources.store import DataStore
 
 
@@ -46,6 +47,8 @@ def resources() -> dg.Definitions:
                 pull_missing=config.llm.pull_missing,
                 max_retries=config.llm.max_retries,
             ),
+            # Not configured: an empty work tree, and published_digests says so.
+            "publisher": publisher_from_config(config) or GitPublisherResource(work_tree=""),
             "store": DataStore(data_dir=str(config.data_dir), output_dir=str(config.output_dir)),
         }
     )

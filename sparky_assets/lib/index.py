@@ -429,3 +429,27 @@ def render_feed(
             _sub(item, "summary", plain_text(entry.summary), type="text")
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True).decode("utf-8") + "\n"
+
+
+_DIGEST_PATH = re.compile(r"(?:^|/)(daily|weekly|monthly)/(\d{4}-\d{2}-\d{2})\.(?:md|json)$")
+
+
+def commit_message(changed: Sequence[str]) -> str:
+    """`digest: <period> <key>` for the changed paths of a publish (several keys of a period
+    are listed, a long run as FIRST...LAST); `digest: index` when only the index, feed or
+    definitions changed."""
+    keys: dict[str, set[str]] = {}
+    for path in changed:
+        m = _DIGEST_PATH.search(path)
+        if m:
+            keys.setdefault(m.group(1), set()).add(m.group(2))
+    if not keys:
+        return "digest: index"
+    parts = []
+    for period in ("daily", "weekly", "monthly"):
+        found = sorted(keys.get(period, ()))
+        if not found:
+            continue
+        listed = ", ".join(found) if len(found) <= 3 else f"{found[0]}...{found[-1]} ({len(found)})"
+        parts.append(f"{period} {listed}")
+    return "digest: " + "; ".join(parts)
