@@ -114,7 +114,7 @@ def git_env(path: Path) -> dict[str, str]:
     return env
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
     """git's complaint in one line: the first fatal/error line, else the first line."""
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith(("fatal: ", "error: "))]
@@ -150,7 +150,7 @@ class GitRunner:
             ) from None
         if proc.returncode != 0:
             stderr = proc.stderr.decode("utf-8", "replace")
-            raise GitError(_first_line(stderr) or f"git {args[0]} exited with {proc.returncode}")
+            raise GitError(first_line(stderr) or f"git {args[0]} exited with {proc.returncode}")
         return proc.stdout
 
     def text(self, args: Sequence[str]) -> str:

@@ -57,7 +57,7 @@ from filelock import FileLock
 from pydantic import BaseModel
 
 from sparky_resources.config import redact_userinfo, url_credentials
-from sparky_resources.local_git import GitError, GitRunner, _first_line, git_env
+from sparky_resources.local_git import GitError, GitRunner, first_line, git_env
 from sparky_resources.store import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ class _Git:
         if check and result.returncode != 0:
             raise PublishError(
                 f"git {args[0]} failed: "
-                f"{_first_line(result.stderr) or f'exit status {result.returncode}'}"
+                f"{first_line(result.stderr) or f'exit status {result.returncode}'}"
             )
         return result
 
@@ -369,7 +369,7 @@ class GitPublisherResource(dg.ConfigurableResource):
         if out.returncode == 0:
             return
         git.run(["rebase", "--abort"], check=False)
-        reason = _first_line(out.stdout + "\n" + out.stderr)
+        reason = first_line(out.stdout + "\n" + out.stderr)
         raise PublishConflict(
             f"local commits in {git.path} conflict with {upstream} (rebase aborted, local "
             f"commit kept): {reason}"
@@ -459,7 +459,7 @@ class GitPublisherResource(dg.ConfigurableResource):
             for ln in out.stderr.splitlines()
             if ln.startswith("remote:") and ln.removeprefix("remote:").strip()
         ]
-        verdict = status.split("\t")[-1].strip() if status else _first_line(out.stderr)
+        verdict = status.split("\t")[-1].strip() if status else first_line(out.stderr)
         said = f": {'; '.join(remote_lines)}" if remote_lines else ""
         return f"push to {redact(self.remote)} refused: {verdict or 'unknown reason'}{said}"
 
