@@ -1,0 +1,209 @@
+"""Jobs, schedules and sensors: what runs Sparky without anyone clicking.
+
+- `daily_digest_job` (collection through the daily digest, and the index), `weekly_digest_job`
+  and `monthly_digest_job` (metrics, insights and digest of a week or month, and the index).
+  A week's or month's job reads the raw days the daily job collected.
+- Schedules in the org timezone, each for the window that just *ended*: daily at 00:30 for
+  yesterday, weekly on Monday at 01:00 for last week, monthly on the 1st at 02:00 for last
+  month. Today is a partition too (partial, marked so in its digest); no schedule refreshes it
+  during the day: the 00:30 run re-materializes it once it is complete, and `just demo` or the
+  UI refresh it on demand.
+- `record_run_failures` writes every failed run to `data/alerts/<date>.jsonl` and the log: the
+  run, its job, the failed steps and the error's first line.
+- `notice_new_repositories` compares the org's repository list with the last one it saw and,
+  when repositories appeared, logs them and collects today again so that they are in it.
+
+Default status: STOPPED, so that a laptop's `dagster dev` does nothing behind its user's back;
+`SPARKY_AUTOMATION=on` in the environment (the cluster sets it) makes them RUNNING. The publish
+sensor (defs/publish.py) stays STOPPED either way.
+"""
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from filelock import FileLock
+
+from sparky_assets.defs.collect import raw_commits, repositories
+from sparky_assets.defs.digests import (
+    daily_digest,
+    digest_index,
+    monthly_digest,
+    weekly_digest,
+)
+from sparky_assets.defs.github import github_activity
+from sparky_assets.defs.identity import contributors
+from sparky_assets.defs.insights import daily_insights, monthly_insights, weekly_insights
+from sparky_assets.defs.metrics import daily_metrics, monthly_metrics, weekly_metrics
+from sparky_assets.lib.window import previous_key
+from sparky_assets.partitions import ORG_TZ
+from sparky_resources.config import get_config
+from sparky_resources.github_collect import GitHubResource
+from sparky_resources.text import one_line
+
+AUTOMATION_ENV = "SPARKY_AUTOMATION"
+UNIT = {"daily": "day", "weekly": "week", "monthly": "month"}
+
+
+def automation_status() -> dg.DefaultScheduleStatus:
+    """RUNNING when `SPARKY_AUTOMATION=on` (the cluster), else STOPPED (local development)."""
+    on = os.environ.get(AUTOMATION_ENV, "").strip().lower() in ("on", "1", "true", "yes")
+    return dg.DefaultScheduleStatus.RUNNING if on else dg.DefaultScheduleStatus.STOPPED
+
+
+def _sensor_status() -> dg.DefaultSensorStatus:
+    return dg.DefaultSensorStatus(automation_status().value)
+
+
+daily_digest_job = dg.define_asset_job(
+    "daily_digest_job",
+    selection=dg.AssetSelection.assets(
+        github_activity,
+        repositories,
+        raw_commits,
+        contributors,
+        daily_metrics,
+        daily_insights,
+        daily_digest,
+        digest_index,
+    ),
+    description="Collect a day (local clones and GitHub), measure it, word it, write its "
+    "digest and the index.",
+)
+weekly_digest_job = dg.define_asset_job(
+    "weekly_digest_job",
+    selection=dg.AssetSelection.assets(
+        weekly_metrics, weekly_insights, weekly_digest, digest_index
+    ),
+    description="A week's metrics, insights and digest (its days collected by the daily job).",
+)
+monthly_digest_job = dg.define_asset_job(
+    "monthly_digest_job",
+    selection=dg.AssetSelection.assets(
+        monthly_metrics, monthly_insights, monthly_digest, digest_index
+    ),
+    description="A month's metrics, insights and digest (its days collected by the daily job).",
+)
+
+
+def ended_window(period: str, moment: dt.datetime) -> str:
+    """The key of the daily, weekly or monthly window that ended last before `moment` (in the
+    org timezone): yesterday, last Monday's week, last month."""
+    today = moment.astimezone(ORG_TZ).date()
+    if period == "daily":
+        return (today - dt.timedelta(days=1)).isoformat()
+    if period == "weekly":
+        this_monday = today - dt.timedelta(days=today.weekday())
+        return previous_key("weekly", this_monday.isoformat())
+    return previous_key("monthly", today.replace(day=1).isoformat())
+
+
+def _schedule(job: Any, period: str, cron: str, when: str) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=f"{period}_digest_schedule",
+        job=job,
+        cron_schedule=cron,
+        execution_timezone=str(ORG_TZ),
+        default_status=automation_status(),
+        description=f"{when} (org timezone): the {period} digest of the {UNIT[period]} that "
+        "just ended.",
+    )
+    def _tick(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        key = ended_window(period, context.scheduled_execution_time)
+        return dg.RunRequest(run_key=f"{period}-{key}", partition_key=key)
+
+    return _tick
+
+
+daily_digest_schedule = _schedule(daily_digest_job, "daily", "30 0 * * *", "Every day at 00:30")
+weekly_digest_schedule = _schedule(weekly_digest_job, "weekly", "0 1 * * 1", "Mondays at 01:00")
+monthly_digest_schedule = _schedule(
+    monthly_digest_job, "monthly", "0 2 1 * *", "The 1st of each month at 02:00"
+)
+
+
+def record_failure(data_dir: Path, alert: dict[str, object], when: dt.datetime) -> Path:
+    """Append one alert line to `data/alerts/<date>.jsonl` (a lock per file: runs can fail at
+    the same time; each line is written whole)."""
+    path = data_dir / "alerts" / f"{when.astimezone(ORG_TZ).date().isoformat()}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(alert, ensure_ascii=False, sort_keys=True) + "\n"
+    with FileLock(str(path) + ".lock"), path.open("a", encoding="utf-8") as out:
+        out.write(line)
+        out.flush()
+        os.fsync(out.fileno())
+    return path
+
+
+@dg.run_failure_sensor(
+    name="record_run_failures",
+    default_status=_sensor_status(),
+    description="Writes each failed run (run, job, steps, the error's first line) to "
+    "data/alerts/<date>.jsonl and the log.",
+)
+def record_run_failures(context: dg.RunFailureSensorContext) -> None:
+    run = context.dagster_run
+    steps = [
+        {
+            "step": event.step_key,
+            "error": one_line(event.event_specific_data.error.message)
+            if event.event_specific_data and event.event_specific_data.error
+            else "",
+        }
+        for event in context.get_step_failure_events()
+    ]
+    message = context.failure_event.message or ""
+    alert = {
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "partition": run.tags.get("dagster/partition")
+        or run.tags.get("dagster/asset_partition_range_start"),
+        "steps": steps,
+        "error": steps[0]["error"] if steps else one_line(message),
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    path = record_failure(get_config().data_dir, alert, dt.datetime.now(dt.UTC))
+    context.log.error(
+        f"run {run.run_id} ({run.job_name}) failed"
+        + (f" in {steps[0]['step']}" if steps else "")
+        + f": {alert['error']} (recorded in {path})"
+    )
+
+
+@dg.sensor(
+    name="notice_new_repositories",
+    job=daily_digest_job,
+    minimum_interval_seconds=3600,
+    default_status=_sensor_status(),
+    description="Hourly: lists the org's repositories; when new ones appear, logs them and "
+    "collects today again so they are in today's digest.",
+)
+def notice_new_repositories(
+    context: dg.SensorEvaluationContext, github: GitHubResource
+) -> dg.SensorResult:
+    if not github.org:
+        return dg.SensorResult(skip_reason="no [github].org configured")
+    every = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # pushed since the epoch: all of them
+    names = sorted(r.name for r in github.repositories(every))
+    known = set(json.loads(context.cursor)) if context.cursor else None
+    cursor = json.dumps(names)
+    if known is None:
+        return dg.SensorResult(skip_reason=f"first look: {len(names)} repositories", cursor=cursor)
+    new = [n for n in names if n not in known]
+    if not new:
+        return dg.SensorResult(skip_reason="no new repositories", cursor=cursor)
+    context.log.info(f"new repositories in {github.org}: {', '.join(new)}")
+    today = dt.datetime.now(ORG_TZ).date().isoformat()
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"new-repos-{today}-{'-'.join(new)}"[:200],
+                partition_key=today,
+                tags={"sparky/new_repositories": ", ".join(new)[:200]},
+            )
+        ],
+        cursor=cursor,
+    )
