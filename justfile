@@ -6,7 +6,9 @@ export VIRTUAL_ENV := venv
 export PATH := bin + ":" + env("PATH")
 # The embedded SQLite instance lives in .dagster/ unless you point DAGSTER_HOME elsewhere.
 export DAGSTER_HOME := env("DAGSTER_HOME", justfile_directory() / ".dagster")
-daily := "repositories,raw_pull_requests,raw_issues,raw_releases,raw_backlog,raw_github_commits,raw_commits,contributors,daily_metrics,daily_insights,daily_digest"
+# Runs log at INFO (warnings and what each step did), not Dagster's DEBUG event stream, and run
+# their steps in one process (a day's chain: about 5 s instead of 35 s of subprocess start-up).
+quiet := '{"loggers": {"console": {"config": {"log_level": "INFO"}}}, "execution": {"config": {"in_process": {}}}}'
 
 # List the recipes
 default:
@@ -19,32 +21,31 @@ setup:
 
 # Materialize the daily digests of the last N days (one run) and print where they are
 demo days="7": _home
-    range="$(sparky range --last {{days}})" && dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition-range "$range"
+    range="$(sparky range --last {{days}})" && dg launch --job daily_digest_job --partition-range "$range" --config-json '{{quiet}}'
     @echo "Daily digests:"
     @sparky digests --last {{days}}
 
 # The weekly digest of the week starting Monday DATE: its days' chain, then the week's assets
 weekly monday: _home
-    range="$(sparky window weekly {{quote(monday)}})" && dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition-range "$range"
-    dagster asset materialize -m sparky_assets.definitions --select weekly_metrics,weekly_insights,weekly_digest --partition {{quote(monday)}}
-    dagster asset materialize -m sparky_assets.definitions --select digest_index
+    range="$(sparky window weekly {{quote(monday)}})" && dg launch --job daily_digest_job --partition-range "$range" --config-json '{{quiet}}'
+    dg launch --job weekly_digest_job --partition {{quote(monday)}} --config-json '{{quiet}}'
     @echo "Weekly digest: weekly/{{monday}}.md in [sparky].output_dir"
 
 # The monthly digest of the month starting DATE (the 1st): its days' chain, then the month's
 monthly first: _home
-    range="$(sparky window monthly {{quote(first)}})" && dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition-range "$range"
-    dagster asset materialize -m sparky_assets.definitions --select monthly_metrics,monthly_insights,monthly_digest --partition {{quote(first)}}
-    dagster asset materialize -m sparky_assets.definitions --select digest_index
+    range="$(sparky window monthly {{quote(first)}})" && dg launch --job daily_digest_job --partition-range "$range" --config-json '{{quiet}}'
+    dg launch --job monthly_digest_job --partition {{quote(first)}} --config-json '{{quiet}}'
     @echo "Monthly digest: monthly/{{first}}.md in [sparky].output_dir"
 
 # Materialize the daily chain for one day (checked first), e.g. `just day 2025-06-03`
 day date: _home
     @sparky check-partition {{quote(date)}}
-    dagster asset materialize -m sparky_assets.definitions --select {{daily}} --partition {{quote(date)}}
+    dg launch --job daily_digest_job --partition {{quote(date)}} --config-json '{{quiet}}'
+
 
 # The Dagster UI on http://127.0.0.1:3000 (materialize, backfill, lineage, checks)
 dev: _home
-    dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+    dg dev -h 127.0.0.1 -p 3000
 
 # Lint and run the whole test suite
 test: lint

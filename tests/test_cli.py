@@ -263,7 +263,7 @@ def test_just_day_refuses_a_bad_partition_before_dagster(
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert proc.stderr.splitlines()[0].startswith(message), proc.stderr
         assert "Traceback" not in proc.stderr
-        assert "dagster asset materialize" not in proc.stderr  # the run was never started
+        assert "dg launch" not in proc.stderr  # the run was never started
     assert not (tmp_path / "cfg/data").exists()
 
 
@@ -322,6 +322,9 @@ def test_just_demo_materializes_recent_days_and_lists_the_digests(
     assert "| Commits | 1 |" in digest and "| Lines added | 3 |" in digest
     assert "Partial day" in digest
     assert (tmp_path / "home/dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+    # The run is the named job, logged at INFO: no DEBUG event stream to dig through.
+    assert " - daily_digest_job - " in proc.stderr
+    assert " - DEBUG - " not in proc.stderr and "SupersessionWarning" not in proc.stderr
 
 
 def test_workspace_and_dg_project_name_the_same_code_location() -> None:

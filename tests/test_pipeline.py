@@ -127,7 +127,10 @@ def test_one_partition_end_to_end(instance, known: KnownHistory, tmp_path: Path)
     # The markdown is in the materialization's metadata, as written.
     event = instance.get_latest_materialization_event(dg.AssetKey("daily_digest"))
     assert event.asset_materialization.partition == DAY
-    assert event.asset_materialization.metadata["preview"].value == digest
+    # The preview is the digest from its title on: front matter would show as a bold line.
+    preview = event.asset_materialization.metadata["preview"].value
+    assert preview.startswith("# Daily digest: 2024-06-03\n")
+    assert digest.endswith(preview) and digest.startswith("---\ndate:")
 
     # The coverage check warns about the missing clone, and the insights check about the
     # missing LLM, without failing the run; the digest says who wrote its text and why.

@@ -142,7 +142,7 @@ def record_failure(data_dir: Path, alert: dict[str, object], when: dt.datetime) 
     name="record_run_failures",
     default_status=_sensor_status(),
     description="Writes each failed run (run, job, steps, the error's first line) to "
-    "data/alerts/<date>.jsonl and the log.",
+    "`data/alerts/{date}.jsonl` and the log.",
 )
 def record_run_failures(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run

@@ -41,6 +41,14 @@ def window_coverage(store: DataStore, period: Period, key: str) -> list[Coverage
     return out
 
 
+def without_front_matter(markdown: str) -> str:
+    if markdown.startswith("---\n"):
+        _, sep, body = markdown[4:].partition("\n---\n")
+        if sep:
+            return body.lstrip("\n")
+    return markdown
+
+
 def write_digest(store: DataStore, period: Period, key: str) -> tuple[str, dict[str, object]]:
     """Render one window's digest and sidecar from its stored metrics and insights."""
     config = get_config()
@@ -66,7 +74,8 @@ def write_digest(store: DataStore, period: Period, key: str) -> tuple[str, dict[
     )
     return markdown, {
         "path": dg.MetadataValue.path(str(path)),
-        "preview": dg.MetadataValue.md(markdown),
+        # The UI renders front matter as a bold paragraph: the preview starts at the title.
+        "preview": dg.MetadataValue.md(without_front_matter(markdown)),
         "writer": insights.writer,
     }
 
@@ -111,6 +120,8 @@ METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
     deps=[daily_digest, weekly_digest, monthly_digest],
     kinds={"markdown", "atom"},
     owners=OWNERS,
+    # Unpartitioned, but in the partitioned digest jobs: one run for a range (`dg launch`).
+    backfill_policy=dg.BackfillPolicy.single_run(),
     description=(
         "`output/index.md` (every digest, newest first, grouped by period), `output/feed.xml` "
         "(an Atom 1.0 feed with stable entry ids) and `output/metrics.md` (the definitions the "
