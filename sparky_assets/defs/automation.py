@@ -42,6 +42,7 @@ from sparky_assets.lib.window import previous_key
 from sparky_assets.partitions import ORG_TZ
 from sparky_resources.config import get_config
 from sparky_resources.github_collect import GitHubResource
+from sparky_resources.local_git import first_line
 from sparky_resources.text import one_line
 
 AUTOMATION_ENV = "SPARKY_AUTOMATION"
@@ -138,6 +139,16 @@ def record_failure(data_dir: Path, alert: dict[str, object], when: dt.datetime) 
     return path
 
 
+def _first_error_line(event: dg.DagsterEvent) -> str:
+    """The first line of the error a step raised: Dagster wraps user code's exception in its own
+    step error, so the innermost cause is what the user needs to read."""
+    data = event.event_specific_data
+    error = getattr(data, "error", None)
+    while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+        error = error.cause
+    return first_line(error.message) if error is not None else ""
+
+
 @dg.run_failure_sensor(
     name="record_run_failures",
     default_status=_sensor_status(),
@@ -147,12 +158,7 @@ def record_failure(data_dir: Path, alert: dict[str, object], when: dt.datetime) 
 def record_run_failures(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     steps = [
-        {
-            "step": event.step_key,
-            "error": one_line(event.event_specific_data.error.message)
-            if event.event_specific_data and event.event_specific_data.error
-            else "",
-        }
+        {"step": event.step_key, "error": _first_error_line(event)}
         for event in context.get_step_failure_events()
     ]
     message = context.failure_event.message or ""
