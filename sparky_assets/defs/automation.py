@@ -70,7 +70,9 @@ daily_digest_job = dg.define_asset_job(
         daily_insights,
         daily_digest,
         digest_index,
-    ),
+    )
+    # Whether yesterday's digest exists by 02:00 is asked at 02:05 (checks.py), not mid-run.
+    - dg.AssetSelection.checks(dg.AssetCheckKey(daily_digest.key, "yesterday_digest_by_2am")),
     description="Collect a day (local clones and GitHub), measure it, word it, write its "
     "digest and the index.",
 )

@@ -49,15 +49,18 @@ def partition_metadata(
 
 
 def partition_checks(
-    context: dg.AssetExecutionContext,
+    context: dg.OpExecutionContext,
     spec: dg.AssetCheckSpec,
     results: Mapping[str, tuple[bool, Mapping[str, Any]]],
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN,
+    descriptions: Mapping[str, str] | None = None,
 ) -> Iterator[Any]:
     """One check evaluation per partition, each tied to that day's materialization.
 
     `AssetCheckResult` cannot name a partition, so a range run would record one unpartitioned
-    result; Dagster's own `AssetCheckEvaluation` can. Yield this after the MaterializeResult.
+    result; Dagster's own `AssetCheckEvaluation` can. Yield this after the MaterializeResult
+    (from an `@asset_check`, pass `context.op_execution_context`). `descriptions` gives a
+    partition's evaluation its one-line description (what failed, and the numbers).
     """
     for key, (passed, metadata) in results.items():
         records = context.instance.fetch_materializations(
@@ -81,6 +84,7 @@ def partition_checks(
             severity=severity,
             blocking=spec.blocking,
             target_materialization_data=target,
+            description=(descriptions or {}).get(key),
         )
     # The check's output must be produced once, as an AssetCheckResult would.
     output = context.assets_def.get_output_name_for_asset_check_key(spec.key)
