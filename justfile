@@ -74,3 +74,51 @@ check:
 _home:
     @mkdir -p "$DAGSTER_HOME"
     @test -f "$DAGSTER_HOME/dagster.yaml" || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
+
+# --- Deployment (README "Deploying"): k3d on a laptop, k3s on the DGX ------------------------
+
+image := env("SPARKY_IMAGE", "sparky:dev")
+kube_ns := "sparky"
+
+# Build the image with docker (or podman: DOCKER=podman just docker-build)
+docker-build:
+    ${DOCKER:-docker} build -f deploy/docker/Dockerfile -t {{image}} .
+
+# Build the image where registry base images cannot be pulled (mmdebstrap + buildah)
+image-build-offline:
+    bash deploy/build-offline.sh {{image}}
+
+# A local k3d cluster (1 server, 1 agent) from deploy/k3d/cluster.yaml
+k3d-create:
+    k3d cluster create --config deploy/k3d/cluster.yaml
+
+# Delete the local k3d cluster
+k3d-destroy:
+    k3d cluster delete --config deploy/k3d/cluster.yaml
+
+# Build, import the image into k3d and apply the local overlay
+deploy-local: docker-build
+    k3d image import {{image}} -c sparky
+    kubectl apply -k deploy/k8s/overlays/local
+    kubectl -n {{kube_ns}} rollout status deploy/dagster-webserver --timeout=300s
+
+# Install k3s on the DGX over SSH with k3sup (HOST and USER: the DGX and its sudo user)
+k3s-install-dgx host user:
+    k3sup install --host {{host}} --user {{user}} --k3s-extra-args '--disable traefik' --local-path "$HOME/.kube/sparky-dgx" --context sparky-dgx
+
+# Apply the DGX overlay (its `images:` names the image the DGX pulls; README "Deploying")
+deploy-production:
+    kubectl apply -k deploy/k8s/overlays/dgx
+    kubectl -n {{kube_ns}} rollout status deploy/dagster-webserver --timeout=600s
+
+# Pods, jobs and services in the sparky namespace
+status:
+    kubectl -n {{kube_ns}} get pods,jobs,svc,pvc -o wide
+
+# Follow the logs of the webserver, daemon and user code
+logs-follow:
+    kubectl -n {{kube_ns}} logs -f -l app.kubernetes.io/part-of=sparky --all-containers --max-log-requests 10
+
+# The Dagster UI of the cluster on http://127.0.0.1:3000
+port-forward:
+    kubectl -n {{kube_ns}} port-forward svc/dagster-webserver 3000:3000
