@@ -85,8 +85,8 @@ docker-build:
     ${DOCKER:-docker} build -f deploy/docker/Dockerfile -t {{image}} .
 
 # Build the image where registry base images cannot be pulled (mmdebstrap + buildah)
-image-build-offline:
-    bash deploy/build-offline.sh {{image}}
+image-build-offline tag=image:
+    bash deploy/build-offline.sh {{tag}}
 
 # A local k3d cluster (1 server, 1 agent) from deploy/k3d/cluster.yaml
 k3d-create:
