@@ -11,12 +11,15 @@
 # Needs: mmdebstrap and buildah (apt-get install -y mmdebstrap buildah), run as root.
 # Env: SUITE (bookworm), MIRROR (mmdebstrap's default), BASE_IMAGE
 # (localhost/sparky-base:$SUITE), SPARKY_CONFIG_FILE (deploy/k8s/base/sparky.toml, the config
-# `dg check defs` loads), STORAGE_DRIVER (buildah's own: e.g. vfs inside a container).
+# `dg check defs` loads), STORAGE_DRIVER (buildah's own: e.g. vfs inside a container),
+# BUILD_CA_BUNDLE (default: $PIP_CERT if set): a PEM bundle pip trusts during the build, for a
+# TLS-intercepting proxy; bind-mounted into the RUN steps only, never stored in the image.
 # The base image is kept and reused on later runs; --rebuild-base makes it again (apt updates).
 set -euo pipefail
 
 usage="usage: $0 [--install-deps] [--rebuild-base] IMAGE"
-die() { echo "build-offline: $*" >&2; exit 1; }
+died=0
+die() { echo "build-offline: $*" >&2; died=1; exit 1; }
 log() { echo "build-offline: $*" >&2; }
 
 install_deps=0
@@ -44,6 +47,8 @@ packages="python3,python3-venv,python-is-python3,git,ca-certificates"
 [[ -f "$dockerfile" ]] || die "missing $dockerfile"
 [[ -f "$base_containerfile" ]] || die "missing $base_containerfile"
 [[ -f "$config_file" ]] || die "missing SPARKY_CONFIG_FILE $config_file"
+ca_bundle="${BUILD_CA_BUNDLE:-${PIP_CERT:-}}"
+[[ -z "$ca_bundle" || -f "$ca_bundle" ]] || die "BUILD_CA_BUNDLE/PIP_CERT $ca_bundle is not a file"
 
 missing=()
 for tool in mmdebstrap buildah; do
@@ -68,7 +73,7 @@ cleanup() {
     local rc=$?
     if [[ -n "$ctr" ]]; then buildah rm "$ctr" >/dev/null 2>&1 || true; fi
     rm -rf "$tmp"
-    if ((rc != 0)); then echo "build-offline: failed at step '$step' (exit $rc)" >&2; fi
+    if ((rc != 0 && !died)); then echo "build-offline: failed at step '$step' (exit $rc)" >&2; fi
     exit "$rc"
 }
 trap cleanup EXIT
@@ -97,17 +102,31 @@ fi
 
 # --- 3: Sparky's image from the usual Dockerfile, on that base -----------------------------------
 # --pull=never: the base exists only in local storage; --layers: reruns reuse unchanged layers.
+ca_args=()
+if [[ -n "$ca_bundle" ]]; then
+    log "pip trusts $ca_bundle during the build (mounted into RUN steps, not stored in the image)"
+    # buildah 1.28's --env does not reach RUN steps: pip finds the bundle through a site-wide
+    # config in a mounted directory (the image keeps only the empty /etc/xdg/pip mount point).
+    mkdir -p "$tmp/pip"
+    cp "$ca_bundle" "$tmp/pip/build-ca.pem"
+    printf '[global]\ncert = /etc/xdg/pip/build-ca.pem\n' > "$tmp/pip/pip.conf"
+    ca_args=(--volume "$tmp/pip:/etc/xdg/pip:ro")
+fi
 timed "image $image" \
-    buildah bud --isolation chroot --pull=never --layers \
+    buildah bud --isolation chroot --pull=never --layers "${ca_args[@]}" \
         --build-arg "PYTHON_IMAGE=$base_image" \
         -f "$dockerfile" -t "$image" "$root"
 
 # --- 4: smoke test inside the image ------------------------------------------------------------
 step="smoke test"
 ctr="$(buildah from --pull=never "$image")"
+# In this throwaway container only (not the image): the config that `dg check defs` loads, and a
+# dagster.yaml that turns telemetry off (the cluster mounts its own in both places).
+printf 'telemetry:\n  enabled: false\n' > "$tmp/dagster.yaml"
 buildah copy --quiet --chown 10001:10001 "$ctr" "$config_file" /etc/sparky/sparky.toml >/dev/null
+buildah copy --quiet --chown 10001:10001 "$ctr" "$tmp/dagster.yaml" /opt/dagster/dagster_home/dagster.yaml >/dev/null
 timed "dagster --version" buildah run --isolation chroot "$ctr" -- dagster --version
 timed "dg check defs" buildah run --isolation chroot "$ctr" -- dg check defs
 
 step="done"
-log "built $image (base $base_image); list it with: buildah images $image"
+log "built $image (base $base_image); for k3s: buildah push $image docker-archive:sparky.tar:$image"
