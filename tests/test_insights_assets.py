@@ -163,11 +163,9 @@ def _compact(facts: Any) -> str:
 
 
 def _requests_for(fake: FakeOllama, period: str, key: str) -> list[dict[str, Any]]:
-    return [
-        b
-        for b in fake.bodies(CHAT)
-        if facts_of(b)["window"] == {**facts_of(b)["window"], "period": period, "key": key}
-    ]
+    """The chat requests about one window (its facts name the window's period and key)."""
+    windows = [(b, facts_of(b)["window"]) for b in fake.bodies(CHAT)]
+    return [b for b, w in windows if (w["period"], w["key"]) == (period, key)]
 
 
 def _known_refs(org: Org) -> tuple[set[str], set[str]]:

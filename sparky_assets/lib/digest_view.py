@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sparky_assets.lib.github_metrics import Durations
 from sparky_assets.lib.insights import FactSheet
 from sparky_assets.lib.window import Change, WindowMetrics
 from sparky_resources.models import Coverage
@@ -172,27 +173,24 @@ def _hours(value: float | None) -> str:
 
 
 def _durations(m: WindowMetrics) -> list[Duration]:
-    out: list[Duration] = []
-    pairs: list[tuple[str, Callable[[], Any]]] = []
+    """Review health: pull requests' and issues' response and completion times."""
+    pairs: list[tuple[str, Durations]] = []
     if m.pull_requests is not None:
         p = m.pull_requests
         pairs += [
-            ("Pull requests: time to first response", lambda: p.time_to_first_response),
-            ("Pull requests: time to first review", lambda: p.time_to_first_review),
-            ("Pull requests: time to merge", lambda: p.time_to_merge),
+            ("Pull requests: time to first response", p.time_to_first_response),
+            ("Pull requests: time to first review", p.time_to_first_review),
+            ("Pull requests: time to merge", p.time_to_merge),
         ]
     if m.issues is not None:
-        i = m.issues
         pairs += [
-            ("Issues: time to first response", lambda: i.time_to_first_response),
-            ("Issues: time to close", lambda: i.time_to_close),
+            ("Issues: time to first response", m.issues.time_to_first_response),
+            ("Issues: time to close", m.issues.time_to_close),
         ]
-    for label, get in pairs:
-        d = get()
-        out.append(
-            Duration(label=label, count=d.count, median=_hours(d.median_h), p90=_hours(d.p90_h))
-        )
-    return out
+    return [
+        Duration(label=label, count=d.count, median=_hours(d.median_h), p90=_hours(d.p90_h))
+        for label, d in pairs
+    ]
 
 
 def _open_items(items: Sequence[Any]) -> list[Item]:
@@ -207,7 +205,7 @@ def _open_items(items: Sequence[Any]) -> list[Item]:
     ]
 
 
-def _coverage_lines(coverages: Sequence[Coverage], days: int) -> list[RepoLine]:
+def _coverage_lines(coverages: Sequence[Coverage]) -> list[RepoLine]:
     """Per repository: collected on every collected day, or which days failed and why."""
     seen: dict[str, dict[str, Any]] = {}
     for c in coverages:
@@ -238,11 +236,14 @@ def _coverage_lines(coverages: Sequence[Coverage], days: int) -> list[RepoLine]:
 
 
 def digest_view(
-    facts: FactSheet, coverages: Sequence[Coverage], *, github_org: str | None = None
+    facts: FactSheet,
+    m: WindowMetrics,
+    coverages: Sequence[Coverage],
+    *,
+    github_org: str | None = None,
 ) -> DigestView:
-    m = facts.metrics
-    if not isinstance(m, WindowMetrics):
-        m = WindowMetrics.model_validate(m.model_dump())
+    """The digest's content for `facts`' window; `m` is its metrics as `WindowMetrics` (the
+    caller upgrades a daily file written before the window metrics)."""
     # GitHub's rows are left out where GitHub was not collected at all (the coverage says so);
     # where it was collected for only some days they read "not available".
     github_rows = m.github_available or (m.github_note or "").startswith("GitHub was collected")
@@ -322,7 +323,7 @@ def digest_view(
         chart_labels=[d[5:] for d in chart],
         chart_values=[v or 0 for v in chart.values()],
         chart_missing=[d for d, v in chart.items() if v is None],
-        repos=_coverage_lines(coverages, days),
+        repos=_coverage_lines(coverages),
         days_collected=f"{collected} of {days}",
         doc_links=[
             (section.replace("-", " "), f"{METRICS_DOC}#{section}")

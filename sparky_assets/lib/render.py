@@ -113,7 +113,7 @@ def render_digest(
     metrics = facts.metrics
     if not isinstance(metrics, WindowMetrics):  # a daily file from before the window metrics
         metrics = WindowMetrics.model_validate(metrics.model_dump())
-    view = digest_view(facts, coverages, github_org=github_org)
+    view = digest_view(facts, metrics, coverages, github_org=github_org)
     return _ENV.get_template(f"{facts.period}.md.j2").render(
         facts=facts,
         m=metrics,
