@@ -6,9 +6,9 @@ export VIRTUAL_ENV := venv
 export PATH := bin + ":" + env("PATH")
 # The embedded SQLite instance lives in .dagster/ unless you point DAGSTER_HOME elsewhere.
 export DAGSTER_HOME := env("DAGSTER_HOME", justfile_directory() / ".dagster")
-# Runs log at INFO (warnings and what each step did), not Dagster's DEBUG event stream, and run
-# their steps in one process (a day's chain: about 5 s instead of 35 s of subprocess start-up).
-quiet := '{"loggers": {"console": {"config": {"log_level": "INFO"}}}, "execution": {"config": {"in_process": {}}}}'
+# Runs start with `sparky launch`: in this process, logged at INFO, with steps in one process
+# (a day's chain: about 5 s instead of 35 s of subprocess start-up), and recorded as runs of the
+# code location `sparky`, so the UI (`just dev`) lists them and can re-execute them.
 
 # List the recipes
 default:
@@ -21,27 +21,35 @@ setup:
 
 # Materialize the daily digests of the last N days (one run) and print where they are
 demo days="7": _home
-    range="$(sparky range --last {{days}})" && dg launch --job daily_digest_job --partition-range "$range" --config-json '{{quiet}}'
+    range="$(sparky range --last {{days}})" && sparky launch --job daily_digest_job --partition-range "$range"
     @echo "Daily digests:"
     @sparky digests --last {{days}}
 
 # The weekly digest of the week starting Monday DATE: its days' chain, then the week's assets
 weekly monday: _home
-    range="$(sparky window weekly {{quote(monday)}})" && dg launch --job daily_digest_job --partition-range "$range" --config-json '{{quiet}}'
-    dg launch --job weekly_digest_job --partition {{quote(monday)}} --config-json '{{quiet}}'
-    @echo "Weekly digest: weekly/{{monday}}.md in [sparky].output_dir"
+    range="$(sparky window weekly {{quote(monday)}})" && sparky launch --job daily_digest_job --partition-range "$range"
+    sparky launch --job weekly_digest_job --partition {{quote(monday)}}
+    @echo "Weekly digest:"
+    @sparky digests --week {{quote(monday)}}
 
 # The monthly digest of the month starting DATE (the 1st): its days' chain, then the month's
 monthly first: _home
-    range="$(sparky window monthly {{quote(first)}})" && dg launch --job daily_digest_job --partition-range "$range" --config-json '{{quiet}}'
-    dg launch --job monthly_digest_job --partition {{quote(first)}} --config-json '{{quiet}}'
-    @echo "Monthly digest: monthly/{{first}}.md in [sparky].output_dir"
+    range="$(sparky window monthly {{quote(first)}})" && sparky launch --job daily_digest_job --partition-range "$range"
+    sparky launch --job monthly_digest_job --partition {{quote(first)}}
+    @echo "Monthly digest:"
+    @sparky digests --month {{quote(first)}}
 
 # Materialize the daily chain for one day (checked first), e.g. `just day 2025-06-03`
 day date: _home
     @sparky check-partition {{quote(date)}}
-    dg launch --job daily_digest_job --partition {{quote(date)}} --config-json '{{quiet}}'
+    sparky launch --job daily_digest_job --partition {{quote(date)}}
+    @echo "Daily digest:"
+    @sparky digests --day {{quote(date)}}
 
+# Limit the instance's pools: GitHub steps and LLM steps, N at a time across runs (`just pools 1 1`)
+pools github="1" ollama="1": _home
+    dagster instance concurrency set github {{quote(github)}}
+    dagster instance concurrency set ollama {{quote(ollama)}}
 
 # The Dagster UI on http://127.0.0.1:3000 (materialize, backfill, lineage, checks)
 dev: _home

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import os
@@ -263,7 +264,7 @@ def test_just_day_refuses_a_bad_partition_before_dagster(
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert proc.stderr.splitlines()[0].startswith(message), proc.stderr
         assert "Traceback" not in proc.stderr
-        assert "dg launch" not in proc.stderr  # the run was never started
+        assert "sparky launch" not in proc.stderr  # the run was never started
     assert not (tmp_path / "cfg/data").exists()
 
 
@@ -325,6 +326,16 @@ def test_just_demo_materializes_recent_days_and_lists_the_digests(
     # The run is the named job, logged at INFO: no DEBUG event stream to dig through.
     assert " - daily_digest_job - " in proc.stderr
     assert " - DEBUG - " not in proc.stderr and "SupersessionWarning" not in proc.stderr
+    # One run for the range, a run of the code location `sparky` (the UI can re-execute it).
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "home"))) as instance:
+        (run,) = instance.get_runs()
+    assert run.is_success
+    assert run.tags["dagster/asset_partition_range_start"] == f"{days[0]:%Y-%m-%d}"
+    assert run.tags["dagster/asset_partition_range_end"] == f"{days[-1]:%Y-%m-%d}"
+    assert run.remote_job_origin is not None and run.remote_job_origin.location_name == "sparky"
 
 
 def test_workspace_and_dg_project_name_the_same_code_location() -> None:
@@ -358,3 +369,116 @@ def test_window_prints_the_days_of_a_week_or_month(known: KnownHistory, tmp_path
         "sparky: weekly key 2024-06-04 is not a Monday"
     )
     assert "has no daily partitions" in refused(window("monthly", "2027-01-01"))
+
+
+def test_window_names_the_days_before_start_date(known: KnownHistory, tmp_path: Path) -> None:
+    """Days before [sparky].start_date are no daily partition: no later run collects them, and
+    `sparky window` (what `just weekly` / `just monthly` run first) says so."""
+    env = sparky_env(write_config(tmp_path / "cfg", [known.path]), tmp_path / "home")
+
+    def window(*args: str) -> subprocess.CompletedProcess[str]:
+        return sparky_cli(env, "window", *args, "--now", TOKYO_MIDNIGHT)
+
+    # start_date is Wednesday 2024-05-01: Monday 04-29 and Tuesday 04-30 come before it.
+    proc = window("weekly", "2024-04-29")
+    assert (proc.returncode, proc.stdout) == (0, "2024-05-01...2024-05-05\n")
+    assert proc.stderr == (
+        "sparky: the weekly window 2024-04-29 starts before [sparky].start_date 2024-05-01: "
+        "2024-04-29 ... 2024-04-30 will never be collected (not a daily partition; set an "
+        "earlier start_date to include them)\n"
+    )
+    # A window wholly before start_date is refused, and says waiting will not help.
+    assert refused(window("monthly", "2024-04-01")) == (
+        "sparky: the monthly window 2024-04-01 is all before [sparky].start_date 2024-05-01: "
+        "2024-04-01 ... 2024-04-30 will never be collected (not a daily partition; set an "
+        "earlier start_date to include them)"
+    )
+    # A window after start_date: nothing on stderr.
+    assert window("weekly", "2024-06-03").stderr == ""
+
+
+def test_sparky_help_describes_every_subcommand() -> None:
+    from sparky_assets.cli import _parser
+
+    (commands,) = [
+        a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)
+    ]
+    names = list(commands.choices)
+    assert {"launch", "range", "digests", "check-partition", "window"} <= set(names)
+    proc = subprocess.run(
+        [str(BIN / "sparky"), "--help"], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = proc.stdout.splitlines()
+    for name in names:
+        # argparse lists `name  help`, or the name alone and its help on the next line, indented
+        # further; a subcommand without help is not listed at all.
+        found = [i for i, line in enumerate(lines) if line.split()[:1] == [name]]
+        assert len(found) == 1, (name, proc.stdout)
+        line = lines[found[0]]
+        text = line.split(None, 1)[1] if len(line.split()) > 1 else ""
+        if not text:
+            after = lines[found[0] + 1]
+            indent = len(line) - len(line.lstrip())
+            if len(after) - len(after.lstrip()) > indent:
+                text = after.strip()
+        assert text, (name, proc.stdout)
+        sub = subprocess.run(
+            [str(BIN / "sparky"), name, "--help"], capture_output=True, text=True, timeout=60
+        )
+        assert sub.returncode == 0, sub.stderr
+        assert commands.choices[name].description, name  # `sparky NAME --help` says what it does
+
+
+def test_digests_prints_one_digest_path(known: KnownHistory, tmp_path: Path) -> None:
+    env = sparky_env(write_config(tmp_path / "cfg", [known.path]), tmp_path / "home")
+    weekly = tmp_path / "cfg/output/weekly/2024-06-03.md"
+    weekly.parent.mkdir(parents=True)
+    weekly.write_text("# week\n", encoding="utf-8")
+    proc = sparky_cli(env, "digests", "--week", "2024-06-03")
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"{weekly}\n", "")
+    proc = sparky_cli(env, "digests", "--day", "2024-06-03")
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr == f"sparky: no daily digest 2024-06-03 in {tmp_path / 'cfg/output'}\n"
+    assert refused(sparky_cli(env, "digests", "--month", "2024-06-02")) == (
+        "sparky: monthly digest key '2024-06-02' is not the 1st of a month written as YYYY-MM-DD"
+    )
+    assert "is not a date" in refused(sparky_cli(env, "digests", "--day", "../../etc/x"))
+
+
+def test_sparky_launch_refuses_in_one_line(known: KnownHistory, tmp_path: Path) -> None:
+    """What cannot start a run is one line and exit 2, before any run is created."""
+    config = write_config(tmp_path / "cfg", [known.path])
+    home = tmp_path / "home"
+    env = sparky_env(config, home)
+    no_home = {k: v for k, v in env.items() if k != "DAGSTER_HOME"}
+    proc = subprocess.run(
+        [str(BIN / "sparky"), "launch", "--job", "daily_digest_job", "--partition", "2024-06-03"],
+        env=no_home, capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert refused(proc).startswith("sparky launch: DAGSTER_HOME is not set: the run would go")
+    for args, line in [
+        (["--job", "nope"], "sparky launch: no job 'nope' in code location 'sparky' (jobs: "),
+        (
+            ["--job", "daily_digest_job", "--partition-range", "2024-06-04...2024-06-03"],
+            "sparky launch: partition range 2024-06-04...2024-06-03 is empty: 2024-06-04 is "
+            "after 2024-06-03",
+        ),
+        (
+            ["--job", "daily_digest_job", "--partition-range", "2024-06-03"],
+            "sparky launch: partition range '2024-06-03' is not written FIRST...LAST",
+        ),
+        (
+            ["--job", "digest_freshness_job", "--partition", "2024-06-03"],
+            "sparky launch: digest_freshness_job has no partitions: launch it without a partition",
+        ),
+        (
+            ["--job", "daily_digest_job", "--partition", "2020-01-01"],
+            "sparky launch: daily_digest_job: Could not find a partition with key `2020-01-01`",
+        ),
+    ]:
+        assert refused(sparky_cli(env, "launch", *args)).startswith(line), args
+    from dagster import DagsterInstance
+    from dagster._core.instance.ref import InstanceRef
+
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        assert instance.get_runs() == []

@@ -141,7 +141,10 @@ class DigestView(BaseModel):
     title: str
     window: str
     quiet: bool  # nothing happened: a short digest
-    partial: str | None  # why the window is not complete yet, or None
+    partial: str | None  # why the window is not complete, or None
+    # Re-running the partition later completes it (False when what is missing are days before
+    # [sparky].start_date: no run ever collects those).
+    rematerialize: bool = True
     rows: list[Row]
     merged: list[Item] = Field(default_factory=list)
     releases: list[Item] = Field(default_factory=list)
@@ -235,15 +238,45 @@ def _coverage_lines(coverages: Sequence[Coverage]) -> list[RepoLine]:
     return lines
 
 
+def _partial(
+    period: str,
+    days: Sequence[str],
+    collected: int,
+    coverages: Sequence[Coverage],
+    start_date: dt.date | None,
+) -> tuple[str | None, bool]:
+    """Why the window is not complete (None when it is), and whether a later re-run helps."""
+    if any(c.is_partial for c in coverages):
+        return "collected before the window ended", True
+    total = len(days) or 1
+    if period == "daily" or collected >= total:
+        return None, True
+    start = f"{start_date:%Y-%m-%d}" if start_date else ""
+    before = sorted(d for d in days if start and d < start)
+    if not before:
+        return f"{collected} of {total} days collected so far", True
+    span = before[0] if len(before) == 1 else f"{before[0]} ... {before[-1]}"
+    never = (
+        f"{span} {'is' if len(before) == 1 else 'are'} before [sparky].start_date {start} "
+        "and will never be collected"
+    )
+    if collected + len(before) < total:  # some days after start_date are still to come
+        return f"{collected} of {total} days collected so far; {never}", True
+    return f"{collected} of {total} days collected: {never}", False
+
+
 def digest_view(
     facts: FactSheet,
     m: WindowMetrics,
     coverages: Sequence[Coverage],
     *,
     github_org: str | None = None,
+    start_date: dt.date | None = None,
 ) -> DigestView:
     """The digest's content for `facts`' window; `m` is its metrics as `WindowMetrics` (the
-    caller upgrades a daily file written before the window metrics)."""
+    caller upgrades a daily file written before the window metrics). `start_date` is
+    `[sparky].start_date`: a window's days before it are never collected, and the digest says so
+    instead of advising a later re-run."""
     # GitHub's rows are left out where GitHub was not collected at all (the coverage says so);
     # where it was collected for only some days they read "not available".
     github_rows = m.github_available or (m.github_note or "").startswith("GitHub was collected")
@@ -294,11 +327,7 @@ def digest_view(
     )
     days = len(m.days) or 1
     collected = m.days_collected if m.days_collected is not None else len(coverages)
-    partial = None
-    if any(c.is_partial for c in coverages):
-        partial = "collected before the window ended"
-    elif facts.period != "daily" and collected < days:
-        partial = f"{collected} of {days} days collected so far"
+    partial, rematerialize = _partial(facts.period, m.days, collected, coverages, start_date)
     chart = m.commits_per_day if facts.period != "daily" else {}
     unanswered = [
         Item(ref=f"{x.repo}#{x.number}", url=safe_url(x.url), text=x.title)
@@ -312,6 +341,7 @@ def digest_view(
         window=f"{m.start} to {m.end}" if m.start and m.end else facts.partition,
         quiet=activity == 0,
         partial=partial,
+        rematerialize=rematerialize,
         rows=rows,
         merged=merged,
         releases=releases,
