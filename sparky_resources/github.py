@@ -20,9 +20,22 @@ rules so that a run is cheap and never hammers the API:
   (403/429 saying so) waits `retry-after` seconds when given, else at least one minute, then
   exponentially longer, and gives up after `max_retries`.
 - 5xx, timeouts, dropped connections and malformed JSON are retried with exponential backoff
-  and jitter (GraphQL timeouts answer 502/504:
-  https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api#timeouts).
+  and jitter, then raise `GitHubServerError`. GraphQL timeouts: "If GitHub takes more than 10
+  seconds to process an API request, GitHub will terminate the request and you will receive a
+  timeout response"
+  (https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api#timeouts);
+  that answer is a 502/504, or an HTTP 200 with `"data": null` and
+  `errors: [{"message": "Something went wrong while executing your query. This may be the
+  result of a timeout, or it could be a GitHub bug. Please include `ID` when reporting this
+  issue."}]` (the docs do not quote it; recorded in gitkraken/vscode-gitlens#3298 and
+  https://github.com/orgs/community/discussions/24631, where it passed on a retry). The in-band
+  answer is retried like a 502; since 2025 such timeouts also count against the primary limit
+  (https://github.blog/changelog/2025-07-21-including-timeouts-in-primary-rate-limits, which
+  advises to "avoid requesting excessive or unnecessary data"): a query that keeps timing out is
+  made smaller by its caller (`github_collect.collect_commits` splits its batches).
   Other 4xx are not retried: one line with GitHub's `message`.
+- No connection at all (refused, DNS, connect timeout) gets `CONNECT_TIMEOUT_S` and one retry,
+  then `GitHubUnreachable`; the client then asks that host no more.
 - Redirects (a renamed or transferred repository answers 301/307) are followed
   ("Follow redirects" on the best-practices page); the token is only ever sent to the
   configured API hosts, never to a host a redirect or a Link header names.
@@ -65,8 +78,8 @@ from tenacity import (
     RetryCallState,
     Retrying,
     retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from sparky_resources import github_queries as gq
@@ -86,6 +99,12 @@ SECONDARY_MIN_WAIT_S = 60.0
 # GraphQL's exhausted-budget markers (see the module docstring for where each was reported).
 GRAPHQL_RATE_LIMIT_TYPES = frozenset({"RATE_LIMITED", "RATE_LIMIT"})
 GRAPHQL_RATE_LIMIT_CODES = frozenset({"graphql_rate_limit"})
+# GitHub's in-band GraphQL timeout: HTTP 200, `"data": null` and this message (module docstring).
+GRAPHQL_TRANSIENT_MESSAGE = "something went wrong while executing your query"
+# A connection that cannot even be opened gets a short budget: a few seconds, one retry.
+CONNECT_TIMEOUT_S = 5.0
+CONNECT_ATTEMPTS = 2
+CONNECT_WAIT_S = 1.0
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
 _REL = re.compile(r'rel\s*=\s*"?([^";]*)"?', re.IGNORECASE)
@@ -116,6 +135,17 @@ class GitHubError(RuntimeError):
 
 class GitHubNotFound(GitHubError):
     """404: the resource does not exist, or the token cannot see it (GitHub does not say which)."""
+
+
+class GitHubServerError(GitHubError):
+    """GitHub kept failing on its side (5xx, timeouts, dropped connections, in-band GraphQL
+    timeouts) through every retry: the same query may fail again, a smaller one may not."""
+
+
+class GitHubUnreachable(GitHubError):
+    """No connection to GitHub at all (refused, no DNS answer, connect timeout): the network or
+    `api_url` is wrong, and waiting longer would not help. The client asks that host no more
+    (`GitHubClient.unreachable`), so the rest of a run fails at once instead of waiting again."""
 
 
 class RateLimitExhausted(GitHubError):
@@ -160,16 +190,18 @@ class _Retry(Exception):
 
     def __init__(
         self,
-        kind: Literal["server", "secondary", "primary"],
+        kind: Literal["server", "connect", "secondary", "primary"],
         reason: str,
         wait_s: float | None = None,
         status: int | None = None,
+        url: str | None = None,
     ):
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
         self.wait_s = wait_s
         self.status = status
+        self.url = url  # the URL attempted (a redirect may have led to another host)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,14 +510,20 @@ class GitHubClient:
 
     # -- one call: retries around attempts ----------------------------------------------------
 
+    # Hosts seen unreachable by this client (origin -> the one-line error): not asked again.
+    unreachable: dict[tuple[str, str], str] | None = None
+
     def _call(self, method: str, url: str, json_body: Any, kind: str) -> Response:
         resource = (
             "graphql"
             if kind == "graphql"
             else ("search" if "/search/" in urlsplit(url).path else "core")
         )
+        earlier = (self.unreachable or {}).get(_origin(url))
+        if earlier is not None:
+            raise GitHubUnreachable(f"GitHub {method} {url}: not attempted: {earlier}", url=url)
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_retries + 1),
+            stop=self._stop,
             wait=self._wait,
             retry=retry_if_exception_type(_Retry),
             sleep=self._sleep,
@@ -498,10 +536,19 @@ class GitHubClient:
                     self._await_budget(resource, method, url)
                     answer = self._attempt(method, url, json_body, kind)
         except _Retry as exc:
-            attempts = self.max_retries + 1
+            attempts = int(retrying.statistics.get("attempt_number", self.max_retries + 1))
             where = f"GitHub {method} {url}"
+            if exc.kind == "connect":
+                host = exc.url or url
+                message = self._redact(
+                    f"GitHub unreachable: {method} {host} failed after {attempts} attempts: "
+                    f"{exc.reason} (check the network, a proxy, or [github].api_url)"
+                )
+                with self._lock:
+                    self.unreachable = {**(self.unreachable or {}), _origin(host): message}
+                raise GitHubUnreachable(message, url=url) from None
             if exc.kind == "server":
-                raise GitHubError(
+                raise GitHubServerError(
                     self._redact(f"{where} failed after {attempts} attempts: {exc.reason}"),
                     status=exc.status,
                     url=url,
@@ -517,19 +564,30 @@ class GitHubClient:
             ) from None
         return answer
 
+    def _stop(self, state: RetryCallState) -> bool:
+        """`max_retries` retries; a connection that cannot be opened gets one retry only."""
+        exc = state.outcome.exception() if state.outcome else None
+        limit = self.max_retries + 1
+        if isinstance(exc, _Retry) and exc.kind == "connect":
+            limit = min(limit, CONNECT_ATTEMPTS)
+        return state.attempt_number >= limit
+
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retry) and exc.wait_s is not None:
             return exc.wait_s
+        if isinstance(exc, _Retry) and exc.kind == "connect":
+            return min(self.backoff_s, CONNECT_WAIT_S)
         if isinstance(exc, _Retry) and exc.kind == "secondary":
             # At least a minute, then exponentially longer (rate-limit pages, module docstring).
             return min(
                 SECONDARY_MIN_WAIT_S * 2 ** (state.attempt_number - 1),
                 max(self.max_wait_s, SECONDARY_MIN_WAIT_S),
             )
-        return wait_exponential_jitter(
-            initial=self.backoff_s, max=self.backoff_max_s, jitter=self.backoff_s
-        )(state)
+        # backoff_s, 2x, 4x ... up to backoff_max_s, plus up to backoff_s of jitter (tenacity's
+        # `wait_exponential_jitter` deprecates its `initial` in 9.1, and 9.0 lacks `multiplier`).
+        wait = wait_exponential(multiplier=self.backoff_s, max=self.backoff_max_s)
+        return (wait + wait_random(0, self.backoff_s))(state)
 
     def _sleep(self, seconds: float) -> None:
         with self._lock:
@@ -542,8 +600,11 @@ class GitHubClient:
             wait = state.next_action.sleep if state.next_action else 0.0
             with self._lock:
                 self.counters.retries += 1
-                if isinstance(exc, _Retry) and exc.kind != "server":
+                if isinstance(exc, _Retry) and exc.kind in ("secondary", "primary"):
                     self.counters.rate_limit_waits += 1
+            limit = self.max_retries + 1
+            if isinstance(exc, _Retry) and exc.kind == "connect":
+                limit = min(limit, CONNECT_ATTEMPTS)
             log.warning(
                 "GitHub %s %s: %s; retrying in %.1f s (attempt %d of %d)",
                 method,
@@ -551,7 +612,7 @@ class GitHubClient:
                 self._redact(str(exc)),
                 wait,
                 state.attempt_number + 1,
-                self.max_retries + 1,
+                limit,
             )
 
         return note
@@ -618,7 +679,17 @@ class GitHubClient:
             self._count(kind)
             try:
                 with self._slots:
-                    answer = self._http.request(method, current, headers=headers, json=json_body)
+                    answer = self._http.request(
+                        method, current, headers=headers, json=json_body, timeout=self._timeouts()
+                    )
+            except httpx.ConnectTimeout:
+                connect = min(self.timeout_s, CONNECT_TIMEOUT_S)
+                reason = f"no connection within {connect:g} s"
+                raise _Retry("connect", reason, url=current) from None
+            except httpx.ConnectError as exc:
+                # Refused, or no address for the host (DNS): nothing reached GitHub.
+                reason = f"ConnectError: {self._redact(str(exc))}"
+                raise _Retry("connect", reason, url=current) from None
             except httpx.TimeoutException:
                 raise _Retry("server", f"no answer within {self.timeout_s:g} s") from None
             except httpx.TransportError as exc:
@@ -633,6 +704,10 @@ class GitHubClient:
                 continue
             return self._interpret(method, current, redirected_from, answer, cached, kind)
         raise GitHubError(f"GitHub {method} {url}: more than {MAX_REDIRECTS} redirects", url=url)
+
+    def _timeouts(self) -> httpx.Timeout:
+        """`timeout_s` for reading an answer; opening a connection gets `CONNECT_TIMEOUT_S`."""
+        return httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, CONNECT_TIMEOUT_S))
 
     def _count(self, kind: str) -> None:
         with self._lock:
@@ -669,6 +744,7 @@ class GitHubClient:
             data = self._json(answer, method, url)
             if kind == "graphql":
                 self._graphql_limits(data, answer, method, url)
+                self._graphql_transient(data)
             etag = answer.headers.get("etag")
             if method == "GET" and etag and self.etag_dir is not None:
                 self._cache_save(url, _CacheEntry(etag, data, links.get("next")))
@@ -790,6 +866,17 @@ class GitHubClient:
         if wait > self.max_wait_s:
             raise self._exhausted("graphql", reset_at, method, url, 200)
         raise _Retry("primary", message, wait_s=wait, status=200)
+
+    def _graphql_transient(self, data: Any) -> None:
+        """HTTP 200 whose error is GitHub's in-band timeout: retry it like a 502 (module
+        docstring). Other GraphQL errors are answers, raised by `graphql` as `GraphQLError`."""
+        errors = data.get("errors") if isinstance(data, dict) else None
+        if not isinstance(errors, list):
+            return
+        for error in errors:
+            message = str(error.get("message", "")) if isinstance(error, dict) else ""
+            if message.lower().startswith(GRAPHQL_TRANSIENT_MESSAGE):
+                raise _Retry("server", f"200 with a GraphQL error: {one_line(message)}", status=200)
 
     def _note_rate_limit(self, headers: httpx.Headers) -> None:
         resource = headers.get("x-ratelimit-resource")

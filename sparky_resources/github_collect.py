@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,14 @@ import dagster as dg
 from pydantic import Field, SecretStr
 
 from sparky_resources import github_queries as gq
-from sparky_resources.github import GitHubClient, GitHubError, GraphQLError, search_window
+from sparky_resources.github import (
+    GitHubClient,
+    GitHubError,
+    GitHubServerError,
+    GitHubUnreachable,
+    GraphQLError,
+    search_window,
+)
 from sparky_resources.github_records import (
     BacklogItem,
     BacklogSnapshot,
@@ -64,6 +72,8 @@ REST_SOURCE = "github-rest (reduced: no token)"
 # day earlier and window by `committedDate` here, so a commit authored shortly before the
 # window and committed inside it is not lost if GitHub filters by author date.
 HISTORY_SLACK = dt.timedelta(days=1)
+# Page sizes of a commit-history query for one repository that GitHub keeps timing out on.
+HISTORY_PAGES = (gq.HISTORY_PAGE, 25, 5)
 
 
 @dataclass(frozen=True)
@@ -193,14 +203,25 @@ def collect_commits(
     end: dt.datetime,
     window: GitHubWindow,
 ) -> None:
-    """Default-branch commits committed in `[start, end)`, batched over repositories."""
+    """Default-branch commits committed in `[start, end)`, batched over repositories.
+
+    A repository is recorded failed, with none of its commits, when any of its pages fails:
+    its pages read before the failure are dropped, so the caller can keep what an earlier run
+    collected for it instead of mixing the two. A query that GitHub keeps failing on its side
+    (a timeout: `GitHubServerError`) is split before anything is recorded failed: half the
+    repositories each, then, for one repository, smaller pages (`HISTORY_PAGES`).
+    """
     since = start - HISTORY_SLACK
     for batch in _batches(repos, gq.MAX_REPOS_PER_QUERY):
-        pending: list[gq.HistoryTarget] = [gq.HistoryTarget(org, r.name) for r in batch]
-        counts = {r.name: 0 for r in batch}
+        commits: dict[str, list[GitHubCommitRecord]] = {r.name: [] for r in batch}
         failed: dict[str, str] = {}
-        while pending:
-            query = gq.build_commit_history_query(pending, since, end)
+        # Each query: its repositories (with their cursors) and its page size.
+        queries: deque[tuple[list[gq.HistoryTarget], int]] = deque(
+            [([gq.HistoryTarget(org, r.name) for r in batch], HISTORY_PAGES[0])]
+        )
+        while queries:
+            pending, first = queries.popleft()
+            query = gq.build_commit_history_query(pending, since, end, first=first)
             try:
                 data = client.graphql(query.query, query.variables)
             except GraphQLError as exc:
@@ -208,33 +229,54 @@ def collect_commits(
                 data = exc.data or {}
                 for alias in exc.failed_aliases or set(query.aliases):
                     failed[query.aliases[alias][1]] = str(exc)
+            except GitHubServerError as exc:
+                smaller = _smaller(pending, first)
+                if smaller:
+                    queries.extend(smaller)
+                else:
+                    failed[pending[0].name] = str(exc)
+                continue
             except GitHubError as exc:
                 for target in pending:
                     failed[target.name] = str(exc)
-                break
-            pending = []
+                continue
+            following: list[gq.HistoryTarget] = []
             for page in parse_commit_history(data, query):
                 if page.name in failed:
                     continue
                 if page.missing:
                     failed[page.name] = "the repository could not be read (deleted or no access)"
                     continue
-                for commit in page.commits:
-                    if start.timestamp() <= commit.committed_ts < end.timestamp():
-                        window.commits.append(commit)
-                        counts[page.name] += 1
+                commits[page.name] += [
+                    c for c in page.commits if start.timestamp() <= c.committed_ts < end.timestamp()
+                ]
                 target = page.next_target()
                 if target is not None:
-                    pending.append(target)
+                    following.append(target)
+            if following:
+                queries.append((following, first))
         for repo in batch:
             if repo.name in failed:
                 window.coverage.append(
                     EntityCoverage("commits", repo.name, "failed", error=failed[repo.name])
                 )
             else:
+                window.commits.extend(commits[repo.name])
                 window.coverage.append(
-                    EntityCoverage("commits", repo.name, "ok", counts[repo.name])
+                    EntityCoverage("commits", repo.name, "ok", len(commits[repo.name]))
                 )
+
+
+def _smaller(
+    pending: list[gq.HistoryTarget], first: int
+) -> list[tuple[list[gq.HistoryTarget], int]]:
+    """A failing history query made smaller: two halves of its repositories, or for one
+    repository the next smaller page; nothing when it is one repository at the smallest page."""
+    if len(pending) > 1:
+        half = len(pending) // 2
+        return [(pending[:half], first), (pending[half:], first)]
+    smaller = [size for size in HISTORY_PAGES if size < first]
+    return [(pending, smaller[0])] if smaller else []
 
 
 def collect_releases(
@@ -245,19 +287,27 @@ def collect_releases(
     end: dt.datetime,
     window: GitHubWindow,
 ) -> None:
-    """Releases published and tags created in `[start, end)`, newest first per repository."""
+    """Releases published and tags created in `[start, end)`, newest first per repository.
+    A repository the query cannot read (deleted since it was listed) fails alone."""
     for batch in _batches(repos, gq.MAX_REPOS_PER_QUERY):
         query = gq.build_releases_query([(org, r.name) for r in batch], first=20)
+        failed: dict[str, str] = {}
         try:
             data = client.graphql(query.query, query.variables)
+        except GraphQLError as exc:
+            data = exc.data or {}
+            for alias in exc.failed_aliases & set(query.aliases) or set(query.aliases):
+                failed[query.aliases[alias][1]] = str(exc)
         except GitHubError as exc:
-            for repo in batch:
-                window.coverage.append(
-                    EntityCoverage("releases", repo.name, "failed", error=str(exc))
-                )
-            continue
+            data = {}
+            failed = {repo.name: str(exc) for repo in batch}
         by_repo = parse_releases(data, query)
         for repo in batch:
+            if repo.name in failed:
+                window.coverage.append(
+                    EntityCoverage("releases", repo.name, "failed", error=failed[repo.name])
+                )
+                continue
             records = [
                 r
                 for r in by_repo.get(f"{org}/{repo.name}", [])
@@ -638,6 +688,8 @@ class GitHubResource(dg.ConfigurableResource):
     exclude: list[str] = Field(default_factory=list)
     cache_dir: str | None = None
     max_wait_s: float = 900.0
+    # The first retry's back-off after a 5xx or a timeout, doubling with each retry.
+    backoff_s: float = 1.0
 
     @property
     def configured(self) -> bool:
@@ -665,6 +717,7 @@ class GitHubResource(dg.ConfigurableResource):
             SecretStr(self.token) if self.token else None,
             etag_dir=Path(self.cache_dir) if self.cache_dir else None,
             max_wait_s=self.max_wait_s,
+            backoff_s=self.backoff_s,
         )
 
     def repositories(self, pushed_since: dt.datetime) -> list[GitHubRepository]:
@@ -695,7 +748,8 @@ class GitHubResource(dg.ConfigurableResource):
         day_ends: Sequence[dt.datetime] = (),
     ) -> tuple[GitHubWindow, dict[str, float]]:
         """The window's activity, the backlog at each of `day_ends` that is not after `now`,
-        and the client's request counters."""
+        and the client's request counters. Raises `GitHubUnreachable` when GitHub could not be
+        connected to at all: a window of connection failures is no window."""
         if self.org is None:
             return GitHubWindow(), {}
         with self._client() as client:
@@ -721,4 +775,6 @@ class GitHubResource(dg.ConfigurableResource):
                     now=now,
                     day_ends=day_ends,
                 )
+            if client.unreachable:
+                raise GitHubUnreachable(next(iter(client.unreachable.values())))
             return window, client.counters.as_dict()

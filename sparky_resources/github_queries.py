@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 # Aliases in a batched query are r0, r1, ...; GitHub answers each under its alias.
 MAX_REPOS_PER_QUERY = 20
+HISTORY_PAGE = 100  # commits per repository and page of a commit-history query
 SEARCH_RESULT_CAP = 1000  # https://docs.github.com/en/rest/search/search#about-search
 
 RATE_LIMIT_SELECTION = "rateLimit { cost remaining resetAt }"
@@ -151,16 +152,24 @@ def build_commit_history_query(
     targets: Sequence[HistoryTarget | tuple[str, str] | tuple[str, str, str | None]],
     since: dt.datetime,
     until: dt.datetime,
+    first: int = HISTORY_PAGE,
 ) -> BatchQuery:
-    """Default-branch history of several repositories in one query, one alias per repository.
+    """Default-branch history of several repositories in one query, one alias per repository,
+    `first` commits a page (a smaller page for a query that keeps timing out).
 
     `history(since:, until:)` is not documented as filtering by author or by committer date,
     so callers window the returned commits by `committedDate` themselves (and should ask for a
     `since` a little earlier than the window when author and committer dates may differ).
     """
+    if not 1 <= first <= 100:
+        raise ValueError(f"first={first}: GitHub allows 1 to 100 items per connection")
     items = _targets(targets, HistoryTarget)
-    declared = ["$since: GitTimestamp!", "$until: GitTimestamp!"]
-    variables: dict[str, Any] = {"since": _timestamp(since), "until": _timestamp(until)}
+    declared = ["$since: GitTimestamp!", "$until: GitTimestamp!", "$first: Int!"]
+    variables: dict[str, Any] = {
+        "since": _timestamp(since),
+        "until": _timestamp(until),
+        "first": first,
+    }
     blocks: list[str] = []
     aliases: dict[str, tuple[str, str]] = {}
     for index, target in enumerate(items):
@@ -180,7 +189,7 @@ def build_commit_history_query(
       name
       target {{
         ... on Commit {{
-          history(first: 100, since: $since, until: $until, after: $after{index}) {{
+          history(first: $first, since: $since, until: $until, after: $after{index}) {{
             pageInfo {{ hasNextPage endCursor }}
             nodes {{ ...SparkyCommit }}
           }}

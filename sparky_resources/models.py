@@ -103,6 +103,9 @@ class Coverage(_Record):
     window_end: str
     collected_at: str
     repos: list[RepoCoverage]
+    # With [github].org: why GitHub's side of the day was not collected in this run (the
+    # clones were; GitHub's commits are what an earlier run kept, if any).
+    github_error: str | None = None
 
     @property
     def failed(self) -> list[RepoCoverage]:

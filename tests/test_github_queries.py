@@ -321,6 +321,7 @@ def test_history_variables_carry_values_and_offsets() -> None:
     assert batch.variables == {
         "since": "2025-06-03T00:00:00-04:00",
         "until": "2025-06-04T00:00:00-04:00",
+        "first": 100,
         "owner0": "acme",
         "name0": "api",
         "after0": None,

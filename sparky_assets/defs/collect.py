@@ -15,9 +15,11 @@ from sparky_assets.defs.common import (
     range_label,
     read_upstream,
 )
+from sparky_assets.defs.github import note_unreachable, unique, unreachable_in_run
 from sparky_assets.lib.daily import kept_from_previous, merge_sources, split_by_day
 from sparky_assets.lib.sanitize import md_text
 from sparky_assets.partitions import ORG_TZ, daily_partitions
+from sparky_resources.github import GitHubError, GitHubUnreachable
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.models import CommitRecord, Coverage, RepoCoverage, RepoInfo
@@ -58,7 +60,7 @@ def repositories(
     per_clone = local_git.inspect_at([w.end for w in windows])  # per clone, one per day
     # GitHub keeps no history of pushes: its repositories are listed as GitHub reports them
     # now, each day holding those pushed since that day began (`pushed_at` is the last push).
-    org_repos = github.repositories(windows[0].start) if github.configured else []
+    org_repos, github_error = _org_repositories(context, github, windows[0].start)
     per_day: dict[str, dict[str, Any]] = {}
     infos: list[RepoInfo] = []
     for i, key in enumerate(keys):
@@ -83,7 +85,29 @@ def repositories(
         elif info.default_branch_fallback:
             context.log.warning(f"repository {info.name}: {info.default_branch_reason}")
     partition_metadata(context, per_day)
-    return dg.MaterializeResult(metadata={"range": range_label(keys)})
+    github_meta = {"github_error": github_error} if github_error else {}
+    return dg.MaterializeResult(metadata={"range": range_label(keys), **github_meta})
+
+
+def _org_repositories(
+    context: dg.AssetExecutionContext, github: GitHubResource, pushed_since: dt.datetime
+) -> tuple[list[Any], str | None]:
+    """The org's repositories pushed since an instant, and why GitHub was not asked or did
+    not answer. Unreachable, the day keeps its clones (and the run's later steps do not wait
+    for GitHub again); any other GitHub error fails the step in one line."""
+    if not github.configured:
+        return [], None
+    error = unreachable_in_run(context)
+    if error is None:
+        try:
+            return github.repositories(pushed_since), None
+        except GitHubUnreachable as exc:
+            error = str(exc)
+            note_unreachable(context, error)
+        except GitHubError as exc:
+            raise dg.Failure(description=f"GitHub's repositories: {exc}") from None
+    context.log.warning(f"GitHub's repositories were not listed: {error}")
+    return [], error
 
 
 def _table(infos: list[RepoInfo]) -> str:
@@ -120,6 +144,7 @@ def raw_commits(
 ) -> Iterator[Any]:
     window = context.partition_time_window
     keys = list(context.partition_keys)
+    github_error = unreachable_in_run(context) if github.configured else None
     listed = [
         RepoInfo.model_validate(r)
         for r in read_upstream(store, "raw", "repositories", keys[-1])
@@ -144,17 +169,22 @@ def raw_commits(
                 for r in store.read_or("raw", "raw_commits", key, [])
             ]
             kept = kept_from_previous(previous, failed, fresh_shas)
-            # With GitHub configured its commits must have been collected for the day; without
-            # it there is nothing to merge.
-            from_github = (
-                read_upstream(store, "raw", "raw_github_commits", key)
-                if github.configured
-                else []
-            )
+            # With GitHub configured its commits must have been collected for the day (or, when
+            # GitHub was unreachable in this run, kept from an earlier one, if any); without it
+            # there is nothing to merge.
+            if not github.configured:
+                from_github = []
+            elif github_error:
+                from_github = store.read_or("raw", "raw_github_commits", key, [])
+            else:
+                from_github = read_upstream(store, "raw", "raw_github_commits", key)
             local = [dict(r) for r in [*by_day[key], *kept]]
-            records = sorted(merge_sources(local, from_github), key=_commit_order)
+            merged = unique(merge_sources(local, from_github), _commit_key)
+            records = sorted(merged, key=_commit_order)
             store.write("raw", "raw_commits", key, records)
-            coverage = _coverage(key, collected_at, result.coverage, by_day[key], kept)
+            coverage = _coverage(
+                key, collected_at, result.coverage, by_day[key], kept, github_error
+            )
             store.write("raw", COVERAGE, key, coverage.model_dump(mode="json"))
         per_day[key] = {
             "commits": len(records),
@@ -163,10 +193,11 @@ def raw_commits(
             "kept_from_earlier_run": len(kept),
         }
         checks[key] = (
-            not failed,
+            not failed and not github_error,
             {
                 "failed": dg.MetadataValue.json({c.repo: c.error for c in result.failed}),
                 "collected": len(result.coverage) - len(failed),
+                **({"github_error": github_error} if github_error else {}),
             },
         )
 
@@ -188,6 +219,7 @@ def _coverage(
     repos: list[RepoCoverage],
     fresh: list[Mapping[str, Any]],
     kept: list[Mapping[str, Any]],
+    github_error: str | None = None,
 ) -> Coverage:
     day_window = daily_partitions.time_window_for_partition_key(key)
     return Coverage(
@@ -204,7 +236,12 @@ def _coverage(
             )
             for c in repos
         ],
+        github_error=github_error,
     )
+
+
+def _commit_key(record: Mapping[str, Any]) -> tuple[str, str]:
+    return record["repo"], record["sha"]
 
 
 def _commit_order(record: Mapping[str, Any]) -> tuple[int, str]:

@@ -13,7 +13,7 @@ file an earlier run wrote, and its coverage records the failure.
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -21,6 +21,7 @@ import dagster as dg
 from sparky_assets.defs.common import DAILY, range_label
 from sparky_assets.partitions import daily_partitions
 from sparky_resources.config import get_config
+from sparky_resources.github import GitHubUnreachable
 from sparky_resources.github_collect import EntityCoverage, GitHubResource, GitHubWindow
 from sparky_resources.github_records import BacklogSnapshot, within
 from sparky_resources.store import DataStore
@@ -28,6 +29,21 @@ from sparky_resources.store import DataStore
 GITHUB_COVERAGE = "_coverage/github"
 ENTITIES = ("raw_pull_requests", "raw_issues", "raw_releases", "raw_github_commits")
 BACKLOG = "raw_backlog"
+# The coverage entity of each file, and what identifies one record in it (one per key).
+_ENTITY = {
+    "raw_pull_requests": "pull_requests",
+    "raw_issues": "issues",
+    "raw_releases": "releases",
+    "raw_github_commits": "commits",
+}
+RECORD_KEYS: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {
+    "raw_pull_requests": lambda r: (r["repo"], r["number"]),
+    "raw_issues": lambda r: (r["repo"], r["number"]),
+    "raw_releases": lambda r: (r["repo"], r["kind"], r["tag_name"]),
+    "raw_github_commits": lambda r: (r["repo"], r["sha"]),
+}
+# A run tag: "<run id> <error>" once GitHub was found unreachable in that run (see below).
+UNREACHABLE_TAG = "sparky/github_unreachable"
 _DESCRIPTIONS = {
     "raw_pull_requests": "Pull requests created, merged, closed or otherwise active in the day "
     "(updated, reviewed, commented). `data/raw/raw_pull_requests/{day}.json`",
@@ -65,13 +81,22 @@ def github_activity(
     window = context.partition_time_window
     now = dt.datetime.now(dt.UTC)
     days = {key: daily_partitions.time_window_for_partition_key(key) for key in keys}
-    collected, counters = github.collect(
-        window.start,
-        window.end,
-        now=now,
-        bots=get_config().identity.bots,
-        day_ends=[day.end for day in days.values()],
-    )
+    unreachable = unreachable_in_run(context) if github.configured else None
+    if unreachable is None:
+        try:
+            collected, counters = github.collect(
+                window.start,
+                window.end,
+                now=now,
+                bots=get_config().identity.bots,
+                day_ends=[day.end for day in days.values()],
+            )
+        except GitHubUnreachable as exc:
+            unreachable = str(exc)
+            note_unreachable(context, unreachable)
+    if unreachable is not None:
+        yield from _not_collected(context, store, keys, days, unreachable, now)
+        return
     # A day's backlog failing costs that day's snapshot only (written below), not the run.
     org_wide = [c for c in collected.failed if c.repo is None and c.entity != "backlog"]
     if org_wide:
@@ -83,7 +108,7 @@ def github_activity(
         )
     failed_repos = {
         asset: {c.repo for c in collected.failed if c.entity == entity}
-        for asset, entity in (("raw_github_commits", "commits"), ("raw_releases", "releases"))
+        for asset, entity in _ENTITY.items()
     }
     for problem in collected.failed:
         context.log.warning(f"GitHub {problem.entity} {problem.repo}: {problem.error}")
@@ -95,11 +120,14 @@ def github_activity(
         per_day[key] = {}
         for asset, records in files.items():
             with store.locked("raw", asset, key):
-                # A repository that failed now keeps what an earlier run collected for it.
+                # A repository that failed now keeps what an earlier run collected for it, and
+                # nothing of this run (the pages read before it failed), so nothing doubles.
                 lost = failed_repos.get(asset, set())
                 if lost:
                     previous = store.read_or("raw", asset, key, [])
-                    records = records + [r for r in previous if r.get("repo") in lost]
+                    records = [r for r in records if r.get("repo") not in lost]
+                    records += [r for r in previous if r.get("repo") in lost]
+                records = unique(records, RECORD_KEYS[asset])
                 store.write("raw", asset, key, records)
             per_day[key][asset] = len(records)  # what the file holds, kept records included
         backlog = collected.backlog_at(day.end)
@@ -140,6 +168,69 @@ def github_activity(
         asset_key=BACKLOG,
         metadata={"range": range_label(keys), "requests": dg.MetadataValue.json(counters)},
     )
+
+
+def unreachable_in_run(context: dg.AssetExecutionContext) -> str | None:
+    """The error of a GitHub found unreachable earlier in this run, or None.
+
+    Kept as a run tag: every step of the run sees it whatever the executor (in-process or one
+    process per step) and it is in the run's record in the UI. The value starts with the run's
+    id, so a re-execution, which may copy its parent's tags, tries GitHub again.
+    """
+    this = context.run.run_id
+    run = context.instance.get_run_by_id(this)  # fresh: another step may have tagged it
+    value = run.tags.get(UNREACHABLE_TAG, "") if run is not None else ""
+    run_id, _, error = value.partition(" ")
+    return error if run_id == this and error else None
+
+
+def note_unreachable(context: dg.AssetExecutionContext, error: str) -> None:
+    """Tell the run's later steps that GitHub is unreachable, so that none waits for it again."""
+    this = context.run.run_id
+    context.instance.add_run_tags(this, {UNREACHABLE_TAG: f"{this} {error}"})
+
+
+def _not_collected(
+    context: dg.AssetExecutionContext,
+    store: DataStore,
+    keys: list[str],
+    days: Mapping[str, dg.TimeWindow],
+    error: str,
+    now: dt.datetime,
+) -> Iterator[dg.MaterializeResult]:
+    """GitHub unreachable: a degraded day, not a failed one, so that the local clones are
+    still collected (raw_commits follows this step). Every file an earlier run wrote is kept,
+    the day's GitHub coverage too (without one, the metrics count the day as not collected
+    from GitHub), and raw_commits' coverage names the error."""
+    context.log.warning(f"GitHub was not collected: {error}; earlier files are kept")
+    for key in keys:
+        failure = EntityCoverage(
+            "backlog", None, "failed", error=error, at=days[key].end.isoformat(timespec="seconds")
+        )
+        backlog = write_backlog(store, key, days[key].end, failure, True, now)
+        context.add_asset_metadata(backlog, asset_key=dg.AssetKey(BACKLOG), partition_key=key)
+        for name in ENTITIES:
+            kept = store.path("raw", name, key).exists()
+            context.add_asset_metadata(
+                {"github_unreachable": True, "kept_previous": kept},
+                asset_key=dg.AssetKey(name),
+                partition_key=key,
+            )
+    for name in (*ENTITIES, BACKLOG):
+        yield dg.MaterializeResult(
+            asset_key=name, metadata={"range": range_label(keys), "github_error": error}
+        )
+
+
+def unique(
+    records: Iterable[dict[str, Any]], key: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    """One record per key, in first-seen order, the last one seen winning (a REST list read
+    page by page can show an item twice when it moves between pages)."""
+    by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for record in records:
+        by_key[key(record)] = record
+    return list(by_key.values())
 
 
 def write_backlog(

@@ -312,6 +312,14 @@ FAULT_KINDS = (
     "malformed_json",
     "disconnect",
     "incomplete_results",
+    "graphql_timeout",
+    "delete_repository",
+)
+# GitHub's in-band GraphQL timeout: HTTP 200, `"data": null`, this message with the request's
+# id (recorded in gitkraken/vscode-gitlens#3298; orgs/community discussion 24631).
+GRAPHQL_TIMEOUT_MESSAGE = (
+    "Something went wrong while executing your query. This may be the result of a timeout, "
+    "or it could be a GitHub bug. Please include `{request_id}` when reporting this issue."
 )
 
 
@@ -341,8 +349,13 @@ class FaultPlan:
         """Kinds: http_500/502/503/504, secondary_rate_limit (retry_after=60, status=403),
         primary_rate_limit (status=403|429, reset_in=60), timeout (hold_s=10: hold the
         connection, then close it unanswered), malformed_json (200, truncated body),
-        disconnect (close at once), incomplete_results (search answers incomplete_results).
-        The pattern is searched in "GET /path?query" (re.search)."""
+        disconnect (close at once), incomplete_results (search answers incomplete_results),
+        graphql_timeout (200, `"data": null` and GitHub's "Something went wrong while executing
+        your query…" error), delete_repository (repo="name": the repository is deleted from
+        its org, then the request is answered as usual, e.g. NOT_FOUND between two pages).
+        The pattern is searched in "GET /path?query" (re.search); `body=` (a regex) must also
+        be found in the request body, e.g. `body=r'"after": *"'` for a GraphQL page after the
+        first one."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {FAULT_KINDS}")
         rule = FaultRule(re.compile(pattern), kind, times, params)
@@ -354,11 +367,16 @@ class FaultPlan:
         with self._lock:
             self._rules.clear()
 
-    def take(self, target: str, kinds: Iterable[str] | None = None) -> FaultRule | None:
+    def take(
+        self, target: str, kinds: Iterable[str] | None = None, body: bytes = b""
+    ) -> FaultRule | None:
         """The first live rule matching the request (and counts it as fired)."""
         with self._lock:
             for rule in self._rules:
                 if rule.exhausted or (kinds is not None and rule.kind not in kinds):
+                    continue
+                wanted = rule.params.get("body")
+                if wanted and not re.search(wanted, body.decode("utf-8", "replace")):
                     continue
                 if rule.pattern.search(target):
                     rule.fired += 1
@@ -1790,15 +1808,28 @@ class FakeGitHub:
         """(route template, reply) or (template, "timeout" | "disconnect")."""
         template, _ = self._route(ctx)
         target = f"{ctx.method} {ctx.path}" + (f"?{urlencode(ctx.query)}" if ctx.query else "")
-        rule = self.faults.take(target, kinds=[k for k in FAULT_KINDS if k != "incomplete_results"])
+        kinds = [k for k in FAULT_KINDS if k != "incomplete_results"]
+        rule = self.faults.take(target, kinds=kinds, body=ctx.body)
         if rule is not None:
             self.counters.fault(rule.kind)
+            if rule.kind == "delete_repository":
+                self.delete_repository(str(rule.params["repo"]))
+                return template, self.handle_unfaulted(ctx)
             if rule.kind in ("timeout", "disconnect"):
                 if rule.kind == "timeout":
                     self._stop.wait(float(rule.params.get("hold_s", 10.0)))
                 return template, rule.kind
             return template, self._fault_reply(ctx, rule)
         return template, self.handle_unfaulted(ctx)
+
+    def delete_repository(self, name: str) -> None:
+        """Delete a repository (by current or former name): REST answers 404 and GraphQL
+        `repository(...)` null with a NOT_FOUND error from now on."""
+        with self._lock:
+            for org in self.orgs:
+                repo = org.repo(name)
+                if repo is not None:
+                    org.repos.remove(repo)
 
     def _route(self, ctx: Ctx) -> tuple[str, Callable[[Ctx], Reply] | None]:
         p, m = ctx.path.rstrip("/") or "/", ctx.method
@@ -1888,6 +1919,13 @@ class FakeGitHub:
             if graphql_req:
                 return Reply(200, self._graphql_limited_body(), hdrs)
             return Reply(int(prm.get("status", 403)), self._primary_body(ctx), hdrs)
+        if kind == "graphql_timeout":
+            # GitHub's id format: five hex groups (e.g. `E2B5:17176:C8D909:165E039:6650BF08`).
+            n = next(_REQUEST_IDS)
+            request_id = f"FA{n % 256:02X}:{n:X}:{n * 7:X}:{n * 13:X}:{n * 31:08X}"
+            hdrs["x-github-request-id"] = request_id
+            message = GRAPHQL_TIMEOUT_MESSAGE.format(request_id=request_id)
+            return Reply(200, {"data": None, "errors": [{"message": message}]}, hdrs)
         if kind == "malformed_json":
             real = self.handle_unfaulted(ctx)
             text = json.dumps(real.body).encode()
