@@ -1,8 +1,10 @@
 """Jobs, schedules and sensors: what runs Sparky without anyone clicking.
 
 - `daily_digest_job` (collection through the daily digest, and the index), `weekly_digest_job`
-  and `monthly_digest_job` (metrics, insights and digest of a week or month, and the index).
-  A week's or month's job reads the raw days the daily job collected.
+  and `monthly_digest_job` (metrics, insights and digest of a week or month; the digest
+  refreshes the index). A week's or month's job reads the raw days the daily job collected.
+  No job depends on an asset outside it that another period writes: the daily job never waits
+  for (or warns about) a weekly or monthly digest that has not been written.
 - Schedules in the org timezone, each for the window that just *ended*: daily at 00:30 for
   yesterday, weekly on Monday at 01:00 for last week, monthly on the 1st at 02:00 for last
   month. Today is a partition too (partial, marked so in its digest); no schedule refreshes it
@@ -43,6 +45,7 @@ from sparky_assets.partitions import ORG_TZ
 from sparky_resources.config import get_config
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import first_line
+from sparky_resources.store import lock_file
 from sparky_resources.text import one_line
 
 AUTOMATION_ENV = "SPARKY_AUTOMATION"
@@ -78,17 +81,15 @@ daily_digest_job = dg.define_asset_job(
 )
 weekly_digest_job = dg.define_asset_job(
     "weekly_digest_job",
-    selection=dg.AssetSelection.assets(
-        weekly_metrics, weekly_insights, weekly_digest, digest_index
-    ),
-    description="A week's metrics, insights and digest (its days collected by the daily job).",
+    selection=dg.AssetSelection.assets(weekly_metrics, weekly_insights, weekly_digest),
+    description="A week's metrics, insights and digest (its days collected by the daily job); "
+    "the digest refreshes the index.",
 )
 monthly_digest_job = dg.define_asset_job(
     "monthly_digest_job",
-    selection=dg.AssetSelection.assets(
-        monthly_metrics, monthly_insights, monthly_digest, digest_index
-    ),
-    description="A month's metrics, insights and digest (its days collected by the daily job).",
+    selection=dg.AssetSelection.assets(monthly_metrics, monthly_insights, monthly_digest),
+    description="A month's metrics, insights and digest (its days collected by the daily job); "
+    "the digest refreshes the index.",
 )
 
 
@@ -129,12 +130,14 @@ monthly_digest_schedule = _schedule(
 
 
 def record_failure(data_dir: Path, alert: dict[str, object], when: dt.datetime) -> Path:
-    """Append one alert line to `data/alerts/<date>.jsonl` (a lock per file: runs can fail at
-    the same time; each line is written whole)."""
-    path = data_dir / "alerts" / f"{when.astimezone(ORG_TZ).date().isoformat()}.jsonl"
+    """Append one alert line to `data/alerts/<date>.jsonl` (a lock per file, kept in
+    `data/.locks/alerts/`: runs can fail at the same time; each line is written whole)."""
+    relative = f"alerts/{when.astimezone(ORG_TZ).date().isoformat()}.jsonl"
+    path, lock = data_dir / relative, lock_file(data_dir, relative)
     path.parent.mkdir(parents=True, exist_ok=True)
+    lock.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(alert, ensure_ascii=False, sort_keys=True) + "\n"
-    with FileLock(str(path) + ".lock"), path.open("a", encoding="utf-8") as out:
+    with FileLock(lock), path.open("a", encoding="utf-8") as out:
         out.write(line)
         out.flush()
         os.fsync(out.fileno())
@@ -155,7 +158,7 @@ def _first_error_line(event: dg.DagsterEvent) -> str:
     name="record_run_failures",
     default_status=_sensor_status(),
     description="Writes each failed run (run, job, steps, the error's first line) to "
-    "`data/alerts/{date}.jsonl` and the log.",
+    "data/alerts/{date}.jsonl and the log.",
 )
 def record_run_failures(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run

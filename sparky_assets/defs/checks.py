@@ -19,7 +19,8 @@ per partition through `common.partition_checks`, as the assets' own checks do.
 - `<period>_digest` / `summary_grounded` (WARN, not blocking): nothing the grounding dropped is
   in the digest's summary, every link there points to a pull request, issue or commit in the
   window's raw data, and no raw HTML tag or live @mention is in it. The digest is already on
-  disk when the check runs, so blocking could only stop `digest_index` in the same run, while
+  disk when the check runs (a weekly or monthly one already listed in the index), so blocking
+  could only stop the daily job's `digest_index` in the same run, while
   `publish_new_digests` publishes on the digest's materialization whatever its checks say:
   blocking would leave the index stale without protecting anything.
 - `daily_digest` / `yesterday_digest_by_2am` (WARN, unpartitioned): yesterday's digest exists
@@ -388,7 +389,7 @@ class FreshnessConfig(dg.Config):
 @dg.asset_check(
     asset=daily_digest,
     name="yesterday_digest_by_2am",
-    description="Yesterday's daily digest (`output/daily/{yesterday}.md`) exists by 02:00 in the "
+    description="Yesterday's daily digest (output/daily/{yesterday}.md) exists by 02:00 in the "
     "org timezone; passes before 02:00. Run alone at 02:05 by digest_freshness_schedule.",
 )
 def yesterday_digest_by_2am(

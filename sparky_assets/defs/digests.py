@@ -1,5 +1,11 @@
 """Digests layer: the markdown people read, plus a JSON sidecar for tools, per period; and the
-index and feed that list them."""
+index and feed that list them.
+
+The index lists what is on disk, so it depends on the daily digest only: a weekly or monthly
+digest may never have been written, and an asset that depended on them would make the daily
+job wait for (and the UI warn about) digests it does not need. A weekly or monthly digest
+refreshes the index itself once it is written, so the index lists it as soon as it exists.
+"""
 
 from pathlib import Path
 
@@ -92,17 +98,26 @@ def digest_asset(period: Period) -> dg.AssetsDefinition:
         partitions_def=PERIODS[period],
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=(
-            f"The {UNIT[period]}'s digest: `output/{period}/{{key}}.md` with YAML front matter "
-            "(and a `.json` sidecar with the same facts): summary, key numbers with the change, "
+            f"The {UNIT[period]}'s digest, output/{period}/{{key}}.md with YAML front matter "
+            "(and a JSON sidecar with the same facts): summary, key numbers with the change, "
             "highlights, repositories, review health, attention list"
             + (", commits per day" if period != "daily" else "")
             + " and data coverage. The markdown is in the materialization's metadata."
+            + (
+                " Once written, it refreshes the index and feed so that they list it."
+                if period != "daily"
+                else ""
+            )
         ),
     )
     def _asset(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
         per_key = {key: write_digest(store, period, key)[1] for key in context.partition_keys}
         partition_metadata(context, per_key)
-        return dg.MaterializeResult(metadata={"range": range_label(list(context.partition_keys))})
+        metadata: dict[str, object] = {"range": range_label(list(context.partition_keys))}
+        if period != "daily":
+            # The index does not depend on this digest (see the module's docstring): refresh it.
+            metadata["index"] = refresh_index(context, store)["index"]
+        return dg.MaterializeResult(metadata=metadata)
 
     return _asset
 
@@ -115,20 +130,8 @@ monthly_digest = digest_asset("monthly")
 METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
 
-@dg.asset(
-    group_name="digests",
-    deps=[daily_digest, weekly_digest, monthly_digest],
-    kinds={"markdown", "atom"},
-    owners=OWNERS,
-    # Unpartitioned, but in the partitioned digest jobs: one run for a range (`dg launch`).
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    description=(
-        "`output/index.md` (every digest, newest first, grouped by period), `output/feed.xml` "
-        "(an Atom 1.0 feed with stable entry ids) and `output/metrics.md` (the definitions the "
-        "digests link to), from the digests on disk."
-    ),
-)
-def digest_index(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+def refresh_index(context: dg.AssetExecutionContext, store: DataStore) -> dict[str, object]:
+    """Write output/index.md, feed.xml and metrics.md from the digests on disk; their metadata."""
     config = get_config()
     org = config.github.org or "local"
     out = Path(store.output_dir)
@@ -142,11 +145,29 @@ def digest_index(context: dg.AssetExecutionContext, store: DataStore) -> dg.Mate
     if METRICS_DOC.exists():  # a source checkout; an installed wheel has no docs/
         atomic_write_text(out / "metrics.md", METRICS_DOC.read_text(encoding="utf-8"))
     counts = {p: sum(e.period == p for e in entries) for p in ("daily", "weekly", "monthly")}
-    return dg.MaterializeResult(
-        metadata={
-            **{f"{p}_digests": n for p, n in counts.items()},
-            "skipped": len(skipped),
-            "index": dg.MetadataValue.path(str(out / "index.md")),
-            "feed": dg.MetadataValue.path(str(out / "feed.xml")),
-        }
-    )
+    return {
+        **{f"{p}_digests": n for p, n in counts.items()},
+        "skipped": len(skipped),
+        "index": dg.MetadataValue.path(str(out / "index.md")),
+        "feed": dg.MetadataValue.path(str(out / "feed.xml")),
+    }
+
+
+@dg.asset(
+    group_name="digests",
+    # Only the daily digest: the weekly and monthly ones may never have run (the index lists
+    # what exists), and they refresh the index themselves when written.
+    deps=[daily_digest],
+    kinds={"markdown", "atom"},
+    owners=OWNERS,
+    # Unpartitioned, but in the partitioned daily job: one run for a range (`dg launch`).
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description=(
+        "output/index.md (every digest on disk, daily, weekly and monthly, newest first), "
+        "output/feed.xml (an Atom 1.0 feed with stable entry ids) and output/metrics.md (the "
+        "definitions the digests link to). It lists what exists, so it waits only for the "
+        "daily digest; a weekly or monthly digest refreshes it when written."
+    ),
+)
+def digest_index(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata=refresh_index(context, store))
