@@ -1,5 +1,6 @@
 """Sparky's single entry point: every definition under `defs/`, loaded by convention."""
 
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -13,4 +14,10 @@ def defs() -> dg.Definitions:
     # dedupes by identity, and the copies below would not be identical: dedupe first.
     assets = list({id(a): a for a in loaded.assets or []}.values())
     # Every asset links to the file and line that defines it ("Code references" in the UI).
-    return replace(loaded, assets=dg.with_source_code_references(assets))
+    # `with_source_code_references` and the metadata classes it builds are Dagster's beta API
+    # (no stable one exists in 1.13): each warns once per asset and per load, ~90 lines a run.
+    # Only that class, only here: any other warning still shows.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        referenced = dg.with_source_code_references(assets)
+    return replace(loaded, assets=referenced)

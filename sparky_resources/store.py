@@ -17,6 +17,9 @@ file of any version up to `SCHEMA_VERSION`; `read_versioned` also says which ver
 newer file is refused with one line rather than misread.
 
 Two runs of the same day take the file's lock (`DataStore.locked`) around a read-modify-write.
+Lock files live in their own folder, `<data_dir>/.locks/` (mirroring the data file's path), never
+next to the data: the data folders hold only the data contract, and a lock file is not removed
+after use (deleting it while another process waits on it would let a third take a second lock).
 A run killed mid-write leaves its temp file; the next write of that file removes it once it is
 `STALE_TMP_AGE_S` old (see `remove_stale_temps`).
 """
@@ -32,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +52,8 @@ STALE_TMP_AGE_S = 600.0
 # matches the temp file of another target such as `day.json.bak`.
 _TEMP_MIDDLE = re.compile(r"[^./]+")
 _HELD = threading.local()
+# Where the lock files go, inside data_dir but apart from the data kinds (raw, processed, ...).
+LOCK_DIR = ".locks"
 
 
 class StoreError(OSError):
@@ -186,6 +191,11 @@ def _unwrap(document: Any, path: Path) -> tuple[int, Any]:
     return version, payload
 
 
+def lock_file(data_dir: str | Path, relative: str | Path) -> Path:
+    """The lock file for `<data_dir>/<relative>`: `<data_dir>/.locks/<relative>.lock`."""
+    return Path(data_dir) / LOCK_DIR / f"{Path(relative).as_posix()}.lock"
+
+
 def _held() -> set[str]:
     """The lock files this thread holds (so `locked` nests instead of waiting on itself)."""
     paths: set[str] = _HELD.__dict__.setdefault("paths", set())
@@ -253,11 +263,12 @@ class DataStore(dg.ConfigurableResource):
     def locked(self, layer: Layer, asset: str, partition: str) -> Iterator[Path]:
         """Hold one partition file's exclusive lock, around a read-modify-write of it.
 
-        The lock is `.<name>.lock` next to the file, taken with `filelock` (the OS lets go when
-        a run dies). It nests within one thread; another run waits up to `lock_timeout_s`.
+        The lock is `<data_dir>/.locks/<layer>/<asset>/<partition>.json.lock`, out of the data
+        folders, taken with `filelock` (the OS lets go when a run dies). It nests within one
+        thread; another run waits up to `lock_timeout_s`.
         """
         path = self.path(layer, asset, partition)
-        lock_path = path.with_name(f".{path.name}.lock")
+        lock_path = self.lock_path(layer, asset, partition)
         key = f"{os.getpid()}:{lock_path.absolute()}"
         held = _held()
         if key in held:
@@ -265,6 +276,7 @@ class DataStore(dg.ConfigurableResource):
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _store_error("lock", path, exc, "[sparky].data_dir", self.data_dir) from None
         lock = FileLock(lock_path, timeout=self.lock_timeout_s)
@@ -278,11 +290,18 @@ class DataStore(dg.ConfigurableResource):
         except OSError as exc:
             raise _store_error("lock", path, exc, "[sparky].data_dir", self.data_dir) from None
         held.add(key)
+        # Sparky before issue 16 kept the lock next to the file; once ours is held, that stray
+        # one is nobody's (best effort: a file it cannot remove is left alone).
+        with suppress(OSError):
+            path.with_name(f".{path.name}.lock").unlink(missing_ok=True)
         try:
             yield path
         finally:
             held.discard(key)
             lock.release()
+
+    def lock_path(self, layer: Layer, asset: str, partition: str) -> Path:
+        return lock_file(self.data_dir, Path(layer) / asset / f"{partition}.json")
 
     def output_path(self, period: str, key: str, suffix: str) -> Path:
         return Path(self.output_dir) / period / f"{key}{suffix}"

@@ -109,6 +109,42 @@ def test_a_failed_run_is_recorded_as_one_alert_line(tmp_path: Path, monkeypatch)
     assert alert["error"] == "RuntimeError: the clone vanished"
     # The file is named by the day in the org's timezone.
     assert path.name == f"{dt.datetime.now(NY).date().isoformat()}.jsonl"
+    # Its lock is kept apart from the alerts (data/.locks/alerts/), not next to them.
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+    assert (tmp_path / "data" / ".locks" / "alerts" / f"{path.name}.lock").is_file()
+
+
+def test_every_schedule_is_built_on_its_partitioned_job_and_asks_for_the_ended_window() -> None:
+    """Each digest schedule targets its period's partitioned job (whose partition set the UI's
+    job page and backfills use) and requests a partition of it: the window that just ended,
+    never the current (partial) one that `end_offset=1` makes the job's last partition."""
+    from dagster._core.remote_representation.external_data import RepositorySnap
+
+    from sparky_assets.partitions import PERIODS
+
+    defs = load_defs()
+    snapshot = RepositorySnap.from_def(defs.get_repository_def())
+    partition_sets = {p.name: p.job_name for p in snapshot.partition_sets}
+    ticks = {
+        "daily": dt.datetime(2024, 6, 4, 0, 30, tzinfo=NY),
+        "weekly": dt.datetime(2024, 6, 10, 1, 0, tzinfo=NY),
+        "monthly": dt.datetime(2024, 7, 1, 2, 0, tzinfo=NY),
+    }
+    for period, when in ticks.items():
+        schedule = defs.resolve_schedule_def(f"{period}_digest_schedule")
+        job = defs.resolve_job_def(schedule.job_name)
+        assert job.name == f"{period}_digest_job"
+        assert job.partitions_def == PERIODS[period], period
+        assert partition_sets[f"{job.name}_partition_set"] == job.name
+        context = dg.build_schedule_context(
+            scheduled_execution_time=when, repository_def=defs.get_repository_def()
+        )
+        (request,) = schedule.evaluate_tick(context).run_requests
+        key = automation.ended_window(period, when)
+        assert request.partition_key == key and request.run_key == f"{period}-{key}"
+        with dg.partition_loading_context(effective_dt=when):
+            keys = job.partitions_def.get_partition_keys()
+        assert key in keys and keys[-1] != key  # the last key is the window still running
 
 
 def test_new_repositories_are_noticed_once(tmp_path: Path) -> None:

@@ -328,8 +328,9 @@ def test_two_processes_incrementing_under_the_lock_lose_no_update(tmp_path: Path
         for proc in procs:
             proc.kill()
     assert store(tmp_path).read("raw", "counter", DAY) == {"n": 2 * rounds}
-    # Only the data file and its lock file: no temp files.
-    assert set(names(data / "raw" / "counter")) <= {f"{DAY}.json", f".{DAY}.json.lock"}
+    # Only the data file: no temp files, and the lock file is apart from the data.
+    assert set(names(data / "raw" / "counter")) == {f"{DAY}.json"}
+    assert set(names(data / ".locks" / "raw" / "counter")) == {f"{DAY}.json.lock"}
 
 
 def test_a_held_lock_makes_another_run_fail_with_one_line_then_frees_when_it_dies(
@@ -347,7 +348,7 @@ def test_a_held_lock_makes_another_run_fail_with_one_line_then_frees_when_it_die
             pytest.fail("the lock was taken while another process held it")
         assert time.monotonic() - started < 5
         assert str(info.value) == (
-            f"cannot lock {path}: another run has held {path.parent / f'.{DAY}.json.lock'} "
+            f"cannot lock {path}: another run has held {s.lock_path('raw', 'raw_commits', DAY)} "
             f"for over 0.1 s; wait for it to finish, or stop it"
         )
         assert isinstance(info.value, StoreError | OSError)

@@ -160,7 +160,7 @@ def insights_asset(
             "LLM (Ollama) from the computed facts only: every cited pull request, sha and "
             "number is checked against the facts, the rest dropped. Falls back to the "
             "deterministic writer and says so. "
-            f"`data/processed/{name}/{{key}}.json`; answers cached in `data/cache/llm/`."
+            f"Stored in data/processed/{name}/{{key}}.json; answers cached in data/cache/llm."
         ),
     )
     def _asset(context: dg.AssetExecutionContext, store: DataStore, ollama: OllamaResource):

@@ -167,7 +167,7 @@ def _metrics_asset(period: Period) -> dg.AssetsDefinition:
             "and everyone), new and gone-quiet contributors, pull requests, issues, releases, "
             "Contributor Absence Factor, and the change against the previous "
             f"{unit.split(' ')[0]}. Definitions: docs/metrics.md. "
-            f"`data/processed/{name}/{{key}}.json`"
+            f"Stored in data/processed/{name}/{{key}}.json."
         ),
     )
     def _asset(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:

@@ -26,10 +26,10 @@ DIGESTS = (daily_digest, weekly_digest, monthly_digest)
     kinds={"git"},
     owners=OWNERS,
     description=(
-        "The digests, `index.md`, `feed.xml` and `metrics.md` committed to the `[publish]` "
-        "docs repository as `digest: {period} {key}` (no commit when nothing changed), pushed "
-        "when `[publish].push` is true: never forced, a rejected push is fetched, rebased and "
-        "retried. Credentials only from `SPARKY_PUBLISH_TOKEN`."
+        "The digests, index.md, feed.xml and metrics.md committed to the [publish] docs "
+        "repository as \"digest: {period} {key}\" (no commit when nothing changed), pushed "
+        "when [publish].push is true: never forced, a rejected push is fetched, rebased and "
+        "retried. Credentials only from SPARKY_PUBLISH_TOKEN."
     ),
 )
 def published_digests(
