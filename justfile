@@ -14,10 +14,11 @@ export DAGSTER_HOME := env("DAGSTER_HOME", justfile_directory() / ".dagster")
 default:
     @just --list
 
-# Create or update the virtual environment
+# Create or update the virtual environment (uv resolves and installs in seconds; pip bootstraps it)
 setup:
     python3 -m venv {{venv}}
-    {{bin}}/pip install -q -e '.[dev]'
+    {{bin}}/pip install -qq uv
+    {{bin}}/uv pip install -q -p {{venv}} -e '.[dev]'
 
 # Materialize the daily digests of the last N days (one run) and print where they are
 demo days="7": _home
@@ -55,9 +56,9 @@ pools github="1" ollama="1": _home
 dev: _home
     dg dev -h 127.0.0.1 -p 3000
 
-# Lint and run the whole test suite
-test: lint
-    pytest -q
+# Lint and run the whole test suite, a worker per core, each test file on one worker
+test *args: lint
+    pytest -q -n auto --dist loadfile {{args}}
 
 # Lint with ruff
 lint:
