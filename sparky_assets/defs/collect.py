@@ -45,7 +45,8 @@ with warnings.catch_warnings():
         "was chosen, shallow or not, the newest commit committed before the day ended, and "
         "the error when a clone cannot be read; with [github].org, next to them the org's "
         "repositories pushed since the day began (source github, as GitHub reports them when "
-        "collected). raw_commits reads the clones listed here. `data/raw/repositories/{day}.json`"
+        "collected). raw_commits reads the clones listed here. Stored in "
+        "data/raw/repositories/{day}.json."
     ),
     **DAILY,
 )
@@ -126,12 +127,12 @@ def _table(infos: list[RepoInfo]) -> str:
     deps=[repositories, "raw_github_commits"],
     kinds={"git", "json"},
     description=(
-        "Commits on the default branches of the clones listed in `repositories` and, with "
+        "Commits on the default branches of the clones listed in repositories and, with "
         "[github].org, of the org's repositories (raw_github_commits), one record per sha: "
         "local numstat for lines, GitHub's logins. Windowed by committer time in the org "
-        "timezone: `data/raw/raw_commits/{day}.json`. A backfill reads each clone once for the "
-        "whole range and writes one file per day. A clone that fails is reported in "
-        "`data/raw/_coverage/raw_commits/{day}.json` and the others are collected."
+        "timezone, stored in data/raw/raw_commits/{day}.json. A backfill reads each clone once "
+        "for the whole range and writes one file per day. A clone that fails is reported in "
+        "data/raw/_coverage/raw_commits/{day}.json and the others are collected."
     ),
     check_specs=[ALL_COLLECTED_SPEC],
     **DAILY,

@@ -46,15 +46,17 @@ RECORD_KEYS: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {
 UNREACHABLE_TAG = "sparky/github_unreachable"
 _DESCRIPTIONS = {
     "raw_pull_requests": "Pull requests created, merged, closed or otherwise active in the day "
-    "(updated, reviewed, commented). `data/raw/raw_pull_requests/{day}.json`",
+    "(updated, reviewed, commented). Stored in data/raw/raw_pull_requests/{day}.json.",
     "raw_issues": "Issues (never pull requests) created, closed or active in the day. "
-    "`data/raw/raw_issues/{day}.json`",
+    "Stored in data/raw/raw_issues/{day}.json.",
     "raw_releases": "Releases published in the day (drafts excluded) and tags created in it. "
-    "`data/raw/raw_releases/{day}.json`",
+    "Stored in data/raw/raw_releases/{day}.json.",
     "raw_github_commits": "Default-branch commits as GitHub reports them (with the accounts "
-    "behind the identities), committed in the day. `data/raw/raw_github_commits/{day}.json`",
+    "behind the identities), committed in the day. Stored in "
+    "data/raw/raw_github_commits/{day}.json.",
     BACKLOG: "Pull requests and issues open at each day's end (counts and the oldest ten of "
-    "each), as GitHub's search answers for that instant. `data/raw/raw_backlog/{day}.json`",
+    "each), as GitHub's search answers for that instant. Stored in "
+    "data/raw/raw_backlog/{day}.json.",
 }
 
 
