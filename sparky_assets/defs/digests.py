@@ -73,6 +73,7 @@ def write_digest(store: DataStore, period: Period, key: str) -> tuple[str, dict[
         org=org,
         timezone=config.sparky.timezone,
         github_org=config.github.org,
+        start_date=config.sparky.start_date,
     )
     path = store.write_output(period, key, ".md", markdown)
     atomic_write_json(

@@ -19,7 +19,6 @@ from sparky_assets.lib.insights import FactSheet, Insights
 from sparky_assets.lib.metrics import METRIC_DEFINITIONS
 from sparky_assets.lib.sanitize import md_text, yaml_text
 from sparky_assets.lib.window import WindowMetrics
-from sparky_resources.config import get_config
 from sparky_resources.models import Coverage
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -112,13 +111,11 @@ def render_digest(
 ) -> str:
     """A daily, weekly or monthly digest from the window's metrics, its insights and the
     coverage files of its collected days. `github_org` (when GitHub was collected) is the org
-    whose pull requests, issues and releases the digest may link to. `start_date` defaults to
-    the config's `[sparky].start_date` (days before it are never collected)."""
+    whose pull requests, issues and releases the digest may link to. `start_date` is the
+    config's `[sparky].start_date`: days before it are never collected, and the digest says so."""
     metrics = facts.metrics
     if not isinstance(metrics, WindowMetrics):  # a daily file from before the window metrics
         metrics = WindowMetrics.model_validate(metrics.model_dump())
-    if start_date is None and facts.period != "daily":
-        start_date = get_config().sparky.start_date
     view = digest_view(facts, metrics, coverages, github_org=github_org, start_date=start_date)
     return _ENV.get_template(f"{facts.period}.md.j2").render(
         facts=facts,
