@@ -2,7 +2,7 @@
 well in the UI, and no lock files among the data.
 
 The run goes through the real definitions (the same `daily_digest_job` that `just demo` and
-the README's `dg launch` lines start) on a real Dagster instance, over the session's known git
+the README's `sparky launch` lines start) on a real Dagster instance, over the session's known git
 history, with warnings recorded "always" (every occurrence, not once per place).
 """
 
@@ -87,7 +87,8 @@ def test_loading_and_running_the_definitions_raises_no_lifecycle_warning(quiet_r
 def test_a_launch_prints_no_warning_line(
     tmp_path: Path, session_root: Path, request: pytest.FixtureRequest
 ) -> None:
-    """The README's `dg launch`, as a user runs it (one process, every warning shown)."""
+    """The README's `sparky launch` (what the recipes run), as a user runs it: every warning
+    shown."""
     config = tmp_path / "sparky.toml"
     config.write_text(
         '[sparky]\ntimezone = "America/New_York"\nstart_date = 2024-05-01\n'
@@ -108,14 +109,12 @@ def test_a_launch_prints_no_warning_line(
     }
     proc = subprocess.run(
         [
-            str(Path(sys.executable).with_name("dg")),
+            str(Path(sys.executable).with_name("sparky")),
             "launch",
             "--job",
             "daily_digest_job",
             "--partition",
             DAY,
-            "--config-json",
-            '{"execution": {"config": {"in_process": {}}}}',
         ],
         cwd=ROOT,
         env=env,
