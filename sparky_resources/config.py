@@ -16,6 +16,7 @@ import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -190,24 +191,64 @@ _EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+")
 # git-check-ref-format(1): no space, `~^:?*[\\`, control characters, `..`, `@{`, no component
 # starting with `.` or ending with `.lock`, no leading `-` (it would read as an option).
 _BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|^[-/]|/$|\.$|(^|/)\.|\.lock(/|$)")
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s]*)@")
+# `scheme://userinfo@host...`: the userinfo runs to the authority's last `@` (RFC 3986 3.2.1).
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
+# scp-like `userinfo@host:path` (git-clone(1), GIT URLS), at the start of a word.
+_SCP_USERINFO = re.compile(r"(?<![^\s'\"(=])(?P<userinfo>[^\s'\"/@]+)@(?=[^\s'\"/@:]+:)")
+# Token prefixes: GitHub's (https://github.blog/changelog/2021-03-31-authentication-token-format-
+# updates-are-generally-available/, and `github_pat_` for fine-grained tokens), GitLab's `glpat-`.
+_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]+")
 
 
 def redact_userinfo(text: str) -> str:
-    """`https://user:token@host/x` -> `https://<redacted>@host/x`, anywhere in `text`."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}<redacted>@", text)
+    """`https://user:token@host/x` -> `https://<redacted>@host/x`, anywhere in `text`; an
+    scp-like `user:password@host:path` likewise (a plain `git@host:path` is left alone)."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}<redacted>@", text)
+    return _SCP_USERINFO.sub(
+        lambda m: "<redacted>@" if _secret_userinfo(m["userinfo"]) else m[0], text
+    )
+
+
+def _token_like(user: str) -> bool:
+    """A user name that is really a token: a known prefix, or long and random-looking (a run of
+    20+ letters and digits mixed, as in a 40-hex classic token; names are words and dashes)."""
+    user = unquote(user)
+    if user.startswith(_TOKEN_PREFIXES):
+        return True
+    runs = _ALNUM_RUN.findall(user)
+    mixed = [r for r in runs if re.search(r"\d", r) and re.search(r"[A-Za-z]", r)]
+    return any(len(r) >= 20 for r in mixed) or (
+        len(user) >= 32 and sum(map(len, mixed)) >= 0.8 * len(user)
+    )
+
+
+def _secret_userinfo(userinfo: str) -> bool:
+    """`user:password` (any password part, even empty) or a token-like user."""
+    user, colon, _password = userinfo.partition(":")
+    return bool(colon) or _token_like(user)
 
 
 def url_credentials(url: str) -> bool:
-    """Whether a remote URL carries credentials: any userinfo over http(s), a password otherwise.
+    """Whether a remote URL carries credentials, in any scheme: any userinfo over http(s)
+    (`git+https://` included), else a password or a token-like user; an scp-like
+    `user:password@host:path` too.
 
-    `ssh://git@host/x` names the ssh user, which is not a secret; `https://token@host/x` is.
+    `ssh://git@host/x` and `git@host:org/x.git` name the ssh user, which is not a secret;
+    `https://token@host/x`, `ssh://user:password@host/x` and `ssh://ghp_…@host/x` carry one.
     """
-    match = _USERINFO.match(url.strip())
-    if match is None:
+    url = url.strip()
+    match = _USERINFO.match(url)
+    if match is not None:
+        schemes = match["scheme"][:-3].lower().split("+")
+        if any(s in ("http", "https") for s in schemes):
+            return bool(match["userinfo"])
+        return _secret_userinfo(match["userinfo"])
+    if "://" in url or not is_url(url):
         return False
-    scheme = match["scheme"].lower()
-    return scheme in ("http://", "https://") or ":" in match["userinfo"]
+    head = url.split("/", 1)[0]  # scp-like: the userinfo and host come before the first slash
+    userinfo, at, rest = head.rpartition("@")
+    return bool(at) and ":" in rest and _secret_userinfo(userinfo)
 
 
 def is_url(remote: str) -> bool:
@@ -286,8 +327,9 @@ class PublishSection(_Section):
     def _no_credentials(cls, value: str) -> str:
         if url_credentials(value):
             raise ValueError(
-                "secrets are not read from the config file; use a URL without user:token@ "
-                "and set SPARKY_PUBLISH_TOKEN in the environment"
+                "expected a URL without a password or token before '@': secrets are not read "
+                "from the config file (https: set SPARKY_PUBLISH_TOKEN in the environment; ssh: "
+                "use your ssh key)"
             )
         return value
 
@@ -472,7 +514,8 @@ def _describe(where: str, err: Any) -> str:
     if kind == "value_error" and len(loc) == 0:
         return f"{where}: {message}"
     value = err.get("input")
-    shown = repr(value)
+    # A date as written in the file (2099-01-01), not Python's datetime.date(2099, 1, 1).
+    shown = value.isoformat() if isinstance(value, dt.date | dt.time) else repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
     if _SECRET_KEY.search(key):

@@ -235,8 +235,9 @@ def test_start_date_boundary_is_today_in_the_org_timezone(
 
     refused = sparky(start_date=tomorrow.isoformat(), timezone=f'"{timezone}"') + LOCAL
     path = write(tmp_path / "tomorrow", refused)
+    # The date as the file writes it (2026-11-28), not Python's datetime.date(2026, 11, 28).
     assert load_error(path, now) == (
-        f"{path.resolve()}: [sparky].start_date = {tomorrow!r}: "
+        f"{path.resolve()}: [sparky].start_date = {tomorrow.isoformat()}: "
         f"expected a date that is not in the future (today is {today})"
     )
 
@@ -686,6 +687,64 @@ def test_publish_remote_with_credentials_is_refused_without_showing_them(tmp_pat
     assert "secrets are not read from the config file" in message
     assert "s3cr3t-token" not in message
     assert "\n" not in message
+
+
+def test_future_start_date_is_shown_as_written(tmp_path: Path) -> None:
+    path = write(tmp_path, sparky(start_date="2099-01-01") + LOCAL)
+    message = load_error(path, dt.datetime(2026, 11, 27, 12, tzinfo=dt.UTC))
+    assert message == (
+        f"{path.resolve()}: [sparky].start_date = 2099-01-01: "
+        "expected a date that is not in the future (today is 2026-11-27)"
+    )
+
+
+CLASSIC = "0123456789abcdef0123456789abcdef01234567"  # a classic 40-hex token
+# (remote, the secret part that must not be echoed)
+CREDENTIAL_REMOTES = [
+    ("git+https://ghp_R3alLook1ngT0kenF0rSparkyT3sts42@github.com/o/docs.git", "R3alLook1ng"),
+    ("git+https://user:hunter2hunter2@github.com/o/docs.git", "hunter2hunter2"),
+    ("https://ghp_R3alLook1ngT0kenF0rSparkyT3sts42@github.com/o/docs.git", "R3alLook1ng"),
+    ("ssh://user:hunter2hunter2@host.example/docs.git", "hunter2hunter2"),
+    ("ssh://git:hunter2hunter2@host.example:2222/docs.git", "hunter2hunter2"),
+    ("git://user:hunter2hunter2@host.example/docs.git", "hunter2hunter2"),
+    ("ftps://user:hunter2hunter2@host.example/docs.git", "hunter2hunter2"),
+    ("ssh://github_pat_11ABCDEFG0123456789_abcdefXYZ@github.com/o/docs.git", "11ABCDEFG"),
+    (f"ssh://{CLASSIC}@host.example/docs.git", CLASSIC[:12]),
+    ("ssh://user:p%40ss%3Aw0rd123@host.example/docs.git", "ss%3Aw0rd123"),
+    ("deploy:hunter2hunter2@host.example:o/docs.git", "hunter2hunter2"),
+    ("ghs_R3alLook1ngT0kenF0rSparkyT3sts42@github.com:o/docs.git", "R3alLook1ng"),
+]
+
+
+@pytest.mark.parametrize(("remote", "secret"), CREDENTIAL_REMOTES)
+def test_publish_remote_with_credentials_in_any_scheme_is_refused(
+    tmp_path: Path, remote: str, secret: str
+) -> None:
+    message = load_error(write(tmp_path, MINIMAL + f'[publish]\nremote = "{remote}"\n'))
+    assert "[publish].remote = " in message
+    assert "secrets are not read from the config file" in message
+    assert secret not in message
+    assert "<redacted>@" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "remote",
+    [
+        "git@github.com:raibid-labs/docs.git",
+        "ssh://git@github.com/raibid-labs/docs.git",
+        "ssh://deploy@host.example:2222/srv/docs.git",
+        "ssh://build-bot-for-docs-2024@host.example/docs.git",
+        "docs-deploy@host.example:org/docs.git",
+        "https://github.com/raibid-labs/docs.git",
+        "git+ssh://git@github.com/raibid-labs/docs.git",
+        "file:///srv/git/docs.git",
+        "../remote.git",
+    ],
+)
+def test_publish_remote_without_credentials_is_accepted(tmp_path: Path, remote: str) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + f'[publish]\nremote = "{remote}"\n'))
+    assert cfg.publish.remote == remote
 
 
 @pytest.mark.parametrize("repo", [".", "output", "data/site", "sub/deeper", ".."])
