@@ -83,6 +83,7 @@ from tenacity import (
 )
 
 from sparky_resources import github_queries as gq
+from sparky_resources import secrets
 from sparky_resources.store import atomic_write_text
 from sparky_resources.text import one_line
 
@@ -347,9 +348,8 @@ class GitHubClient:
         self.graphql_url = (graphql_url and str(graphql_url).rstrip("/")) or _default_graphql(
             self.api_url
         )
-        if isinstance(token, str):
-            token = SecretStr(token)
-        self._token: SecretStr | None = token if token and token.get_secret_value() else None
+        # Trimmed and checked once, here: a stray `\r` would reach httpx's error text escaped.
+        self._token: SecretStr | None = secrets.clean_secret(secrets.GITHUB_TOKEN, token)
         self.etag_dir = Path(etag_dir) if etag_dir is not None else None
         self.max_wait_s = float(max_wait_s)
         self.max_retries = int(max_retries)
@@ -384,11 +384,10 @@ class GitHubClient:
         env: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> GitHubClient:
-        """A client whose token is `$GITHUB_TOKEN` (none when unset: REST only, 60 requests/h)."""
-        import os
-
-        token = (env if env is not None else os.environ).get("GITHUB_TOKEN") or None
-        return cls(api_url, graphql_url, SecretStr(token) if token else None, **kwargs)
+        """A client whose token is `$GITHUB_TOKEN` (none when unset: REST only, 60 requests/h);
+        a token that is not printable ASCII raises `secrets.SecretError`."""
+        token = secrets.read_secret(secrets.GITHUB_TOKEN, env)
+        return cls(api_url, graphql_url, token, **kwargs)
 
     def __repr__(self) -> str:
         token = "set" if self._token else "none"
@@ -682,6 +681,12 @@ class GitHubClient:
                     answer = self._http.request(
                         method, current, headers=headers, json=json_body, timeout=self._timeouts()
                     )
+            except httpx.LocalProtocolError as exc:
+                # Nothing was sent: our own request is malformed (a header httpx refuses, e.g. a
+                # token that bypassed `secrets`), so every retry would fail the same way.
+                raise GitHubError(
+                    self._redact(f"GitHub {method} {current}: request not sent: {exc}"), url=url
+                ) from None
             except httpx.ConnectTimeout:
                 connect = min(self.timeout_s, CONNECT_TIMEOUT_S)
                 reason = f"no connection within {connect:g} s"
@@ -948,11 +953,8 @@ class GitHubClient:
             log.warning("cannot store GitHub's ETag for %s: %s", url, exc)
 
     def _redact(self, text: str) -> str:
-        if self._token is not None:
-            secret = self._token.get_secret_value()
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        """`text` without the token in any form (raw, escaped, URL-encoded, split by a line)."""
+        return secrets.redact(text, [self._token]) if self._token is not None else text
 
 
 def _default_graphql(api_url: str) -> str:

@@ -9,7 +9,9 @@ Rules, and why:
   `Git.execute` starts from a copy of `os.environ` and can add variables but never remove an
   inherited `GIT_DIR`.
 - The target is prepared before anything is copied: an existing work tree is used as it is
-  (its checked-out branch must be the configured one); a missing one is made with
+  (its checked-out branch must be the configured one, except that an unborn branch, as
+  `git clone` of an empty repository leaves git's default one, is renamed to the configured
+  branch: it has no commit to lose); a missing one is made with
   `git init -b <branch>` and, with a remote, `git remote add origin <remote>` + `git fetch`:
   a clone of the branch that also works when the remote is empty or lacks the branch.
   With a remote, the branch is first brought up to date: fast-forwarded (`git merge
@@ -33,17 +35,18 @@ Rules, and why:
   (`git rebase --abort`), leaving the local commit in place for the next run.
 - Credentials never reach disk, logs or errors: a remote URL with `user:token@` is refused (it
   would be written to `.git/config`); for an https remote the token comes from
-  `SPARKY_PUBLISH_TOKEN` at call time, answered by a `GIT_ASKPASS` script that reads the
-  variable (the script holds no secret, lives in a temp folder outside the repository and is
-  removed after the command), with `credential.helper` emptied for that command so no helper
-  stores it (gitcredentials(7)). Every error text has the token and any URL userinfo redacted.
+  `SPARKY_PUBLISH_TOKEN`, read once per publish through `secrets` (surrounding whitespace
+  stripped, any other control or non-ASCII character refused in one line), answered by a
+  `GIT_ASKPASS` script that reads the variable (the script holds no secret, lives in a temp
+  folder outside the repository and is removed after the command), with `credential.helper`
+  emptied for that command so no helper stores it (gitcredentials(7)). Every error text has the
+  token (in each form `secrets.redact` knows) and any URL userinfo redacted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -54,8 +57,9 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 from filelock import FileLock
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
+from sparky_resources import secrets
 from sparky_resources.config import redact_userinfo, url_credentials
 from sparky_resources.local_git import GitError, GitRunner, first_line, git_env
 from sparky_resources.store import atomic_write_bytes
@@ -63,7 +67,7 @@ from sparky_resources.store import atomic_write_bytes
 if TYPE_CHECKING:
     from sparky_resources.config import SparkyConfig
 
-TOKEN_ENV = "SPARKY_PUBLISH_TOKEN"
+TOKEN_ENV = secrets.PUBLISH_TOKEN
 REMOTE_NAME = "origin"
 DEFAULT_TIMEOUT_S = 120.0
 # What a digest folder publishes (relative to the output folder).
@@ -134,12 +138,14 @@ def digest_files(output_dir: Path) -> dict[str, Path]:
     return found
 
 
-def redact(text: str, token: str | None = None) -> str:
-    """`text` without the token (when set) and without any URL's userinfo."""
-    token = token if token is not None else os.environ.get(TOKEN_ENV)
-    if token:
-        text = text.replace(token, "<redacted>")
-    return redact_userinfo(text)
+def redact(text: str, token: str | SecretStr | None = None) -> str:
+    """`text` without the token in any form (when given) and without any URL's userinfo."""
+    return redact_userinfo(secrets.redact(text, [token], "<redacted>"))
+
+
+def _uses_token(remote: str) -> bool:
+    """Only an https remote gets the token (ssh has its own keys, a path needs none)."""
+    return remote.lower().startswith("https://")
 
 
 def _safe_relpath(rel: str) -> PurePosixPath:
@@ -166,6 +172,7 @@ class _Git:
     path: Path
     timeout_s: float
     askpass: Path | None = None
+    token: SecretStr | None = None
 
     def run(
         self,
@@ -177,10 +184,13 @@ class _Git:
     ) -> _Proc:
         argv = GitRunner(self.path).argv([*_PUBLISH_ARGS, *self._credential_args(), *args])
         full_env = {**git_env(self.path), **(env or {})}
-        # The token reaches only the commands that talk to the remote (never a commit hook).
-        token = full_env.pop(TOKEN_ENV, None)
-        if self.askpass is not None and token and args[0] in ("fetch", "push"):
-            full_env.update({"GIT_ASKPASS": str(self.askpass), TOKEN_ENV: token})
+        # The token reaches only the commands that talk to the remote (never a commit hook),
+        # and only as `secrets` cleaned it, never the variable as inherited.
+        full_env.pop(TOKEN_ENV, None)
+        if self.askpass is not None and self.token and args[0] in ("fetch", "push"):
+            full_env.update(
+                {"GIT_ASKPASS": str(self.askpass), TOKEN_ENV: self.token.get_secret_value()}
+            )
         try:
             proc = subprocess.run(
                 argv,
@@ -199,7 +209,9 @@ class _Git:
                 f"git {args[0]} took longer than {self.timeout_s:g} s (GitPublisherResource."
                 "timeout_s)"
             ) from None
-        result = _Proc(proc.returncode, redact(proc.stdout), redact(proc.stderr))
+        result = _Proc(
+            proc.returncode, redact(proc.stdout, self.token), redact(proc.stderr, self.token)
+        )
         if check and result.returncode != 0:
             raise PublishError(
                 f"git {args[0]} failed: "
@@ -223,9 +235,9 @@ class _Git:
 
 
 @contextlib.contextmanager
-def _askpass(remote: str) -> Iterator[Path | None]:
+def _askpass(remote: str, token: SecretStr | None) -> Iterator[Path | None]:
     """A GIT_ASKPASS script for an https remote when the token is set; removed afterwards."""
-    if not remote.lower().startswith("https://") or not os.environ.get(TOKEN_ENV):
+    if not _uses_token(remote) or token is None:
         yield None
         return
     folder = Path(tempfile.mkdtemp(prefix="sparky-askpass-"))
@@ -271,6 +283,10 @@ class GitPublisherResource(dg.ConfigurableResource):
                 f"remote {redact(self.remote)!r} carries credentials; use a URL without "
                 f"user:token@ and set {TOKEN_ENV} in the environment"
             )
+        try:  # read once, here; the inherited variable itself never reaches git
+            token = secrets.read_secret(TOKEN_ENV) if _uses_token(self.remote) else None
+        except secrets.SecretError as exc:
+            raise PublishError(str(exc)) from None
         if self.push and not self.remote:
             raise PublishError("push is set but there is no remote to push to")
         if isinstance(message, str) and not message.strip():
@@ -284,8 +300,8 @@ class GitPublisherResource(dg.ConfigurableResource):
             except OSError as exc:
                 raise PublishError(f"cannot read {source}: {exc.strerror or exc}") from None
         tree = Path(self.work_tree).expanduser().absolute()
-        with _lock_for(tree), _askpass(self.remote) as askpass:
-            git = _Git(tree, self.timeout_s, askpass)
+        with _lock_for(tree), _askpass(self.remote, token) as askpass:
+            git = _Git(tree, self.timeout_s, askpass, token)
             self._prepare(git)
             self._write(tree, contents)
             changed = self._stage(git, sorted(contents))
@@ -330,10 +346,19 @@ class GitPublisherResource(dg.ConfigurableResource):
             if (git_dir / marker).exists():
                 raise PublishError(f"{tree}: a {marker} is in progress; finish or abort it first")
         head = git.run(["symbolic-ref", "--quiet", "HEAD"], check=False).stdout.strip()
-        if head != f"refs/heads/{self.branch}":
+        branch = f"refs/heads/{self.branch}"
+        if head != branch and head and git.resolves("HEAD") is None and not git.resolves(branch):
+            # An unborn branch (`git clone` of an empty repository leaves git's default one)
+            # has no commit to lose: point HEAD at the configured branch instead, as
+            # git-symbolic-ref(1) shows ("git symbolic-ref HEAD refs/heads/foo"); the index and
+            # the work tree stay as they are.
+            git.run(["symbolic-ref", "HEAD", branch])
+            head = branch
+        if head != branch:
             raise PublishError(
                 f"{tree} has {head.removeprefix('refs/heads/') or 'a detached HEAD'} checked "
-                f"out, not {self.branch}"
+                f"out, not {self.branch}; check out {self.branch} there (or set "
+                "[publish].branch)"
             )
         if self.remote:
             remotes = git.text(["remote"]).split()

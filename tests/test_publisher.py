@@ -321,3 +321,56 @@ def test_paths_outside_the_target_are_refused(tmp_path: Path, bad: str) -> None:
     with pytest.raises(PublishError):
         publisher(tmp_path / "site").publish({bad: src}, "digest: x")
     assert not (tmp_path / "x.md").exists()
+
+
+# --- a fresh clone of an empty docs repository (issue 16, item 5) -----------------------------
+
+
+def empty_remote_and_clone(tmp_path: Path) -> tuple[Repo, Repo]:
+    """An empty bare remote whose HEAD names `master` (git's default before 3.0, and what
+    GitHub's empty repository gave the user), and a `git clone` of it: an unborn `master`."""
+    remote = Repo.open(tmp_path / "remote.git")
+    (tmp_path / "remote.git").mkdir()
+    remote.git("init", "-q", "--bare", "-b", "master")
+    return remote, clone(remote.path, tmp_path / "docs")
+
+
+def test_fresh_clone_of_an_empty_remote_publishes_to_the_configured_branch(
+    tmp_path: Path,
+) -> None:
+    remote, docs = empty_remote_and_clone(tmp_path)
+    assert docs.git("symbolic-ref", "HEAD").strip() == "refs/heads/master"
+    unborn = subprocess.run(["git", "-C", str(docs.path), "rev-parse", "--verify", "-q", "HEAD"])
+    assert unborn.returncode != 0  # no commit yet: an unborn branch
+    files = output(tmp_path / "out", {"daily/2026-11-27.md": "# day\n"})
+
+    result = publisher(docs.path, remote.path, push=True, branch="main").publish(
+        files, "digest: daily 2026-11-27"
+    )
+
+    assert result.pushed and result.push_attempts == 1
+    assert docs.git("symbolic-ref", "HEAD").strip() == "refs/heads/main"
+    assert remote.git("rev-parse", "main").strip() == result.commit
+    assert remote.git("show", "main:daily/2026-11-27.md") == "# day\n"
+    assert remote.git("for-each-ref", "--format=%(refname)").split() == ["refs/heads/main"]
+
+
+def test_clone_with_commits_on_another_branch_is_still_refused(tmp_path: Path) -> None:
+    remote, docs = empty_remote_and_clone(tmp_path)
+    docs.write("README.md", "# docs\n")
+    docs.git("add", "README.md")
+    docs.git("commit", "-q", "-m", "docs: start")
+    before = docs.git("rev-parse", "HEAD").strip()
+
+    with pytest.raises(PublishError) as excinfo:
+        publisher(docs.path, remote.path, push=True, branch="main").publish(
+            output(tmp_path / "out", {"index.md": "# i\n"}), "digest: index"
+        )
+
+    message = str(excinfo.value)
+    assert f"{docs.path} has master checked out, not main" in message
+    assert "\n" not in message
+    assert docs.git("symbolic-ref", "HEAD").strip() == "refs/heads/master"
+    assert docs.git("rev-parse", "HEAD").strip() == before
+    assert not (docs.path / "index.md").exists()
+    assert remote.git("for-each-ref").strip() == ""

@@ -1,9 +1,8 @@
 """Resources built from `sparky.toml`: the only place config becomes Dagster resources."""
 
-import os
-
 import dagster as dg
 
+from sparky_resources import secrets
 from sparky_resources.config import get_config
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
@@ -15,6 +14,11 @@ from sparky_resources.store import DataStore
 @dg.definitions
 def resources() -> dg.Definitions:
     config = get_config()
+    # Each secret Sparky will use is checked when the definitions load (one line, never the
+    # value), like a config error; runs read it again through the same module.
+    github_token = secrets.read_secret(secrets.GITHUB_TOKEN) if config.github.org else None
+    if config.publish_remote.lower().startswith("https://"):
+        secrets.read_secret(secrets.PUBLISH_TOKEN)
     return dg.Definitions(
         resources={
             "local_git": LocalGitResource(
@@ -23,12 +27,13 @@ def resources() -> dg.Definitions:
                 count_unpushed=config.local.count_unpushed,
                 cache_dir=str(config.data_dir / "cache" / "git"),
             ),
-            # The token only ever comes from the environment (a Dagster EnvVar, never a value).
+            # The token only ever comes from the environment (a Dagster EnvVar, never a value,
+            # so that no run or snapshot stores it); the client trims it as `secrets` did here.
             "github": GitHubResource(
                 org=config.github.org,
                 api_url=str(config.github.api_url).rstrip("/"),
                 graphql_url=str(config.github.graphql_url) if config.github.graphql_url else None,
-                token=dg.EnvVar("GITHUB_TOKEN") if os.environ.get("GITHUB_TOKEN") else None,
+                token=dg.EnvVar(secrets.GITHUB_TOKEN) if github_token else None,
                 include=list(config.github.include),
                 exclude=list(config.github.exclude),
                 cache_dir=str(config.data_dir / "cache" / "github"),
