@@ -714,6 +714,7 @@ class Generator:
                 }
                 for repo in self.repos
             ],
+            "github_error": None,  # GitHub was reachable (raw_commits writes it either way)
         }
         self.open_prs += self.prs_per_day[index] - self.closing_prs.pop(index, 0)
         self.open_issues += self.issues_per_day[index] - self.closing_issues.pop(index, 0)
