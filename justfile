@@ -58,7 +58,7 @@ dev: _home
 
 # Lint and run the whole test suite, a worker per core, each test file on one worker
 test *args: lint
-    pytest -q -n auto --dist loadfile {{args}}
+    pytest -q -n auto --dist loadfile --no-loadscope-reorder {{args}}
 
 # Lint with ruff
 lint:
