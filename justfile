@@ -14,11 +14,11 @@ export DAGSTER_HOME := env("DAGSTER_HOME", justfile_directory() / ".dagster")
 default:
     @just --list
 
-# Create or update the virtual environment (uv resolves and installs in seconds; pip bootstraps it)
+# Create or update the virtual environment (uv installs in seconds, pip bootstraps it)
 setup:
     python3 -m venv {{venv}}
     {{bin}}/pip install -qq uv
-    {{bin}}/uv pip install -q -p {{venv}} -e '.[dev]'
+    {{bin}}/uv pip install -q --compile-bytecode -p {{venv}} -e '.[dev]'
 
 # Materialize the daily digests of the last N days (one run) and print where they are
 demo days="7": _home
