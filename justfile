@@ -56,9 +56,9 @@ pools github="1" ollama="1": _home
 dev: _home
     dg dev -h 127.0.0.1 -p 3000
 
-# Lint and run the whole test suite, a worker per core, each test file on one worker
+# Lint and run the whole test suite: a worker per core and one more, a test file per worker
 test *args: lint
-    pytest -q -n auto --dist loadfile --no-loadscope-reorder {{args}}
+    pytest -q -n $(( {{num_cpus()}} + 1 )) --dist loadfile --no-loadscope-reorder {{args}}
 
 # Lint with ruff
 lint:

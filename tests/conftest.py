@@ -64,7 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # The slowest test files, slowest first (seconds on 2 cores in the comments). `just test` runs
-# a file per worker (`-n auto --dist loadfile --no-loadscope-reorder`); a long file handed out
+# a file per worker (`--dist loadfile --no-loadscope-reorder`); a long file handed out
 # last becomes the run's tail, so they start first and the many short files fill in around
 # them (longest processing time first).
 SLOW_FIRST = (
