@@ -112,6 +112,20 @@ def _partition_tags(job_def: Any, instance: Any, partition: str | None, rng: str
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
+def _config_problem(exc: BaseException) -> BaseException | None:
+    """The ConfigError (a bad setting or secret) behind `exc`, if one caused it."""
+    from sparky_resources.config import ConfigError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ConfigError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def launch(
     job_name: str,
     *,
@@ -142,19 +156,27 @@ def launch(
     _ensure_home(Path(home))
     origin = _location_origin(workspace, location)
     target = origin.loadable_target_origin
-    # The same python origin `dg launch` / `dagster job execute -m MODULE` builds.
-    repo_origin = get_repository_python_origin_from_cli_opts(
-        PythonPointerOpts(
-            python_file=None,
-            module_name=target.module_name,
-            package_name=None,
-            working_directory=target.working_directory,
-            attribute=target.attribute,
-            autoload_defs_module_name=None,
+    try:
+        # The same python origin `dg launch` / `dagster job execute -m MODULE` builds.
+        repo_origin = get_repository_python_origin_from_cli_opts(
+            PythonPointerOpts(
+                python_file=None,
+                module_name=target.module_name,
+                package_name=None,
+                working_directory=target.working_directory,
+                attribute=target.attribute,
+                autoload_defs_module_name=None,
+            )
         )
-    )
-    recon_repo = recon_repository_from_origin(repo_origin)
-    repo_def = recon_repo.get_definition()
+        recon_repo = recon_repository_from_origin(repo_origin)
+        repo_def = recon_repo.get_definition()
+    except Exception as exc:
+        # A bad sparky.toml or secret stops the definitions from loading; Dagster wraps the
+        # error in its own (a component tree and two tracebacks): say the user's one line.
+        problem = _config_problem(exc)
+        if problem is None:
+            raise
+        raise LaunchError(str(problem)) from None
     if job_name not in repo_def.job_names:
         raise LaunchError(
             f"no job {job_name!r} in code location {location!r} "

@@ -482,3 +482,27 @@ def test_sparky_launch_refuses_in_one_line(known: KnownHistory, tmp_path: Path) 
 
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         assert instance.get_runs() == []
+
+
+def test_sparky_launch_says_a_bad_secret_or_config_in_one_line(
+    known: KnownHistory, tmp_path: Path
+) -> None:
+    """A token saved with a stray byte (or any config problem) stops the definitions from
+    loading; the recipes' launcher says the one line, not Dagster's component-tree tracebacks,
+    and never the token."""
+    config = write_config(tmp_path / "cfg", [known.path])
+    config.write_text(
+        config.read_text(encoding="utf-8") + '[github]\norg = "acme"\n', encoding="utf-8"
+    )
+    token = "ghp_Launch\rTokenPiece1234567890"
+    env = {**sparky_env(config, tmp_path / "home"), "GITHUB_TOKEN": token}
+    proc = sparky_cli(env, "launch", "--job", "daily_digest_job", "--partition", "2024-06-03")
+    assert "Launch" not in proc.stdout + proc.stderr and "TokenPiece" not in proc.stderr
+    assert refused(proc) == (
+        "sparky launch: GITHUB_TOKEN contains a control character (carriage return, position 11); "
+        "re-save it without it"
+    )
+    env["GITHUB_TOKEN"] = "ghp_fine"
+    config.write_text(config.read_text(encoding="utf-8") + "[sparky]\n", encoding="utf-8")
+    line = refused(sparky_cli(env, "launch", "--job", "daily_digest_job"))
+    assert line.startswith("sparky launch: ") and "sparky.toml" in line, line
