@@ -113,8 +113,8 @@ def test_a_launch_prints_no_warning_line(
             "launch",
             "--job",
             "daily_digest_job",
-            "--partition",
-            DAY,
+            "--partition-range",
+            f"2024-06-01...{DAY}",  # three days in one run, as `just demo` runs a week
         ],
         cwd=ROOT,
         env=env,
@@ -123,10 +123,15 @@ def test_a_launch_prints_no_warning_line(
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (tmp_path / "output" / "daily" / f"{DAY}.md").is_file()
+    for day in ("2024-06-01", "2024-06-02", DAY):
+        assert (tmp_path / "output" / "daily" / f"{day}.md").is_file()
     lines = (proc.stdout + proc.stderr).splitlines()
     warned = [line for line in lines if re.search(r"\w+Warning\b", line)]
     assert warned == [], f"{len(warned)} warning lines, e.g. {warned[:3]}"
+    # No Ollama here: one line says so for the range, not one per day.
+    fallback = [line for line in lines if "written by the deterministic writer" in line]
+    assert len(fallback) == 1, fallback
+    assert f"daily_insights 2024-06-01...{DAY} (3 of 3 windows): written by" in fallback[0]
 
 
 def test_no_lock_file_is_left_among_the_data(quiet_run) -> None:

@@ -180,6 +180,7 @@ def insights_asset(
         per_key: dict[str, dict[str, object]] = {}
         checks: dict[str, tuple[bool, dict[str, object]]] = {}
         calls = cached = 0
+        fallbacks: dict[str, list[str]] = {}
         for key in context.partition_keys:
             insights, trace = write_window_insights(
                 store, period, key, llm=writer, settings=config.llm, org=org
@@ -215,9 +216,15 @@ def insights_asset(
                 },
             )
             if not passed:
-                context.log.warning(
-                    f"{name} {key}: written by the deterministic writer: {insights.fallback_reason}"
-                )
+                fallbacks.setdefault(insights.fallback_reason or "no LLM answer", []).append(key)
+        # One line per reason, not per window: a week's range run with no Ollama said the same
+        # line seven times on the demo's first screen.
+        for reason, keys in fallbacks.items():
+            total = len(context.partition_keys)
+            count = f" ({len(keys)} of {total} windows)" if len(keys) > 1 else ""
+            context.log.warning(
+                f"{name} {range_label(keys)}{count}: written by the deterministic writer: {reason}"
+            )
         partition_metadata(context, per_key)
         yield dg.MaterializeResult(
             metadata={
