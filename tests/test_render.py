@@ -620,3 +620,50 @@ def test_llm_text_is_rendered_as_the_safe_markdown_it_is_and_names_the_model() -
     # The deterministic writer's plain text is escaped: its '*' stays a character.
     plain = llm.model_copy(update={"writer": "deterministic", "text_format": "text"})
     assert "**A \\*busy\\* day**" in render_daily(f, plain, None, org="acme", timezone="UTC")
+
+
+def _quiet_day() -> FactSheet:
+    return facts(
+        commits=0, merges=0, active_contributors=0, human_contributors=0, bot_commits=0,
+        lines_added=0, lines_deleted=0, files_changed=0, active_repos=0, per_repo=[],
+        top_contributors=[],
+    )  # fmt: skip
+
+
+def test_a_day_github_could_not_reach_says_so_above_the_headline() -> None:
+    """GitHub unreachable, the clone read: "no commits" may only mean "not read", so the
+    digest says what is missing before it says anything else."""
+    cov = coverage(repos=[RepoCoverage(repo="alpha", status="ok", commits=0)]).model_copy(
+        update={"github_error": "GitHub unreachable: POST https://api.github.com/graphql failed"}
+    )
+    lines = [ln for ln in render(_quiet_day(), cov).split("\n---\n", 1)[1].splitlines() if ln]
+    assert lines[0] == "# Daily digest: 2024-06-03"
+    assert lines[1] == (
+        "> **Incomplete**: GitHub could not be reached when this day was collected, so its pull "
+        "requests, issues, releases and commits are missing. Re-materialize this partition once "
+        "that is fixed."
+    )
+    assert lines[2].startswith("**")  # then the headline
+    text = "\n".join(lines)
+    assert "Nothing happened in what was collected: no commits." in text
+    assert "Nothing happened in this window" not in text
+
+
+def test_a_quiet_day_fully_read_says_nothing_happened() -> None:
+    cov = coverage(repos=[RepoCoverage(repo="alpha", status="ok", commits=0)])
+    text = render(_quiet_day(), cov)
+    assert "Incomplete" not in text
+    assert "Nothing happened in this window: no commits." in text
+
+
+def test_a_clone_that_could_not_be_read_is_named_above_the_headline() -> None:
+    cov = coverage(
+        repos=[
+            RepoCoverage(repo="alpha", status="ok", commits=1005),
+            RepoCoverage(repo="gone", status="failed", error="no such path: /srv/gone"),
+        ]
+    )
+    text = render(facts(failed=["gone"]), cov)
+    banner = next(ln for ln in text.splitlines() if ln.startswith("> **Incomplete**"))
+    assert "1 local clone(s) could not be read (gone)" in banner
+    assert text.index(banner) < text.index("## Key numbers")

@@ -145,6 +145,9 @@ class DigestView(BaseModel):
     # Re-running the partition later completes it (False when what is missing are days before
     # [sparky].start_date: no run ever collects those).
     rematerialize: bool = True
+    # A source this window should have come from and did not (GitHub unreachable, a clone that
+    # could not be read): said above the headline, since "no commits" may only mean "not read".
+    incomplete: str | None = None
     rows: list[Row]
     merged: list[Item] = Field(default_factory=list)
     releases: list[Item] = Field(default_factory=list)
@@ -236,6 +239,31 @@ def _coverage_lines(coverages: Sequence[Coverage]) -> list[RepoLine]:
                 )
             )
     return lines
+
+
+def _incomplete(period: str, coverages: Sequence[Coverage]) -> str | None:
+    """What the window's figures leave out because a source failed when its days were
+    collected, in words; None when every source was read."""
+    parts = []
+    github_days = sorted({c.partition for c in coverages if c.github_error})
+    if github_days:
+        when = (
+            "when this day was collected"
+            if period == "daily"
+            else f"when {len(github_days)} of its days were collected ({', '.join(github_days)})"
+        )
+        parts.append(
+            f"GitHub could not be reached {when}, so its pull requests, issues, releases and "
+            "commits are missing"
+        )
+    failed = sorted({r.repo for c in coverages for r in c.failed})
+    if failed:
+        more = f" and {len(failed) - LISTED} more" if len(failed) > LISTED else ""
+        shown = ", ".join(failed[:LISTED]) + more
+        parts.append(f"{len(failed)} local clone(s) could not be read ({shown})")
+    if not parts:
+        return None
+    return "; ".join(parts) + ". Re-materialize this partition once that is fixed"
 
 
 def _partial(
@@ -342,6 +370,7 @@ def digest_view(
         quiet=activity == 0,
         partial=partial,
         rematerialize=rematerialize,
+        incomplete=_incomplete(facts.period, coverages),
         rows=rows,
         merged=merged,
         releases=releases,
