@@ -74,16 +74,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from pydantic import SecretStr
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    wait_exponential,
-    wait_random,
-)
+from tenacity import RetryCallState
 
 from sparky_resources import github_queries as gq
-from sparky_resources import secrets
+from sparky_resources import retry, secrets
 from sparky_resources.store import atomic_write_text
 from sparky_resources.text import one_line
 
@@ -186,7 +180,7 @@ class GraphQLError(GitHubError):
         }
 
 
-class _Retry(Exception):
+class _Retry(retry.Transient):
     """An attempt that may succeed when repeated; `wait_s` None means: back off."""
 
     def __init__(
@@ -197,11 +191,9 @@ class _Retry(Exception):
         status: int | None = None,
         url: str | None = None,
     ):
-        super().__init__(reason)
+        super().__init__(reason, status=status)
         self.kind = kind
-        self.reason = reason
         self.wait_s = wait_s
-        self.status = status
         self.url = url  # the URL attempted (a redirect may have led to another host)
 
 
@@ -521,13 +513,14 @@ class GitHubClient:
         earlier = (self.unreachable or {}).get(_origin(url))
         if earlier is not None:
             raise GitHubUnreachable(f"GitHub {method} {url}: not attempted: {earlier}", url=url)
-        retrying = Retrying(
-            stop=self._stop,
+        retrying = retry.retrying(
+            what=f"GitHub {method} {url}",
+            attempts=self._attempts,
             wait=self._wait,
-            retry=retry_if_exception_type(_Retry),
             sleep=self._sleep,
-            before_sleep=self._before_sleep(method, url),
-            reraise=True,
+            log=log,
+            on_retry=self._note_retry,
+            describe=lambda exc: self._redact(str(exc)),
         )
         try:
             for attempt in retrying:
@@ -563,16 +556,15 @@ class GitHubClient:
             ) from None
         return answer
 
-    def _stop(self, state: RetryCallState) -> bool:
+    def _attempts(self, exc: BaseException | None) -> int:
         """`max_retries` retries; a connection that cannot be opened gets one retry only."""
-        exc = state.outcome.exception() if state.outcome else None
         limit = self.max_retries + 1
         if isinstance(exc, _Retry) and exc.kind == "connect":
             limit = min(limit, CONNECT_ATTEMPTS)
-        return state.attempt_number >= limit
+        return limit
 
     def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+        exc = retry.failure(state)
         if isinstance(exc, _Retry) and exc.wait_s is not None:
             return exc.wait_s
         if isinstance(exc, _Retry) and exc.kind == "connect":
@@ -583,38 +575,18 @@ class GitHubClient:
                 SECONDARY_MIN_WAIT_S * 2 ** (state.attempt_number - 1),
                 max(self.max_wait_s, SECONDARY_MIN_WAIT_S),
             )
-        # backoff_s, 2x, 4x ... up to backoff_max_s, plus up to backoff_s of jitter (tenacity's
-        # `wait_exponential_jitter` deprecates its `initial` in 9.1, and 9.0 lacks `multiplier`).
-        wait = wait_exponential(multiplier=self.backoff_s, max=self.backoff_max_s)
-        return (wait + wait_random(0, self.backoff_s))(state)
+        return retry.backoff(self.backoff_s, self.backoff_max_s)(state)
 
     def _sleep(self, seconds: float) -> None:
         with self._lock:
             self.counters.waited_s += seconds
         self._sleep_fn(seconds)
 
-    def _before_sleep(self, method: str, url: str) -> Callable[[RetryCallState], None]:
-        def note(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            wait = state.next_action.sleep if state.next_action else 0.0
-            with self._lock:
-                self.counters.retries += 1
-                if isinstance(exc, _Retry) and exc.kind in ("secondary", "primary"):
-                    self.counters.rate_limit_waits += 1
-            limit = self.max_retries + 1
-            if isinstance(exc, _Retry) and exc.kind == "connect":
-                limit = min(limit, CONNECT_ATTEMPTS)
-            log.warning(
-                "GitHub %s %s: %s; retrying in %.1f s (attempt %d of %d)",
-                method,
-                url,
-                self._redact(str(exc)),
-                wait,
-                state.attempt_number + 1,
-                limit,
-            )
-
-        return note
+    def _note_retry(self, exc: BaseException | None) -> None:
+        with self._lock:
+            self.counters.retries += 1
+            if isinstance(exc, _Retry) and exc.kind in ("secondary", "primary"):
+                self.counters.rate_limit_waits += 1
 
     def _await_budget(self, resource: str, method: str, url: str) -> None:
         """Wait for the reset of a budget already seen exhausted, instead of spending a request

@@ -48,14 +48,8 @@ from typing import Any
 import dagster as dg
 import httpx
 from pydantic import BaseModel
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
+from sparky_resources import retry
 from sparky_resources.text import one_line
 
 log = logging.getLogger(__name__)
@@ -110,13 +104,11 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OllamaError) and exc.transient
 
 
-class _Retry(Exception):
+class _Retry(retry.Transient):
     """An attempt that may succeed when repeated (connection error, timeout, 5xx)."""
 
     def __init__(self, reason: str, *, status: int | None = None, unreachable: bool = False):
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
+        super().__init__(reason, status=status)
         self.unreachable = unreachable
 
 
@@ -482,15 +474,13 @@ class OllamaClient:
     ) -> Any:
         url = self._url(path)
         retries = self.max_retries if retries is None else retries
-        retrying = Retrying(
-            stop=stop_after_attempt(retries + 1),
-            wait=wait_exponential_jitter(
-                multiplier=self.backoff_s, max=self.backoff_max_s, jitter=self.backoff_s
-            ),
-            retry=retry_if_exception_type(_Retry),
+        retrying = retry.retrying(
+            what=f"Ollama {method} {url}",
+            attempts=lambda exc: retries + 1,
+            wait=retry.backoff(self.backoff_s, self.backoff_max_s),
             sleep=self._sleep,
-            before_sleep=self._before_sleep(method, url, retries),
-            reraise=True,
+            log=log,
+            on_retry=self._note_retry,
         )
         try:
             for attempt in retrying:
@@ -514,22 +504,8 @@ class OllamaClient:
             ) from None
         return result
 
-    def _before_sleep(self, method: str, url: str, retries: int) -> Callable:
-        def note(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            wait = state.next_action.sleep if state.next_action else 0.0
-            self.counters.retries += 1
-            log.warning(
-                "Ollama %s %s: %s; retrying in %.1f s (attempt %d of %d)",
-                method,
-                url,
-                exc,
-                wait,
-                state.attempt_number + 1,
-                retries + 1,
-            )
-
-        return note
+    def _note_retry(self, exc: BaseException | None) -> None:
+        self.counters.retries += 1
 
     def _attempt(
         self,
