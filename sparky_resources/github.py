@@ -36,9 +36,10 @@ rules so that a run is cheap and never hammers the API:
   Other 4xx are not retried: one line with GitHub's `message`.
 - No connection at all (refused, DNS, connect timeout) gets `CONNECT_TIMEOUT_S` and one retry,
   then `GitHubUnreachable`; the client then asks that host no more.
-- Redirects (a renamed or transferred repository answers 301/307) are followed
-  ("Follow redirects" on the best-practices page); the token is only ever sent to the
-  configured API hosts, never to a host a redirect or a Link header names.
+- Redirects (a renamed or transferred repository answers 301/307) are followed by httpx
+  ("Follow redirects" on the best-practices page), which drops `Authorization` when a redirect
+  leaves the origin; the token is only ever added for the configured API hosts, never for a
+  host a redirect or a Link header names. `Link` headers are read by httpx (`Response.links`).
 - GraphQL answers an exhausted budget with HTTP 200 and an error whose `type` is
   `RATE_LIMITED` (reported in cli/cli#8321, gitpod-io/gitpod#15377, renovatebot/renovate#21861)
   or, since 2026, `RATE_LIMIT` with `code: graphql_rate_limit` (yanyongyu/githubkit#271).
@@ -70,7 +71,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -100,9 +101,6 @@ GRAPHQL_TRANSIENT_MESSAGE = "something went wrong while executing your query"
 CONNECT_TIMEOUT_S = 5.0
 CONNECT_ATTEMPTS = 2
 CONNECT_WAIT_S = 1.0
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_LINK = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
-_REL = re.compile(r'rel\s*=\s*"?([^";]*)"?', re.IGNORECASE)
 
 
 def _version() -> str:
@@ -257,17 +255,6 @@ class _CacheEntry:
     next_url: str | None
 
 
-def parse_link_header(value: str | None) -> dict[str, str]:
-    """`Link: <url>; rel="next", <url>; rel="last"` -> {"next": url, "last": url}."""
-    links: dict[str, str] = {}
-    for match in _LINK.finditer(value or ""):
-        rel = _REL.search(match.group(2) or "")
-        if rel:
-            for name in rel.group(1).split():
-                links.setdefault(name.lower(), match.group(1).strip())
-    return links
-
-
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
@@ -359,7 +346,9 @@ class GitHubClient:
         self._trusted = {_origin(self.api_url), _origin(self.graphql_url)}
         self._http = httpx.Client(
             timeout=httpx.Timeout(self.timeout_s),
-            follow_redirects=False,  # followed here, so the token never leaves GitHub's hosts
+            # httpx follows redirects and drops `Authorization` across origins (`_attempt`).
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
             transport=transport,
             headers={
                 "User-Agent": USER_AGENT,
@@ -639,48 +628,53 @@ class GitHubClient:
     # -- one attempt: redirects, status handling ----------------------------------------------
 
     def _attempt(self, method: str, url: str, json_body: Any, kind: str) -> Response:
-        current, redirected_from = url, None
-        for _hop in range(MAX_REDIRECTS + 1):
-            cached = self._cache_load(current) if method == "GET" else None
-            headers = {}
-            if self._token is not None and _origin(current) in self._trusted:
-                headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
-            if cached is not None:
-                headers["If-None-Match"] = cached.etag
+        """One request, its redirects followed by httpx (`follow_redirects=True`, at most
+        `MAX_REDIRECTS`). httpx drops `Authorization` when a redirect leaves the origin
+        (`BaseClient._redirect_headers` in httpx/_client.py: "Strip Authorization headers when
+        responses are redirected away from the origin", except http -> https on the same
+        host), and the token is only added here for the configured API hosts."""
+        cached = self._cache_load(url) if method == "GET" else None
+        headers = {}
+        if self._token is not None and _origin(url) in self._trusted:
+            headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        if cached is not None:
+            headers["If-None-Match"] = cached.etag
+        self._count(kind)
+        try:
+            with self._slots:
+                answer = self._http.request(
+                    method, url, headers=headers, json=json_body, timeout=self._timeouts()
+                )
+        except httpx.TooManyRedirects:
+            raise GitHubError(
+                f"GitHub {method} {url}: more than {MAX_REDIRECTS} redirects", url=url
+            ) from None
+        except httpx.LocalProtocolError as exc:
+            # Nothing was sent: our own request is malformed (a header httpx refuses, e.g. a
+            # token that bypassed `secrets`), so every retry would fail the same way.
+            raise GitHubError(
+                self._redact(f"GitHub {method} {url}: request not sent: {exc}"), url=url
+            ) from None
+        except httpx.ConnectTimeout as exc:
+            connect = min(self.timeout_s, CONNECT_TIMEOUT_S)
+            reason = f"no connection within {connect:g} s"
+            raise _Retry("connect", reason, url=_failed_url(exc, url)) from None
+        except httpx.ConnectError as exc:
+            # Refused, or no address for the host (DNS): nothing reached GitHub.
+            reason = f"ConnectError: {self._redact(str(exc))}"
+            raise _Retry("connect", reason, url=_failed_url(exc, url)) from None
+        except httpx.TimeoutException:
+            raise _Retry("server", f"no answer within {self.timeout_s:g} s") from None
+        except httpx.TransportError as exc:
+            raise _Retry("server", f"{type(exc).__name__}: {self._redact(str(exc))}") from None
+        for hop in answer.history:
             self._count(kind)
-            try:
-                with self._slots:
-                    answer = self._http.request(
-                        method, current, headers=headers, json=json_body, timeout=self._timeouts()
-                    )
-            except httpx.LocalProtocolError as exc:
-                # Nothing was sent: our own request is malformed (a header httpx refuses, e.g. a
-                # token that bypassed `secrets`), so every retry would fail the same way.
-                raise GitHubError(
-                    self._redact(f"GitHub {method} {current}: request not sent: {exc}"), url=url
-                ) from None
-            except httpx.ConnectTimeout:
-                connect = min(self.timeout_s, CONNECT_TIMEOUT_S)
-                reason = f"no connection within {connect:g} s"
-                raise _Retry("connect", reason, url=current) from None
-            except httpx.ConnectError as exc:
-                # Refused, or no address for the host (DNS): nothing reached GitHub.
-                reason = f"ConnectError: {self._redact(str(exc))}"
-                raise _Retry("connect", reason, url=current) from None
-            except httpx.TimeoutException:
-                raise _Retry("server", f"no answer within {self.timeout_s:g} s") from None
-            except httpx.TransportError as exc:
-                raise _Retry("server", f"{type(exc).__name__}: {self._redact(str(exc))}") from None
-            self._note_rate_limit(answer.headers)
-            location = answer.headers.get("location")
-            if answer.status_code in _REDIRECT_STATUSES and location:
-                redirected_from = redirected_from or url
-                current = urljoin(current, location)
-                if answer.status_code == 303:
-                    method, json_body = "GET", None
-                continue
-            return self._interpret(method, current, redirected_from, answer, cached, kind)
-        raise GitHubError(f"GitHub {method} {url}: more than {MAX_REDIRECTS} redirects", url=url)
+            self._note_rate_limit(hop.headers)
+        self._note_rate_limit(answer.headers)
+        redirected_from = url if answer.history else None
+        return self._interpret(
+            answer.request.method, str(answer.url), redirected_from, answer, cached, kind
+        )
 
     def _timeouts(self) -> httpx.Timeout:
         """`timeout_s` for reading an answer; opening a connection gets `CONNECT_TIMEOUT_S`."""
@@ -703,7 +697,8 @@ class GitHubClient:
         kind: str,
     ) -> Response:
         status = answer.status_code
-        links = parse_link_header(answer.headers.get("link"))
+        # httpx parses the `Link` header (RFC 8288): {"next": {"url": ..., "rel": "next"}, ...}.
+        next_url = answer.links.get("next", {}).get("url")
         if status == 304 and cached is not None:
             with self._lock:
                 self.counters.not_modified += 1
@@ -714,7 +709,7 @@ class GitHubClient:
                 headers=answer.headers,
                 from_cache=True,
                 redirected_from=redirected_from,
-                next_url=links.get("next") or cached.next_url,
+                next_url=next_url or cached.next_url,
                 renamed_to=self._renamed(redirected_from, cached.data),
             )
         if 200 <= status < 300:
@@ -724,14 +719,14 @@ class GitHubClient:
                 self._graphql_transient(data)
             etag = answer.headers.get("etag")
             if method == "GET" and etag and self.etag_dir is not None:
-                self._cache_save(url, _CacheEntry(etag, data, links.get("next")))
+                self._cache_save(redirected_from or url, _CacheEntry(etag, data, next_url))
             return Response(
                 data=data,
                 status=status,
                 url=url,
                 headers=answer.headers,
                 redirected_from=redirected_from,
-                next_url=links.get("next"),
+                next_url=next_url,
                 renamed_to=self._renamed(redirected_from, data),
             )
         message = _github_message(answer)
@@ -927,6 +922,14 @@ class GitHubClient:
     def _redact(self, text: str) -> str:
         """`text` without the token in any form (raw, escaped, URL-encoded, split by a line)."""
         return secrets.redact(text, [self._token]) if self._token is not None else text
+
+
+def _failed_url(exc: httpx.RequestError, url: str) -> str:
+    """The URL whose request failed: a redirect's target, or `url` when httpx did not say."""
+    try:
+        return str(exc.request.url)
+    except RuntimeError:  # httpx raises when the error carries no request
+        return url
 
 
 def _default_graphql(api_url: str) -> str:

@@ -31,7 +31,6 @@ from sparky_resources.github import (
     GitHubNotFound,
     GraphQLError,
     RateLimitExhausted,
-    parse_link_header,
 )
 
 # Copies of ../shared/fixtures/github (MIT; see tests/fixtures/github/SOURCES.md).
@@ -297,16 +296,17 @@ def test_search_items_are_unwrapped(server, make):
     assert client.rate_limits["search"].limit == 30
 
 
-def test_link_header_parser():
+def test_link_header_next_is_read_from_githubs_header(server, make):
+    """The next page is the `rel="next"` URL of the `Link` header (read by httpx), as given."""
     value = (
         '<https://api.github.com/repositories/1/issues?page=2>; rel="next", '
         '<https://api.github.com/repositories/1/issues?page=5>; rel="last"'
     )
-    assert parse_link_header(value) == {
-        "next": "https://api.github.com/repositories/1/issues?page=2",
-        "last": "https://api.github.com/repositories/1/issues?page=5",
-    }
-    assert parse_link_header(None) == {}
+    server.add("GET", "/linked", Reply(200, [], {"link": value}))
+    server.add("GET", "/unlinked", Reply(200, []))
+    client = make()
+    assert client.get("/linked").next_url == "https://api.github.com/repositories/1/issues?page=2"
+    assert client.get("/unlinked").next_url is None
 
 
 def test_404_is_one_line_with_githubs_message_and_no_retry(server, make):
