@@ -126,6 +126,12 @@ class GitHubError(RuntimeError):
         self.url = url
 
 
+class GitHubTokenMissing(GitHubError):
+    """GitHub collection was asked for without a token. Unauthenticated, GitHub allows 60
+    requests an hour (rate-limit pages above), which cannot serve an org, and its GraphQL API,
+    which Sparky collects with, needs a token: the message says what to set instead."""
+
+
 class GitHubNotFound(GitHubError):
     """404: the resource does not exist, or the token cannot see it (GitHub does not say which)."""
 
@@ -365,7 +371,7 @@ class GitHubClient:
         env: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> GitHubClient:
-        """A client whose token is `$GITHUB_TOKEN` (none when unset: REST only, 60 requests/h);
+        """A client whose token is `$GITHUB_TOKEN` (none when unset: REST GETs, 60 an hour);
         a token that is not printable ASCII raises `secrets.SecretError`."""
         token = secrets.read_secret(secrets.GITHUB_TOKEN, env)
         return cls(api_url, graphql_url, token, **kwargs)
@@ -430,10 +436,8 @@ class GitHubClient:
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The `data` of a GraphQL query; `errors` raise `GraphQLError` (see its docstring)."""
         if self._token is None:
-            raise GitHubError(
-                "GitHub's GraphQL API needs a token: set GITHUB_TOKEN (without one Sparky "
-                "collects from REST only)",
-                url=self.graphql_url,
+            raise GitHubTokenMissing(
+                "GitHub's GraphQL API needs a token: set GITHUB_TOKEN", url=self.graphql_url
             )
         body = {"query": query, "variables": dict(variables or {})}
         answer = self._call("POST", self.graphql_url, body, "graphql")

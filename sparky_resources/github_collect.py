@@ -35,6 +35,7 @@ from sparky_resources.github import (
     GitHubClient,
     GitHubError,
     GitHubServerError,
+    GitHubTokenMissing,
     GitHubUnreachable,
     GraphQLError,
     search_window,
@@ -55,18 +56,11 @@ from sparky_resources.github_records import (
     parse_pull_request_node,
     parse_releases,
     parse_repository_node,
-    parse_rest_backlog_item,
-    parse_rest_commit,
-    parse_rest_issues,
-    parse_rest_pull_request,
-    parse_rest_release,
-    parse_rest_repository,
     within,
 )
 
 Entity = Literal["repositories", "commits", "pull_requests", "issues", "releases", "backlog"]
 Selected = Callable[[str], bool] | None  # None: every repository of the org
-REST_SOURCE = "github-rest (reduced: no token)"
 # `history(since:, until:)` is not documented as filtering by author or by committer date
 # (https://docs.github.com/en/graphql/reference/objects#commit, field `history`): ask from a
 # day earlier and window by `committedDate` here, so a commit authored shortly before the
@@ -318,9 +312,7 @@ def collect_releases(
 
 
 def list_repository_names(client: GitHubClient, org: str) -> list[str]:
-    """Every repository of the org, all pages (GraphQL with a token, else REST: public ones)."""
-    if not client.has_token:
-        return [body["name"] for body in client.paginate(f"/orgs/{org}/repos")]
+    """Every repository of the org, all pages."""
     return [node["name"] for node in _repository_nodes(client, org)]
 
 
@@ -353,10 +345,8 @@ def collect_backlog(
     """What `org` (or its `selected` repositories) had open at each of `ends`, one result per
     end in order: a snapshot, or a failed `EntityCoverage` (entity "backlog", `at` the end).
 
-    GitHub's search answers for a past instant exactly (`github_queries.BacklogSearch`): with a
-    token, four `search` fields per day and five days per GraphQL query (1 point); without,
-    four REST `GET /search/issues` per day (10 a minute unauthenticated:
-    https://docs.github.com/en/rest/search/search#rate-limit; the client waits for the reset).
+    GitHub's search answers for a past instant exactly (`github_queries.BacklogSearch`): four
+    `search` fields per day and five days per GraphQL query (1 point).
     A filter that selects some repositories costs one listing of the org's repositories more.
     A day that fails is recorded and the other days are kept.
 
@@ -365,11 +355,8 @@ def collect_backlog(
     """
     if not ends:
         return []
-    rest = not client.has_token
-    source = REST_SOURCE if rest else "github-graphql"
+    source = "github-graphql"
     scope = "org" if selected is None else "selected repositories"
-    if rest:
-        scope += " (public repositories only: no token)"
     ats = [end.isoformat(timespec="seconds") for end in ends]
     try:
         if selected is None:
@@ -388,8 +375,7 @@ def collect_backlog(
     tallies = [_Tally() for _ in ends]
     errors: dict[int, str] = {}
     plan = [(day, search) for day, searches in enumerate(plans) for search in searches]
-    run = _backlog_rest if rest else _backlog_graphql
-    run(client, plan, limit, tallies, errors)
+    _backlog_graphql(client, plan, limit, tallies, errors)
     results: list[BacklogSnapshot | EntityCoverage] = []
     for day, (at, tally) in enumerate(zip(ats, tallies, strict=True)):
         if day in errors:
@@ -449,34 +435,6 @@ def _backlog_graphql(
                 tallies[day].add(
                     name, int(answer["issueCount"]), [parse_backlog_node(n) for n in nodes]
                 )
-
-
-def _backlog_rest(
-    client: GitHubClient,
-    plan: Sequence[tuple[int, gq.BacklogSearch]],
-    limit: int,
-    tallies: list[_Tally],
-    errors: dict[int, str],
-) -> None:
-    """`plan`'s searches as REST requests, one per search; a day stops at its first failure."""
-    for day, search in plan:
-        for name, q in search.queries.items():
-            if day in errors:
-                break
-            params = {"q": q, "sort": "created", "order": "asc", "per_page": limit}
-            try:
-                body = client.get_json("/search/issues", params)
-            except GitHubError as exc:
-                errors[day] = str(exc)
-                break
-            if not isinstance(body, dict) or body.get("total_count") is None:
-                errors[day] = "GitHub's search answered without a total_count"
-            elif body.get("incomplete_results"):
-                # The search timed out and counted part of the index: not a count to keep.
-                errors[day] = f"GitHub's search '{q}' timed out (incomplete_results)"
-            else:
-                items = [parse_rest_backlog_item(b) for b in body.get("items") or []]
-                tallies[day].add(name, int(body["total_count"]), items)
 
 
 def collect_window(
@@ -544,140 +502,12 @@ def _everything(name: str) -> bool:
     return True
 
 
-def collect_window_rest(
-    client: GitHubClient,
-    org: str,
-    start: dt.datetime,
-    end: dt.datetime,
-    *,
-    selected: Selected = None,
-    bots: Collection[str] = (),
-    now: dt.datetime | None = None,
-    day_ends: Sequence[dt.datetime] = (),
-) -> GitHubWindow:
-    """The reduced collection without a token: REST only (60 requests an hour).
-
-    Per repository pushed since the window started: commits (no line counts: REST lists carry
-    none), pull requests and issues updated since the window started (no reviews, no comments:
-    those cost a request per item), and releases. Coverage says `github-rest (reduced)`. The
-    backlog at each of `day_ends` (up to `now`) costs four searches a day (`collect_backlog`).
-    """
-    window = GitHubWindow()
-    source = REST_SOURCE
-    keep = selected or _everything
-    try:
-        repos: list[GitHubRepository] = []
-        for body in client.paginate(f"/orgs/{org}/repos", {"sort": "pushed", "direction": "desc"}):
-            repo = parse_rest_repository(body)
-            if instant(repo.pushed_at) is None or instant(repo.pushed_at) < start:
-                break
-            if keep(repo.name):
-                repos.append(repo)
-    except GitHubError as exc:
-        window.coverage.append(
-            EntityCoverage("repositories", None, "failed", error=str(exc), source=source)
-        )
-        return window
-    window.repositories = repos
-    window.coverage.append(EntityCoverage("repositories", None, "ok", len(repos), source=source))
-    since, until = start.isoformat(), end.isoformat()
-    for repo in repos:
-        base = f"/repos/{org}/{repo.name}"
-        steps: list[tuple[Entity, Callable[[], list[Any]]]] = [
-            (
-                "commits",
-                lambda base=base, name=repo.name: [
-                    c
-                    for c in (
-                        parse_rest_commit(b, name)
-                        for b in client.paginate(
-                            f"{base}/commits", {"since": since, "until": until}
-                        )
-                    )
-                    if start.timestamp() <= c.committed_ts < end.timestamp()
-                ],
-            ),
-            (
-                "pull_requests",
-                lambda base=base, name=repo.name: _rest_pulls(client, base, name, start, end, bots),
-            ),
-            (
-                "issues",
-                lambda base=base, name=repo.name: [
-                    i
-                    for i in parse_rest_issues(
-                        client.paginate(f"{base}/issues", {"state": "all", "since": since}),
-                        name,
-                        bots,
-                    )
-                    if active_in(issue_events(i), start, end)
-                ],
-            ),
-            (
-                "releases",
-                lambda base=base, name=repo.name: [
-                    r
-                    for r in (
-                        parse_rest_release(b, name) for b in client.paginate(f"{base}/releases")
-                    )
-                    if r is not None and within(r.published_at, start, end)
-                ],
-            ),
-        ]
-        for entity, fetch in steps:
-            try:
-                records = fetch()
-            except GitHubError as exc:
-                window.coverage.append(
-                    EntityCoverage(entity, repo.name, "failed", error=str(exc), source=source)
-                )
-                continue
-            target = {
-                "commits": window.commits,
-                "pull_requests": window.pull_requests,
-                "issues": window.issues,
-                "releases": window.releases,
-            }[entity]
-            target.extend(records)
-            for record in records:
-                if entity in ("pull_requests", "issues"):
-                    kind = "pr" if entity == "pull_requests" else "issue"
-                    events = pull_request_events(record) if kind == "pr" else issue_events(record)
-                    window.events[(kind, record.repo, record.number)] = events
-            window.coverage.append(
-                EntityCoverage(entity, repo.name, "ok", len(records), source=source)
-            )
-    now = now or dt.datetime.now(dt.UTC)
-    ends = [e for e in day_ends if e <= now]
-    window.add_backlog(collect_backlog(client, org, ends, selected=selected), source)
-    return window
-
-
-def _rest_pulls(
-    client: GitHubClient,
-    base: str,
-    repo: str,
-    start: dt.datetime,
-    end: dt.datetime,
-    bots: Collection[str],
-) -> list[PullRequestRecord]:
-    """Pull requests most recently updated first, stopping at the first updated before start."""
-    found = []
-    params = {"state": "all", "sort": "updated", "direction": "desc"}
-    for body in client.paginate(f"{base}/pulls", params):
-        pr = parse_rest_pull_request(body, repo, bots=bots)
-        updated = instant(pr.updated_at)
-        if updated is not None and updated < start:
-            break
-        if active_in(pull_request_events(pr), start, end):
-            found.append(pr)
-    return found
-
-
 class GitHubResource(dg.ConfigurableResource):
     """The org Sparky collects from GitHub; unconfigured (`org=None`) it collects nothing.
 
     The token is a Dagster `EnvVar("GITHUB_TOKEN")` in the definitions, never a config value.
+    With `org` set it is required: `repositories` and `collect` raise `GitHubTokenMissing`
+    (one line, no request made) without it.
     """
 
     org: str | None = None
@@ -720,22 +550,24 @@ class GitHubResource(dg.ConfigurableResource):
             backoff_s=self.backoff_s,
         )
 
+    def _require_token(self) -> None:
+        """GitHub collection needs a token: without one GitHub allows 60 requests an hour
+        (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api),
+        which cannot serve an org, and its GraphQL API answers nothing."""
+        if not (self.token or "").strip():
+            raise GitHubTokenMissing(
+                f"[github].org is {self.org!r} and GitHub collection needs a token: set "
+                "GITHUB_TOKEN (read access to the org's repositories) or remove [github].org "
+                "to collect local clones only"
+            )
+
     def repositories(self, pushed_since: dt.datetime) -> list[GitHubRepository]:
         """The org's selected repositories pushed since an instant (one request, usually)."""
         if self.org is None:
             return []
+        self._require_token()
         with self._client() as client:
-            if self.token:
-                found = list_repositories(client, self.org, pushed_since)
-            else:
-                found = []
-                params = {"sort": "pushed", "direction": "desc"}
-                for body in client.paginate(f"/orgs/{self.org}/repos", params):
-                    repo = parse_rest_repository(body)
-                    pushed = instant(repo.pushed_at)
-                    if pushed is None or pushed < pushed_since:
-                        break
-                    found.append(repo)
+            found = list_repositories(client, self.org, pushed_since)
         return [r for r in found if self.selected(r.name)]
 
     def collect(
@@ -748,33 +580,23 @@ class GitHubResource(dg.ConfigurableResource):
         day_ends: Sequence[dt.datetime] = (),
     ) -> tuple[GitHubWindow, dict[str, float]]:
         """The window's activity, the backlog at each of `day_ends` that is not after `now`,
-        and the client's request counters. Raises `GitHubUnreachable` when GitHub could not be
-        connected to at all: a window of connection failures is no window."""
+        and the client's request counters. Raises `GitHubTokenMissing` without a token, and
+        `GitHubUnreachable` when GitHub could not be connected to at all: a window of
+        connection failures is no window."""
         if self.org is None:
             return GitHubWindow(), {}
+        self._require_token()
         with self._client() as client:
-            if self.token:
-                window = collect_window(
-                    client,
-                    self.org,
-                    start,
-                    end,
-                    now=now,
-                    selected=self.repo_filter,
-                    bots=bots,
-                    day_ends=day_ends,
-                )
-            else:
-                window = collect_window_rest(
-                    client,
-                    self.org,
-                    start,
-                    end,
-                    selected=self.repo_filter,
-                    bots=bots,
-                    now=now,
-                    day_ends=day_ends,
-                )
+            window = collect_window(
+                client,
+                self.org,
+                start,
+                end,
+                now=now,
+                selected=self.repo_filter,
+                bots=bots,
+                day_ends=day_ends,
+            )
             if client.unreachable:
                 raise GitHubUnreachable(next(iter(client.unreachable.values())))
             return window, client.counters.as_dict()

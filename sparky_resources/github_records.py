@@ -1,13 +1,13 @@
 """GitHub's JSON into Sparky's records: pure parsers and the pydantic models of the contract.
 
-Inputs are GraphQL nodes shaped like the queries in `github_queries` and REST bodies shaped like
-GitHub's documented examples; nothing here talks to the network (`github.GitHubClient` does).
+Inputs are GraphQL nodes shaped like the queries in `github_queries` (Sparky collects from
+GitHub's GraphQL API only); nothing here talks to the network (`github.GitHubClient` does).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -137,7 +137,7 @@ class BacklogSnapshot(_GitHubRecord):
 
     Counted by GitHub's search for that instant: created before it, and open now or closed
     after it. `scope` says what was counted: "org", or "selected repositories" (the
-    `[github]` include/exclude filter); without a token, public repositories only.
+    `[github]` include/exclude filter).
     """
 
     at: str
@@ -152,9 +152,8 @@ class BacklogSnapshot(_GitHubRecord):
 class GitHubCommitRecord(CommitRecord):
     """A commit as GitHub reports it: `CommitRecord` with `sources=["github"]`.
 
-    GitHub does not say which files are binary (`binary_files` is 0). `line_stats_known` is
-    False for REST list answers, which carry no stats; `files_changed_known` is False where
-    GitHub did not count the files (`changedFilesIfAvailable` null, or no `files`).
+    GitHub does not say which files are binary (`binary_files` is 0). `files_changed_known` is
+    False where GitHub did not count the files (`changedFilesIfAvailable` null).
     """
 
     sources: list[str] = Field(default_factory=lambda: ["github"])
@@ -459,179 +458,7 @@ def parse_releases(data: Mapping[str, Any], batch: gq.BatchQuery) -> dict[str, l
     return out
 
 
-# -- REST bodies (no token: REST only) -------------------------------------------------------
-
-
-def parse_rest_repository(body: Mapping[str, Any]) -> GitHubRepository:
-    """An item of `GET /orgs/{org}/repos` (or `GET /repos/{owner}/{repo}`)."""
-    return GitHubRepository(
-        name=body["name"],
-        default_branch=body.get("default_branch"),
-        pushed_at=body.get("pushed_at"),
-        archived=bool(body.get("archived")),
-        fork=bool(body.get("fork")),
-        visibility=_lower(body.get("visibility"))
-        or ("private" if body.get("private") else "public"),
-        url=body["html_url"],
-    )
-
-
-def parse_rest_review(body: Mapping[str, Any]) -> Review:
-    """An item of `GET /repos/{owner}/{repo}/pulls/{number}/reviews`."""
-    return Review(
-        author_login=actor_login(body.get("user")),
-        state=str(body.get("state", "")).lower(),
-        submitted_at=body.get("submitted_at"),
-    )
-
-
-def parse_rest_pull_request(
-    body: Mapping[str, Any],
-    repo: str,
-    reviews: Sequence[Mapping[str, Any]] = (),
-    comments: Sequence[Mapping[str, Any]] = (),
-    bots: Collection[str] = (),
-) -> PullRequestRecord:
-    """An item of `GET /repos/{owner}/{repo}/pulls`, with its reviews and comments if fetched.
-
-    The list answer has no line counts and no `merged_by` (only `GET .../pulls/{number}` has
-    them: None here when absent), and REST has no ready-for-review time or closing issues.
-    """
-    author = body.get("user")
-    author_login = actor_login(author)
-    state = str(body.get("state", "open")).lower()
-    if state == "closed" and body.get("merged_at"):
-        state = "merged"
-    events = [
-        (r.get("user"), r.get("submitted_at"))
-        for r in reviews
-        if str(r.get("state", "")).upper() != "PENDING"
-    ]
-    events += [(c.get("user"), c.get("created_at")) for c in comments]
-    return PullRequestRecord(
-        repo=repo,
-        number=int(body["number"]),
-        title=body.get("title") or "",
-        url=body["html_url"],
-        author_login=author_login,
-        author_is_bot=is_bot(author, bots),
-        state=state,  # type: ignore[arg-type]
-        is_draft=bool(body.get("draft")),
-        created_at=body["created_at"],
-        updated_at=body["updated_at"],
-        merged_at=body.get("merged_at"),
-        closed_at=body.get("closed_at"),
-        merged_by_login=actor_login(body.get("merged_by")),
-        additions=body.get("additions"),
-        deletions=body.get("deletions"),
-        changed_files=body.get("changed_files"),
-        labels=[label["name"] for label in body.get("labels") or [] if label.get("name")],
-        requested_reviewers=[
-            u["login"] for u in body.get("requested_reviewers") or [] if u.get("login")
-        ],
-        reviews=[parse_rest_review(r) for r in reviews],
-        ready_for_review_at=None,
-        first_response_at=first_response_at(author_login, events, bots),
-        closing_issues=[],
-        body=body_excerpt(body.get("body")),
-    )
-
-
-def parse_rest_issue(
-    body: Mapping[str, Any],
-    repo: str,
-    comments: Sequence[Mapping[str, Any]] = (),
-    bots: Collection[str] = (),
-) -> IssueRecord | None:
-    """An item of `GET /repos/{owner}/{repo}/issues`; None for a pull request, which that
-    endpoint lists too (it carries a `pull_request` key)."""
-    if "pull_request" in body:
-        return None
-    author = body.get("user")
-    author_login = actor_login(author)
-    return IssueRecord(
-        repo=repo,
-        number=int(body["number"]),
-        title=body.get("title") or "",
-        url=body["html_url"],
-        author_login=author_login,
-        author_is_bot=is_bot(author, bots),
-        state=str(body.get("state", "open")).lower(),  # type: ignore[arg-type]
-        state_reason=_lower(body.get("state_reason")),
-        created_at=body["created_at"],
-        updated_at=body["updated_at"],
-        closed_at=body.get("closed_at"),
-        labels=[
-            (label["name"] if isinstance(label, dict) else str(label))
-            for label in body.get("labels") or []
-        ],
-        comments=int(body.get("comments") or 0),
-        first_response_at=first_response_at(
-            author_login, [(c.get("user"), c.get("created_at")) for c in comments], bots
-        ),
-    )
-
-
-def parse_rest_issues(
-    bodies: Iterable[Mapping[str, Any]], repo: str, bots: Collection[str] = ()
-) -> list[IssueRecord]:
-    return [r for r in (parse_rest_issue(b, repo, bots=bots) for b in bodies) if r is not None]
-
-
-def parse_rest_release(body: Mapping[str, Any], repo: str) -> ReleaseRecord | None:
-    """An item of `GET /repos/{owner}/{repo}/releases`; None for a draft.
-
-    A release's `created_at` is the date of its commit; `published_at` is when it was published.
-    """
-    if body.get("draft"):
-        return None
-    return ReleaseRecord(
-        repo=repo,
-        tag_name=body["tag_name"],
-        name=body.get("name"),
-        url=body["html_url"],
-        author_login=actor_login(body.get("author")),
-        published_at=body.get("published_at"),
-        is_prerelease=bool(body.get("prerelease")),
-        kind="release",
-    )
-
-
-def parse_rest_commit(body: Mapping[str, Any], repo: str) -> GitHubCommitRecord:
-    """An item of `GET .../commits` (no stats) or the body of `GET .../commits/{ref}`."""
-    commit = body.get("commit") or {}
-    author = commit.get("author") or {}
-    committer = commit.get("committer") or {}
-    parents = [p["sha"] for p in body.get("parents") or []]
-    stats = body.get("stats")
-    files = body.get("files")
-    message = commit.get("message") or ""
-    return GitHubCommitRecord(
-        repo=repo,
-        sha=body["sha"],
-        parents=parents,
-        author_name=author.get("name") or "",
-        author_email=author.get("email") or "",
-        committer_name=committer.get("name") or "",
-        committer_email=committer.get("email") or "",
-        authored_at=author["date"],
-        committed_at=committer["date"],
-        authored_ts=_epoch(author["date"]),
-        committed_ts=_epoch(committer["date"]),
-        subject=message.split("\n", 1)[0],
-        additions=int((stats or {}).get("additions") or 0),
-        deletions=int((stats or {}).get("deletions") or 0),
-        files_changed=len(files) if isinstance(files, list) else 0,
-        binary_files=0,
-        is_merge=len(parents) > 1,
-        author_login=(body.get("author") or {}).get("login"),
-        committer_login=(body.get("committer") or {}).get("login"),
-        line_stats_known=isinstance(stats, dict),
-        files_changed_known=isinstance(files, list),
-    )
-
-
-# -- backlog (GraphQL search nodes and REST search items) ---------------------------------------
+# -- backlog (GraphQL search nodes) ------------------------------------------------------------
 
 
 def parse_backlog_node(node: Mapping[str, Any]) -> BacklogItem:
@@ -645,22 +472,6 @@ def parse_backlog_node(node: Mapping[str, Any]) -> BacklogItem:
         updated_at=node["updatedAt"],
         author_login=actor_login(node.get("author")),
         is_draft=bool(node["isDraft"]) if "isDraft" in node else None,
-    )
-
-
-def parse_rest_backlog_item(body: Mapping[str, Any]) -> BacklogItem:
-    """An item of `GET /search/issues`: the repository is the last part of `repository_url`;
-    a pull request carries a `pull_request` key and `draft`."""
-    repo_url = str(body.get("repository_url") or "")
-    return BacklogItem(
-        repo=repo_url.rstrip("/").rsplit("/", 1)[-1],
-        number=int(body["number"]),
-        title=body.get("title") or "",
-        url=body["html_url"],
-        created_at=body["created_at"],
-        updated_at=body["updated_at"],
-        author_login=actor_login(body.get("user")),
-        is_draft=bool(body.get("draft")) if "pull_request" in body else None,
     )
 
 

@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -21,6 +20,7 @@ import pytest
 from fakes.github_org import Issue, Org, PullRequest, build_org
 from fakes.github_server import FakeGitHub
 from pydantic import SecretStr
+from sparky_defs import assets, session_org
 
 from sparky_resources import github_queries as gq
 from sparky_resources.github import GitHubClient
@@ -29,7 +29,6 @@ from sparky_resources.github_collect import (
     GitHubResource,
     collect_backlog,
     collect_window,
-    collect_window_rest,
 )
 from sparky_resources.github_records import BacklogSnapshot
 
@@ -262,67 +261,21 @@ def test_a_failed_backlog_search_is_recorded_and_the_rest_is_collected(
     assert TOKEN not in failure.error
 
 
-# ---------------------------------------------------------------------------------------------
-# Without a token (REST search: four requests a day, 10 a minute)
-
-
-class Clock:
-    """One fake time for the server's rate-limit windows and the client's sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
-
-
-def test_without_a_token_rest_search_counts_the_public_repositories(org: Org) -> None:
-    clock = Clock()
-    ends = [local(org, seconds=-1), local(org), local(org, 1)]
-    with FakeGitHub(org, clock=clock) as gh:
-        with GitHubClient(gh.base_url, None, None, sleep=clock.sleep, clock=clock) as client:
-            results = collect_backlog(client, org.login, ends)
-        searches = gh.counters.requests["GET /search/issues"]
-        assert not gh.internal_errors
-    for end, result in zip(ends, results, strict=True):
-        assert observed(result) == truth(org, end, public=True), end
-        assert "public" in result.scope
-    drafts = [i.is_draft for r in results for i in r.oldest_pull_requests]
-    assert drafts and all(d is not None for d in drafts)
-    # Four searches a day; twelve are more than the ten a minute GitHub allows unauthenticated,
-    # so the client waited for the reset once instead of failing.
-    assert searches == 4 * len(ends)
-    assert len(clock.slept) == 1 and 0 < clock.slept[0] <= 61
-
-
-def test_rest_backlog_failure_of_one_day_keeps_the_others(org: Org) -> None:
-    ends = [local(org), local(org, 1)]
-    broken = re.escape(quote_plus(f"created:<{ends[1].isoformat(timespec='seconds')}"))
+def test_a_failed_backlog_day_keeps_the_others(org: Org) -> None:
+    """Six days: two queries (five days each at most). The second fails on GitHub's side
+    through every retry: its day is recorded failed, the first query's five days are kept."""
+    ends = [local(org, d) for d in range(6)]
+    broken = re.escape(f"created:<{ends[5].isoformat(timespec='seconds')}")
     with FakeGitHub(org) as gh:
-        rule = gh.faults.add(broken, "http_502", times=None)
-        with GitHubClient(gh.base_url, None, None, sleep=lambda s: None, max_retries=1) as client:
-            first, second = collect_backlog(client, org.login, ends)
-    assert rule.fired == 2  # the day's first search, tried twice; its other three not asked
-    assert observed(first) == truth(org, ends[0], public=True)
-    assert isinstance(second, EntityCoverage) and second.status == "failed"
-    assert "reduced" in second.source and second.at == ends[1].isoformat(timespec="seconds")
-
-
-def test_collect_window_rest_records_the_backlog_with_the_reduced_source(org: Org) -> None:
-    start, end = org.window()
-    with (
-        FakeGitHub(org) as gh,
-        GitHubClient(gh.base_url, None, None, sleep=lambda s: None) as client,
-    ):
-        window = collect_window_rest(client, org.login, start, end, now=end, day_ends=[end])
-    assert not window.failed, window.failed
-    assert observed(window.backlog_at(end)) == truth(org, end, public=True)
-    assert all("reduced" in c.source for c in window.coverage)
+        rule = gh.faults.add(r"POST /graphql", "http_502", times=None, body=broken)
+        with client_for(gh, max_retries=1) as client:
+            results = collect_backlog(client, org.login, ends)
+    assert rule.fired == 2  # the sixth day's query, tried twice
+    assert [observed(r) for r in results[:5]] == [truth(org, end) for end in ends[:5]]
+    failed = results[5]
+    assert isinstance(failed, EntityCoverage) and failed.status == "failed"
+    assert failed.source == "github-graphql" and "502" in (failed.error or "")
+    assert failed.at == ends[5].isoformat(timespec="seconds")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,7 +289,7 @@ def _materialize(resources: dict, days: list[dt.date], instance, **kwargs):
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
-    from sparky_assets.defs.github import github_activity
+    (github_activity,) = assets("raw_pull_requests")
 
     return dg.materialize(
         [github_activity],
@@ -380,6 +333,7 @@ def test_the_asset_writes_each_days_backlog(org: Org, server: FakeGitHub, tmp_pa
         "github": GitHubResource(
             org=org.login, api_url=server.base_url, graphql_url=server.graphql_url, token=TOKEN
         ),
+        "org": session_org(),
         "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
     }
     with dg.instance_for_test() as instance:
@@ -418,6 +372,7 @@ def test_without_github_the_backlog_says_it_was_not_collected(tmp_path) -> None:
     day = dt.date(2024, 6, 3)
     resources = {
         "github": GitHubResource(),
+        "org": session_org(),
         "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
     }
     with dg.instance_for_test() as instance:
@@ -431,15 +386,22 @@ def test_without_github_the_backlog_says_it_was_not_collected(tmp_path) -> None:
 
 
 def test_a_failed_backlog_keeps_the_previous_file_and_the_run_succeeds(org: Org, tmp_path) -> None:
-    """Without a token (REST), so that a fault can hit the backlog's searches only."""
+    """A fault on the backlog's query only (the other streams are collected)."""
     import dagster as dg
 
     from sparky_resources.store import DataStore
 
     day = org.day
-    with FakeGitHub(org, unauthenticated_limit=5000) as gh:
+    with FakeGitHub(org) as gh:
         resources = {
-            "github": GitHubResource(org=org.login, api_url=gh.base_url, max_wait_s=60),
+            "github": GitHubResource(
+                org=org.login,
+                api_url=gh.base_url,
+                graphql_url=gh.graphql_url,
+                token=TOKEN,
+                max_wait_s=60,
+            ),
+            "org": session_org(),
             "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
         }
         path = tmp_path / "data/raw/raw_backlog" / f"{day}.json"
@@ -448,7 +410,13 @@ def test_a_failed_backlog_keeps_the_previous_file_and_the_run_succeeds(org: Org,
             before = path.read_bytes()
             assert _read(path)["collected"] is True
             # An exhausted search budget, an hour from its reset: no retry, no wait.
-            gh.faults.add(r"/search/issues", "primary_rate_limit", times=None, reset_in=3600)
+            gh.faults.add(
+                r"POST /graphql",
+                "primary_rate_limit",
+                times=None,
+                reset_in=3600,
+                body=r"query Backlog",
+            )
             result = _materialize(resources, [day], instance)
             assert result.success
             assert _partition_metadata(instance, str(day))["kept_previous"] is True

@@ -10,6 +10,7 @@ import pytest
 from fakes.github_org import Org, build_org
 from fakes.github_server import FakeGitHub
 from pydantic import SecretStr
+from sparky_defs import assets, session_org
 
 from sparky_resources.github import GitHubClient
 from sparky_resources.github_collect import collect_window
@@ -118,7 +119,7 @@ def test_the_github_assets_write_each_days_files(org: Org, server: FakeGitHub, t
         ASSET_PARTITION_RANGE_START_TAG,
     )
 
-    from sparky_assets.defs.github import github_activity
+    (github_activity,) = assets("raw_pull_requests")
     from sparky_assets.partitions import daily_partitions
     from sparky_resources.github_collect import GitHubResource
     from sparky_resources.store import DataStore
@@ -133,6 +134,7 @@ def test_the_github_assets_write_each_days_files(org: Org, server: FakeGitHub, t
             token=TOKEN,
             cache_dir=str(tmp_path / "cache"),
         ),
+        "org": session_org(),
         "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
     }
     with dg.instance_for_test() as instance:
@@ -176,9 +178,9 @@ def test_daily_metrics_count_the_orgs_pull_requests_issues_and_releases(
 
     import dagster as dg
 
-    from sparky_assets.defs.collect import raw_commits, repositories
-    from sparky_assets.defs.github import github_activity
-    from sparky_assets.defs.metrics import daily_metrics
+    raw_commits, repositories = assets("raw_commits", "repositories")
+    (github_activity,) = assets("raw_pull_requests")
+    (daily_metrics,) = assets("daily_metrics")
     from sparky_assets.partitions import daily_partitions
     from sparky_resources.github_collect import GitHubResource
     from sparky_resources.local_git import LocalGitResource
@@ -190,6 +192,7 @@ def test_daily_metrics_count_the_orgs_pull_requests_issues_and_releases(
             org=org.login, api_url=server.base_url, graphql_url=server.graphql_url, token=TOKEN
         ),
         "local_git": LocalGitResource(repos=[]),
+        "org": session_org(),
         "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
     }
     with dg.instance_for_test() as instance:
@@ -320,43 +323,35 @@ def test_an_exhausted_budget_too_far_from_reset_fails_in_one_line(
     assert TOKEN not in failure.error
 
 
-def test_without_a_token_rest_collects_a_reduced_day(org: Org, server: FakeGitHub) -> None:
-    from sparky_resources.github_collect import collect_window_rest
+@pytest.mark.parametrize("token", [None, "", "  "], ids=["none", "empty", "blank"])
+def test_without_a_token_github_collection_is_refused_in_one_line(
+    org: Org, server: FakeGitHub, token: str | None
+) -> None:
+    """60 requests an hour cannot serve an org: no token, no request, one line saying what to do."""
+    from sparky_resources.github import GitHubError, GitHubTokenMissing
+    from sparky_resources.github_collect import GitHubResource
 
+    resource = GitHubResource(
+        org=org.login, api_url=server.base_url, graphql_url=server.graphql_url, token=token
+    )
     start, end = org.window()
-    with GitHubClient(server.base_url, server.graphql_url, None, sleep=lambda s: None) as client:
-        window = collect_window_rest(client, org.login, start, end)
-        graphql_requests = client.counters.graphql_requests
-    assert not window.failed, window.failed
-    assert all("reduced" in c.source for c in window.coverage)
-    # Without a token GitHub shows only public repositories.
-    public = {r.name for r in org.repos if r.visibility == "public"}
-    assert {r.name for r in window.repositories} <= public
-    assert {c.sha for c in window.commits} == {
-        c.sha for c in org.commits_in(start, end) if org.repo(c.repo).name in public
-    }
-    assert not any(c.line_stats_known for c in window.commits)  # REST lists carry no stats
-    truth = [p for p in org.pull_requests_active_in(start, end) if org.repo(p.repo).name in public]
-
-    def within(t: dt.datetime | None) -> bool:
-        return t is not None and start <= t < end
-
-    # Every PR created, merged or closed in the day is found; reviews and comments are not
-    # visible without a request per PR, so a PR only reviewed that day may be missed.
-    visible = {
-        (org.repo(p.repo).name, p.number)
-        for p in truth
-        if within(p.created_at) or within(p.merged_at) or within(p.closed_at)
-    }
-    got = {(p.repo, p.number) for p in window.pull_requests}
-    assert visible <= got <= {(org.repo(p.repo).name, p.number) for p in truth}
-    releases = {(r.repo, r.tag_name) for r in window.releases}
-    assert releases == {
-        (org.repo(r.repo).name, r.tag_name)
-        for r in org.releases_published_in(start, end)
-        if org.repo(r.repo).name in public
-    }
-    assert graphql_requests == 0
+    server.counters.reset()
+    calls = [
+        lambda: resource.repositories(start),
+        lambda: resource.collect(start, end, now=end, bots=[], day_ends=[end]),
+    ]
+    for call in calls:
+        with pytest.raises(GitHubTokenMissing) as caught:
+            call()
+        assert isinstance(caught.value, GitHubError)
+        assert str(caught.value) == (
+            f"[github].org is '{org.login}' and GitHub collection needs a token: set "
+            "GITHUB_TOKEN (read access to the org's repositories) or remove [github].org to "
+            "collect local clones only"
+        )
+    assert server.counters.total == 0
+    # Without an org there is nothing to collect, and nothing to refuse.
+    assert GitHubResource(token=token).repositories(start) == []
 
 
 def test_an_org_wide_failure_fails_the_partition_and_keeps_earlier_files(
@@ -364,7 +359,7 @@ def test_an_org_wide_failure_fails_the_partition_and_keeps_earlier_files(
 ) -> None:
     import dagster as dg
 
-    from sparky_assets.defs.github import github_activity
+    (github_activity,) = assets("raw_pull_requests")
     from sparky_resources.github_collect import GitHubResource
     from sparky_resources.store import DataStore
 
@@ -377,6 +372,7 @@ def test_an_org_wide_failure_fails_the_partition_and_keeps_earlier_files(
             token=TOKEN,
             max_wait_s=60,
         ),
+        "org": session_org(),
         "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
     }
     with dg.instance_for_test() as instance:

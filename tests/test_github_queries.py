@@ -1,12 +1,11 @@
 """Every GraphQL document Sparky can build validates against GitHub's published schema, stays
 within GitHub's node limit, and declares exactly the variables it uses; and the parsers turn
-GitHub's answers (GraphQL nodes shaped like the queries, REST example bodies) into records."""
+GitHub's answers (GraphQL nodes shaped like the queries) into records."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,6 @@ from sparky_resources import github_queries as gq
 from sparky_resources.github import search_window
 from sparky_resources.github_records import (
     BacklogItem,
-    GitHubCommitRecord,
     IssueRecord,
     PullRequestRecord,
     actor_login,
@@ -44,21 +42,12 @@ from sparky_resources.github_records import (
     parse_pull_request_node,
     parse_releases,
     parse_repository_node,
-    parse_rest_backlog_item,
-    parse_rest_commit,
-    parse_rest_issue,
-    parse_rest_issues,
-    parse_rest_pull_request,
-    parse_rest_release,
-    parse_rest_repository,
-    parse_rest_review,
 )
 from sparky_resources.models import CommitRecord
 
 # Copies of ../shared/fixtures/github (MIT; see tests/fixtures/github/SOURCES.md).
 GITHUB_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "github"
 SCHEMA = GITHUB_FIXTURES / "graphql" / "schema.graphql"
-EXAMPLES = GITHUB_FIXTURES / "openapi-examples"
 NODE_LIMIT = 500_000  # https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api#node-limit
 UTC = dt.UTC
 SINCE = dt.datetime(2025, 6, 3, tzinfo=ZoneInfo("America/New_York"))
@@ -71,11 +60,6 @@ def schema() -> GraphQLSchema:
     return graphql.build_ast_schema(
         graphql.parse(SCHEMA.read_text(encoding="utf-8")), assume_valid_sdl=True
     )
-
-
-def example(name: str) -> Any:
-    path = EXAMPLES / name
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -826,148 +810,10 @@ def test_parse_releases_and_tags() -> None:
     ]
 
 
-# ---------------------------------------------------------------------------------------------
-# REST parsers, on GitHub's documented example bodies (values read from the files by hand)
-
-
-def test_parse_rest_repository_example() -> None:
-    (body,) = example("repos/list-for-org.json")
-    assert parse_rest_repository(body).model_dump() == {
-        "name": "Hello-World",
-        "source": "github",
-        "default_branch": "master",
-        "pushed_at": "2011-01-26T19:06:43Z",
-        "archived": False,
-        "fork": False,
-        "visibility": "public",
-        "url": "https://github.com/octocat/Hello-World",
-    }
-
-
-def test_parse_rest_pull_request_example_with_reviews() -> None:
-    (body,) = example("pulls/list.json")
-    reviews = example("pulls/list-reviews.json")
-    record = parse_rest_pull_request(body, "Hello-World", reviews=reviews)
-    assert record.model_dump() == {
-        "repo": "Hello-World",
-        "number": 1347,
-        "title": "Amazing new feature",
-        "url": "https://github.com/octocat/Hello-World/pull/1347",
-        "author_login": "octocat",
-        "author_is_bot": False,
-        # The example says state "open" with a merged_at: an open PR is not called merged.
-        "state": "open",
-        "is_draft": False,
-        "created_at": "2011-01-26T19:01:12Z",
-        "updated_at": "2011-01-26T19:01:12Z",
-        "merged_at": "2011-01-26T19:01:12Z",
-        "closed_at": "2011-01-26T19:01:12Z",
-        "merged_by_login": None,
-        "additions": None,
-        "deletions": None,
-        "changed_files": None,
-        "labels": ["bug"],
-        "requested_reviewers": ["other_user"],
-        "reviews": [
-            {"author_login": "octocat", "state": "approved", "submitted_at": "2019-11-17T17:43:43Z"}
-        ],
-        "ready_for_review_at": None,
-        "first_response_at": None,  # the only review is the author's own
-        "closing_issues": [],
-        "body": "Please pull these awesome changes in!",
-    }
-    long = parse_rest_pull_request({**body, "body": "x" * 2500}, "Hello-World")
+def test_a_pull_request_description_is_cut_to_body_chars() -> None:
+    long = parse_pull_request_node({**PR_NODE, "body": "x" * 2500})
     assert long.body == "x" * 2000  # BODY_CHARS, by hand
-    assert parse_rest_pull_request({**body, "body": "  "}, "Hello-World").body is None
-    closed = parse_rest_pull_request({**body, "state": "closed"}, "Hello-World")
-    assert closed.state == "merged"
-    other = [{**reviews[0], "user": {**reviews[0]["user"], "login": "hubot"}}]
-    assert parse_rest_pull_request(body, "Hello-World", reviews=other).first_response_at == (
-        "2019-11-17T17:43:43Z"
-    )
-
-
-def test_parse_rest_review_example() -> None:
-    (body,) = example("pulls/list-reviews.json")
-    assert parse_rest_review(body).model_dump() == {
-        "author_login": "octocat",
-        "state": "approved",
-        "submitted_at": "2019-11-17T17:43:43Z",
-    }
-
-
-def test_parse_rest_issue_example_skips_pull_requests() -> None:
-    bodies = example("issues/list-for-repo.json")
-    # GitHub's example item carries `pull_request`: the issues endpoint lists PRs too.
-    assert "pull_request" in bodies[0]
-    assert parse_rest_issues(bodies, "Hello-World") == []
-    issue = {k: v for k, v in bodies[0].items() if k != "pull_request"}
-    comments = example("issues/list-comments-for-repo.json")
-    record = parse_rest_issue(issue, "Hello-World", comments=comments)
-    assert record.model_dump() == {
-        "repo": "Hello-World",
-        "number": 1347,
-        "title": "Found a bug",
-        "url": "https://github.com/octocat/Hello-World/issues/1347",
-        "author_login": "octocat",
-        "author_is_bot": False,
-        "state": "open",
-        "state_reason": "completed",
-        "created_at": "2011-04-22T13:33:48Z",
-        "updated_at": "2011-04-22T13:33:48Z",
-        "closed_at": None,
-        "labels": ["bug"],
-        "comments": 0,
-        "first_response_at": None,  # the example comment is by the author, octocat
-    }
-
-
-def test_parse_rest_release_example() -> None:
-    (body,) = example("repos/list-releases.json")
-    assert parse_rest_release(body, "Hello-World").model_dump() == {
-        "repo": "Hello-World",
-        "tag_name": "v1.0.0",
-        "name": "v1.0.0",
-        "url": "https://github.com/octocat/Hello-World/releases/v1.0.0",
-        "author_login": "octocat",
-        "published_at": "2013-02-27T19:35:32Z",
-        "is_prerelease": False,
-        "kind": "release",
-    }
-    assert parse_rest_release({**body, "draft": True}, "Hello-World") is None
-
-
-def test_parse_rest_commit_examples() -> None:
-    (listed,) = example("repos/list-commits.json")
-    record = parse_rest_commit(listed, "Hello-World")
-    epoch = int(dt.datetime(2011, 4, 14, 16, 0, 49, tzinfo=UTC).timestamp())
-    assert record == GitHubCommitRecord(
-        repo="Hello-World",
-        sha="6dcb09b5b57875f334f61aebed695e2e4193db5e",
-        parents=["6dcb09b5b57875f334f61aebed695e2e4193db5e"],
-        author_name="Monalisa Octocat",
-        author_email="support@github.com",
-        committer_name="Monalisa Octocat",
-        committer_email="support@github.com",
-        authored_at="2011-04-14T16:00:49Z",
-        committed_at="2011-04-14T16:00:49Z",
-        authored_ts=epoch,
-        committed_ts=epoch,
-        subject="Fix all the bugs",
-        additions=0,
-        deletions=0,
-        files_changed=0,
-        binary_files=0,
-        is_merge=False,
-        author_login="octocat",
-        committer_login="octocat",
-        line_stats_known=False,
-        files_changed_known=False,
-    )
-    detailed = parse_rest_commit(example("repos/get-commit.json"), "Hello-World")
-    assert (detailed.additions, detailed.deletions, detailed.files_changed) == (104, 4, 1)
-    assert detailed.committer_email == "mona@github.com"
-    assert detailed.line_stats_known and detailed.files_changed_known
+    assert parse_pull_request_node({**PR_NODE, "body": "  "}).body is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -998,23 +844,6 @@ def test_parse_backlog_nodes_of_both_kinds() -> None:
     )
     parsed = parse_backlog_node(issue)
     assert parsed.is_draft is None and parsed.author_login is None
-
-
-def test_parse_rest_backlog_item_recorded_search_answer() -> None:
-    """The octokit recording of `GET /search/issues` (an issue: no `pull_request` key)."""
-    path = GITHUB_FIXTURES / "octokit" / "search-issues" / "normalized-fixture.json"
-    (recording,) = json.loads(path.read_text(encoding="utf-8"))
-    body = recording["response"]["items"][0]
-    item = parse_rest_backlog_item(body)
-    assert (item.repo, item.number, item.author_login) == (
-        "search-issues",
-        2,
-        "octokit-fixture-user-b",
-    )
-    assert item.created_at == "2017-10-10T16:00:00Z" and item.is_draft is None
-    assert item.url == "https://github.com/octokit-fixture-org/search-issues/issues/2"
-    pull = parse_rest_backlog_item(body | {"pull_request": {}, "draft": False})
-    assert pull.is_draft is False
 
 
 def test_oldest_first_merges_by_instant_not_by_text() -> None:
