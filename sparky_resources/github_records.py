@@ -57,8 +57,9 @@ class Review(_GitHubRecord):
     submitted_at: str | None
 
 
-class PullRequestRecord(_GitHubRecord):
-    """One pull request (`raw_pull_requests`). Times are ISO text as GitHub returns them."""
+class GitHubItem(BaseModel):
+    """What names a pull request or issue and who opened it: declared once for the records
+    and for the references to them in metrics (`github_metrics.PullRequestRef`)."""
 
     repo: str
     number: int
@@ -66,6 +67,11 @@ class PullRequestRecord(_GitHubRecord):
     url: str
     author_login: str | None
     author_is_bot: bool
+
+
+class PullRequestRecord(_GitHubRecord, GitHubItem):
+    """One pull request (`raw_pull_requests`). Times are ISO text as GitHub returns them."""
+
     state: Literal["open", "closed", "merged"]
     is_draft: bool
     created_at: str
@@ -87,15 +93,9 @@ class PullRequestRecord(_GitHubRecord):
     body: str | None = None
 
 
-class IssueRecord(_GitHubRecord):
+class IssueRecord(_GitHubRecord, GitHubItem):
     """One issue (`raw_issues`); `comments` is the number of comments."""
 
-    repo: str
-    number: int
-    title: str
-    url: str
-    author_login: str | None
-    author_is_bot: bool
     state: Literal["open", "closed"]
     state_reason: str | None
     created_at: str

@@ -56,6 +56,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from sparky_resources.github_records import GitHubItem
+
 LISTED = 20  # pull requests / issues listed per figure; the counts are complete
 IsBot = Callable[[str | None], bool]
 
@@ -93,13 +95,10 @@ class SizeDistribution(BaseModel):
     unknown: int = 0  # merged without line counts (REST list answers carry none)
 
 
-class PullRequestRef(BaseModel):
-    repo: str
-    number: int
-    title: str
-    url: str
-    author_login: str | None
-    author_is_bot: bool
+class PullRequestRef(GitHubItem):
+    """A pull request as metrics list it: the record's naming fields (`GitHubItem`, declared
+    once), its size, and when it was opened and merged."""
+
     lines: int | None
     merged_at: str | None
     created_at: str
