@@ -245,12 +245,30 @@ def parse_repository_node(node: Mapping[str, Any]) -> GitHubRepository:
     )
 
 
+def _item_fields(node: Mapping[str, Any], bots: Collection[str]) -> dict[str, Any]:
+    """What a `PullRequest` and an `Issue` search node answer alike: the `GitHubItem` fields,
+    the state, the times and the labels."""
+    author = node.get("author")
+    return {
+        "repo": (node.get("repository") or {}).get("name", ""),
+        "number": int(node["number"]),
+        "title": node.get("title") or "",
+        "url": node["url"],
+        "author_login": actor_login(author),
+        "author_is_bot": is_bot(author, bots),
+        "state": str(node.get("state", "OPEN")).lower(),
+        "created_at": node["createdAt"],
+        "updated_at": node["updatedAt"],
+        "closed_at": node.get("closedAt"),
+        "labels": [label["name"] for label in _nodes(node.get("labels")) if label.get("name")],
+    }
+
+
 def parse_pull_request_node(
     node: Mapping[str, Any], bots: Collection[str] = ()
 ) -> PullRequestRecord:
     """A `PullRequest` node of `SEARCH_PULL_REQUESTS_QUERY`."""
-    author = node.get("author")
-    author_login = actor_login(author)
+    author_login = actor_login(node.get("author"))
     reviews = [
         Review(
             author_login=actor_login(r.get("author")),
@@ -270,23 +288,13 @@ def parse_pull_request_node(
         (n.get("requestedReviewer") or {}).get("login") for n in _nodes(node.get("reviewRequests"))
     ]
     return PullRequestRecord(
-        repo=(node.get("repository") or {}).get("name", ""),
-        number=int(node["number"]),
-        title=node.get("title") or "",
-        url=node["url"],
-        author_login=author_login,
-        author_is_bot=is_bot(author, bots),
-        state=str(node.get("state", "OPEN")).lower(),  # type: ignore[arg-type]
+        **_item_fields(node, bots),
         is_draft=bool(node.get("isDraft")),
-        created_at=node["createdAt"],
-        updated_at=node["updatedAt"],
         merged_at=node.get("mergedAt"),
-        closed_at=node.get("closedAt"),
         merged_by_login=actor_login(node.get("mergedBy")),
         additions=node.get("additions"),
         deletions=node.get("deletions"),
         changed_files=node.get("changedFiles"),
-        labels=[label["name"] for label in _nodes(node.get("labels")) if label.get("name")],
         requested_reviewers=[login for login in requested if login],
         reviews=reviews,
         ready_for_review_at=ready[-1] if ready else None,
@@ -298,22 +306,11 @@ def parse_pull_request_node(
 
 def parse_issue_node(node: Mapping[str, Any], bots: Collection[str] = ()) -> IssueRecord:
     """An `Issue` node of `SEARCH_ISSUES_QUERY`."""
-    author = node.get("author")
-    author_login = actor_login(author)
+    author_login = actor_login(node.get("author"))
     comments = node.get("comments") or {}
     return IssueRecord(
-        repo=(node.get("repository") or {}).get("name", ""),
-        number=int(node["number"]),
-        title=node.get("title") or "",
-        url=node["url"],
-        author_login=author_login,
-        author_is_bot=is_bot(author, bots),
-        state=str(node.get("state", "OPEN")).lower(),  # type: ignore[arg-type]
+        **_item_fields(node, bots),
         state_reason=_lower(node.get("stateReason")),
-        created_at=node["createdAt"],
-        updated_at=node["updatedAt"],
-        closed_at=node.get("closedAt"),
-        labels=[label["name"] for label in _nodes(node.get("labels")) if label.get("name")],
         comments=int(comments.get("totalCount") or len(_nodes(comments))),
         first_response_at=first_response_at(
             author_login, [(c.get("author"), c.get("createdAt")) for c in _nodes(comments)], bots
