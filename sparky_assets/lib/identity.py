@@ -46,9 +46,10 @@ likely one person under two addresses. The lines follow https://git-scm.com/docs
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -133,6 +134,10 @@ _LOGIN = "login:"
 _ID_NODE = "\x00id:"  # extend_table: a stored contributor, linking its stored handles
 _BUCKET = 900  # seconds: every UTC offset in use is a multiple of 15 minutes
 _VARIES = object()
+_EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
+# The format of `day_tally` and `IdentityBuilder.state`: a stored state or tally of another
+# version is rebuilt from the raw files, never misread.
+STATE_VERSION = 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,6 +250,12 @@ def _iso(ts: float | None) -> str | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
 
 
+@functools.cache
+def _day_name(day: int) -> str:
+    """A day number (days since 1970-01-01) as an ISO date."""
+    return dt.date.fromordinal(day + _EPOCH_DAY).isoformat()
+
+
 def _pick_iso(values: Iterable[str | None], *, latest: bool = False) -> str | None:
     """The earliest (or latest) of ISO instants, compared as instants, not as text."""
     present = [v for v in values if v]
@@ -288,7 +299,7 @@ class _Tally:
         self.issues = 0
         self.names: dict[str, int] = {}
         self.repos: set[str] = set()
-        self.days: set[str] = set()
+        self.days: set[int] = set()  # org-timezone dates, as days since 1970-01-01
         self.first_commit: float | None = None
         self.first_pull: float | None = None
         self.first_issue: float | None = None
@@ -305,6 +316,57 @@ class _Group:
         self.reported: dict[str, int] = {}  # login -> contributions GitHub attributed to it
         self.github_bots: set[str] = set()
         self.total = _Tally()
+
+
+def _fields(tally: _Tally) -> list[Any]:
+    """A tally as a JSON list (the order `_merge` reads)."""
+    return [
+        tally.commits,
+        tally.automated,
+        tally.sample,
+        tally.pulls,
+        tally.issues,
+        tally.names,
+        sorted(tally.repos),
+        sorted(tally.days),
+        tally.first_commit,
+        tally.first_pull,
+        tally.first_issue,
+        tally.last,
+    ]
+
+
+def _merge(tally: _Tally, fields: list[Any]) -> None:
+    """Add a tally stored by `_fields` into `tally`: counts add, sets join, instants extend."""
+    (
+        commits,
+        automated,
+        sample,
+        pulls,
+        issues,
+        names,
+        repos,
+        days,
+        first_c,
+        first_p,
+        first_i,
+        last,
+    ) = fields
+    tally.commits += commits
+    tally.automated += automated
+    if sample is not None and (tally.sample is None or sample < tally.sample):
+        tally.sample = sample
+    tally.pulls += pulls
+    tally.issues += issues
+    mine = tally.names
+    for name, count in names.items():
+        mine[name] = mine.get(name, 0) + count
+    tally.repos.update(repos)
+    tally.days.update(days)
+    tally.first_commit = _min(tally.first_commit, first_c)
+    tally.first_pull = _min(tally.first_pull, first_p)
+    tally.first_issue = _min(tally.first_issue, first_i)
+    tally.last = _max(tally.last, last)
 
 
 def _min(a: float | None, b: float | None) -> float | None:
@@ -365,7 +427,6 @@ class IdentityBuilder:
         self._email_handles: dict[str, str] = {}  # raw author_email -> handle
         self._login_handles: dict[str, str] = {}  # raw login -> handle
         self._offsets: dict[int, Any] = {}
-        self._day_names: dict[int, str] = {}
 
     # -- union-find ----------------------------------------------------------------------------
 
@@ -424,8 +485,9 @@ class IdentityBuilder:
             tally = self._tallies[handle] = _Tally()
         return tally
 
-    def _day(self, ts: float) -> str:
-        """The org-timezone date of an instant, through a per-15-minute cache of UTC offsets."""
+    def _day(self, ts: float) -> int:
+        """The org-timezone date of an instant (days since 1970-01-01), through a per-15-minute
+        cache of UTC offsets."""
         whole = math.floor(ts)
         bucket = whole // _BUCKET
         offset = self._offsets.get(bucket)
@@ -436,12 +498,8 @@ class IdentityBuilder:
             offset = int(a.total_seconds()) if a == b and a is not None else _VARIES
             self._offsets[bucket] = offset
         if offset is _VARIES:  # an offset change inside the bucket: ask zoneinfo directly
-            return dt.datetime.fromtimestamp(ts, self.tz).date().isoformat()
-        day = (whole + offset) // 86400
-        name = self._day_names.get(day)
-        if name is None:
-            name = self._day_names[day] = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
-        return name
+            return dt.datetime.fromtimestamp(ts, self.tz).date().toordinal() - _EPOCH_DAY
+        return (whole + offset) // 86400
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -453,7 +511,6 @@ class IdentityBuilder:
         email_handles = self._email_handles
         tallies = self._tallies
         offsets = self._offsets
-        day_names = self._day_names
         for record in records:
             if record.get("is_merge"):
                 continue
@@ -482,14 +539,11 @@ class IdentityBuilder:
             names[name] = names.get(name, 0) + 1
             tally.repos.add(record.get("repo") or "")
             ts = record["committed_ts"]
-            # The day cache inlined for whole-second epochs (the common case); else `_day`.
+            # The offset cache inlined for whole-second epochs (the common case); else `_day`.
             offset = offsets.get(ts // _BUCKET) if type(ts) is int else None
-            day = (
-                None
-                if offset is None or offset is _VARIES
-                else day_names.get((ts + offset) // 86400)
+            tally.days.add(
+                self._day(ts) if offset is None or offset is _VARIES else (ts + offset) // 86400
             )
-            tally.days.add(day or self._day(ts))
             if tally.first_commit is None or ts < tally.first_commit:
                 tally.first_commit = ts
             if tally.last is None or ts > tally.last:
@@ -503,23 +557,30 @@ class IdentityBuilder:
             self._seen_items.add(key)
             raw_login = record.get("author_login")
             login = self._login(raw_login) if raw_login else None
-            created = record.get("created_at")
-            if login is None or not created:
-                continue  # a deleted account ("ghost"): nobody to attribute it to
-            self._reported[login] = self._reported.get(login, 0) + 1
-            if record.get("author_is_bot"):
-                self._github_bots.add(login)
-            ts = _epoch(created)
-            tally = self._tally(login)
-            if kind == "pull":
-                tally.pulls += 1
-                tally.first_pull = _min(tally.first_pull, ts)
-            else:
-                tally.issues += 1
-                tally.first_issue = _min(tally.first_issue, ts)
-            tally.last = _max(tally.last, ts)
-            tally.repos.add(record.get("repo") or "")
-            tally.days.add(self._day(ts))
+            self._add_item(
+                kind, key[1], login, record.get("created_at"), bool(record.get("author_is_bot"))
+            )
+
+    def _add_item(
+        self, kind: str, repo: str | None, login: str | None, created: str | None, bot: bool
+    ) -> None:
+        """One pull request or issue opened, counted the first time its (repo, number) is seen."""
+        if login is None or not created:
+            return  # a deleted account ("ghost"): nobody to attribute it to
+        self._reported[login] = self._reported.get(login, 0) + 1
+        if bot:
+            self._github_bots.add(login)
+        ts = _epoch(created)
+        tally = self._tally(login)
+        if kind == "pull":
+            tally.pulls += 1
+            tally.first_pull = _min(tally.first_pull, ts)
+        else:
+            tally.issues += 1
+            tally.first_issue = _min(tally.first_issue, ts)
+        tally.last = _max(tally.last, ts)
+        tally.repos.add(repo or "")
+        tally.days.add(self._day(ts))
 
     def add_pull_requests(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Opening a pull request is a contribution (at `created_at`), once per (repo, number)."""
@@ -528,6 +589,79 @@ class IdentityBuilder:
     def add_issues(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Opening an issue is a contribution (at `created_at`), once per (repo, number)."""
         self._add_opened(records, "issue")
+
+    # -- per-day tallies (see `day_tally`) --------------------------------------------------------
+
+    def add_tally(self, tally: Mapping[str, Any]) -> None:
+        """Merge what one day contributed (`day_tally`), as `add_commits` and friends would have.
+
+        Days must come in date order, as `build_table` reads them: a pull request or issue in
+        several day files counts on the first of them (the tallies of later days skip it).
+        """
+        if tally.get("tz") != self.tz.key:
+            raise ValueError(f"a tally made in {tally.get('tz')!r} merged into {self.tz.key!r}")
+        for handle, fields in tally["handles"].items():
+            self._node(handle)
+            _merge(self._tally(handle), fields)
+        for email, login in tally["links"]:
+            if (email, login) not in self._linked:
+                self._linked.add((email, login))
+                self._union(email, login)
+        for login, count in tally["reported"].items():
+            self._reported[login] = self._reported.get(login, 0) + count
+        for kind, repo, number, login, created, bot in tally["items"]:
+            key = (kind, repo, number)
+            if key in self._seen_items:
+                continue
+            self._seen_items.add(key)
+            handle = None
+            if login is not None:
+                handle = _LOGIN + login
+                self._node(handle)
+            self._add_item(kind, repo, handle, created, bot)
+
+    def state(self) -> dict[str, Any]:
+        """Everything the builder has seen, as JSON: `from_state` resumes from it.
+
+        Taken before `build()`, which links `[identity].aliases` into the union-find: the
+        aliases are configuration, applied afresh to every build.
+        """
+        items: dict[tuple[str, Any], list[Any]] = {}
+        for kind, repo, number in self._seen_items:
+            items.setdefault((kind, repo), []).append(number)
+        return {
+            "tz": self.tz.key,
+            "parent": self._parent,
+            "tallies": {handle: _fields(tally) for handle, tally in self._tallies.items()},
+            "reported": self._reported,
+            "github_bots": sorted(self._github_bots),
+            "items": [[kind, repo, numbers] for (kind, repo), numbers in items.items()],
+        }
+
+    @classmethod
+    def from_state(
+        cls,
+        state: Mapping[str, Any],
+        *,
+        tz: ZoneInfo,
+        bots: Iterable[str] = (),
+        aliases: Mapping[str, str] | None = None,
+    ) -> IdentityBuilder:
+        """A builder that has seen what the builder behind `state` had seen."""
+        if state.get("tz") != tz.key:
+            raise ValueError(f"a state made in {state.get('tz')!r} resumed in {tz.key!r}")
+        builder = cls(tz=tz, bots=bots, aliases=aliases)
+        builder._parent = dict(state["parent"])
+        tallies = builder._tallies
+        for handle, fields in state["tallies"].items():
+            tally = tallies[handle] = _Tally()
+            _merge(tally, fields)
+        builder._reported = dict(state["reported"])
+        builder._github_bots = set(state["github_bots"])
+        builder._seen_items = {
+            (kind, repo, number) for kind, repo, numbers in state["items"] for number in numbers
+        }
+        return builder
 
     # -- output --------------------------------------------------------------------------------
 
@@ -619,7 +753,7 @@ class IdentityBuilder:
             pull_requests=total.pulls,
             issues=total.issues,
             repos=sorted(total.repos),
-            active_days=sorted(total.days),
+            active_days=[_day_name(d) for d in sorted(total.days)],
         )
 
     def build(self) -> ContributorsTable:
@@ -799,6 +933,85 @@ def _same_names(
 
 # ---------------------------------------------------------------------------------------------
 # Entry points
+
+
+def day_tally(
+    commits: Iterable[Mapping[str, Any]],
+    pull_requests: Iterable[Mapping[str, Any]],
+    issues: Iterable[Mapping[str, Any]],
+    *,
+    tz: ZoneInfo,
+) -> dict[str, Any]:
+    """What one day's records contribute, as JSON, for `IdentityBuilder.add_tally`.
+
+    So that a run reads only the days it has not seen: the commits as per-handle tallies
+    (emails, names, logins, counts, instants, repositories, active days) and the email-login
+    links they make; the pull requests and issues as one entry each (the first in the day's
+    files), since only the first day that holds an item counts it. Configuration
+    (`[identity].bots` and `.aliases`) is applied at build time, so only the timezone is in it.
+    """
+    builder = IdentityBuilder(tz=tz)
+    builder.add_commits(commits)
+    items: list[list[Any]] = []
+    seen: set[tuple[str, Any, Any]] = set()
+    for kind, records in (("pull", pull_requests), ("issue", issues)):
+        for record in records:
+            key = (kind, record.get("repo"), record.get("number"))
+            if key in seen:
+                continue
+            seen.add(key)
+            raw_login = record.get("author_login")
+            login = (raw_login.strip().lower() or None) if raw_login else None
+            created = record.get("created_at") or None
+            items.append([*key, login, created, bool(record.get("author_is_bot"))])
+    return {
+        "version": STATE_VERSION,
+        "tz": tz.key,
+        "handles": {handle: _fields(tally) for handle, tally in builder._tallies.items()},
+        "links": sorted([email, login] for email, login in builder._linked),
+        "reported": builder._reported,
+        "items": items,
+    }
+
+
+def resume_builder(
+    state: Mapping[str, Any] | None,
+    days: Mapping[str, Any],
+    tally_of: Callable[[str], Mapping[str, Any]],
+    *,
+    tz: ZoneInfo,
+    bots: Iterable[str] = (),
+    aliases: Mapping[str, str] | None = None,
+) -> tuple[IdentityBuilder, dict[str, Any]]:
+    """A builder over `days` (day -> fingerprint of its raw files), and the state to store.
+
+    So that a run costs what its new days cost: when `state` (what an earlier call returned)
+    covered days that are all still there with the same fingerprints, and every other day
+    comes after them, the builder resumes from it and adds only the new days' tallies.
+    Otherwise (a day re-collected, removed or added before the last one, another timezone,
+    another `STATE_VERSION`) it starts over from every day's tally; `tally_of(day)` gives a
+    day's tally as its files are now. Either way the builder has seen what `build_table`
+    reads from the raw files of `days`, in the same order, so it builds the same table.
+    """
+    order = sorted(days)
+    known = dict(state["days"]) if state and state.get("version") == STATE_VERSION else None
+    resumable = (
+        known is not None
+        and state is not None
+        and state["builder"].get("tz") == tz.key
+        and all(day in days and days[day] == mark for day, mark in known.items())
+        and all(day > max(known, default="") for day in order if day not in known)
+    )
+    if resumable and state is not None:
+        builder = IdentityBuilder.from_state(state["builder"], tz=tz, bots=bots, aliases=aliases)
+        new = [day for day in order if day not in (known or {})]
+    else:
+        builder = IdentityBuilder(tz=tz, bots=bots, aliases=aliases)
+        new = order
+    for day in new:
+        builder.add_tally(tally_of(day))
+    covered = {day: days[day] for day in order}
+    return builder, {"version": STATE_VERSION, "days": covered, "builder": builder.state()}
 
 
 def build_contributors(
