@@ -32,7 +32,7 @@ rules so that a run is cheap and never hammers the API:
   answer is retried like a 502; since 2025 such timeouts also count against the primary limit
   (https://github.blog/changelog/2025-07-21-including-timeouts-in-primary-rate-limits, which
   advises to "avoid requesting excessive or unnecessary data"): a query that keeps timing out is
-  made smaller by its caller (`github_collect.collect_commits` splits its batches).
+  made smaller by its caller (`github_collect._Scope.commits` splits its batches).
   Other 4xx are not retried: one line with GitHub's `message`.
 - No connection at all (refused, DNS, connect timeout) gets `CONNECT_TIMEOUT_S` and one retry,
   then `GitHubUnreachable`; the client then asks that host no more.

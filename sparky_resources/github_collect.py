@@ -115,6 +115,17 @@ class GitHubWindow:
                 return problem
         return None
 
+    def add_repository(
+        self, entity: Entity, repo: str, records: Sequence[Any], error: str | None
+    ) -> None:
+        """One repository's `entity` records (commits, releases) and its coverage; with an
+        `error`, only the failed coverage (its records are not kept)."""
+        if error is not None:
+            self.coverage.append(EntityCoverage(entity, repo, "failed", error=error))
+            return
+        getattr(self, entity).extend(records)
+        self.coverage.append(EntityCoverage(entity, repo, "ok", len(records)))
+
     def add_backlog(self, results: Iterable[BacklogSnapshot | EntityCoverage], source: str) -> None:
         """Keep `collect_backlog`'s results: snapshots, and every day in the coverage."""
         for result in results:
@@ -189,25 +200,48 @@ def _batches(items: Sequence[GitHubRepository], size: int) -> Iterable[list[GitH
         yield list(items[i : i + size])
 
 
-def collect_commits(
-    client: GitHubClient,
-    org: str,
-    repos: Sequence[GitHubRepository],
-    start: dt.datetime,
-    end: dt.datetime,
-    window: GitHubWindow,
-) -> None:
-    """Default-branch commits committed in `[start, end)`, batched over repositories.
+# A batch's outcome: records per repository name, and the repositories that failed (why).
+BatchResult = tuple[dict[str, list[Any]], dict[str, str]]
 
-    A repository is recorded failed, with none of its commits, when any of its pages fails:
-    its pages read before the failure are dropped, so the caller can keep what an earlier run
-    collected for it instead of mixing the two. A query that GitHub keeps failing on its side
-    (a timeout: `GitHubServerError`) is split before anything is recorded failed: half the
-    repositories each, then, for one repository, smaller pages (`HISTORY_PAGES`).
-    """
-    since = start - HISTORY_SLACK
-    for batch in _batches(repos, gq.MAX_REPOS_PER_QUERY):
-        commits: dict[str, list[GitHubCommitRecord]] = {r.name: [] for r in batch}
+
+@dataclass(frozen=True)
+class _Scope:
+    """What every batched query of one window asks about: the org and `[start, end)`."""
+
+    client: GitHubClient
+    org: str
+    start: dt.datetime
+    end: dt.datetime
+
+    def per_repository(
+        self,
+        window: GitHubWindow,
+        entity: Entity,
+        repos: Sequence[GitHubRepository],
+        batch_query: Callable[[list[GitHubRepository]], BatchResult],
+    ) -> None:
+        """`batch_query` over `repos`, `MAX_REPOS_PER_QUERY` at a time; each repository's
+        records, or its failure, go to `window`."""
+        for batch in _batches(repos, gq.MAX_REPOS_PER_QUERY):
+            records, failed = batch_query(batch)
+            for repo in batch:
+                window.add_repository(
+                    entity, repo.name, records.get(repo.name, []), failed.get(repo.name)
+                )
+
+    def commits(self, batch: list[GitHubRepository]) -> BatchResult:
+        """Default-branch commits committed in `[start, end)` of a batch of repositories.
+
+        A repository is recorded failed, with none of its commits, when any of its pages
+        fails: its pages read before the failure are dropped, so the caller can keep what an
+        earlier run collected for it instead of mixing the two. A query that GitHub keeps
+        failing on its side (a timeout: `GitHubServerError`) is split before anything is
+        recorded failed: half the repositories each, then, for one repository, smaller pages
+        (`HISTORY_PAGES`).
+        """
+        client, org, start, end = self.client, self.org, self.start, self.end
+        since = start - HISTORY_SLACK
+        commits: dict[str, list[Any]] = {r.name: [] for r in batch}
         failed: dict[str, str] = {}
         # Each query: its repositories (with their cursors) and its page size.
         queries: deque[tuple[list[gq.HistoryTarget], int]] = deque(
@@ -249,16 +283,34 @@ def collect_commits(
                     following.append(target)
             if following:
                 queries.append((following, first))
-        for repo in batch:
-            if repo.name in failed:
-                window.coverage.append(
-                    EntityCoverage("commits", repo.name, "failed", error=failed[repo.name])
-                )
-            else:
-                window.commits.extend(commits[repo.name])
-                window.coverage.append(
-                    EntityCoverage("commits", repo.name, "ok", len(commits[repo.name]))
-                )
+        return commits, failed
+
+    def releases(self, batch: list[GitHubRepository]) -> BatchResult:
+        """Releases published and tags created in `[start, end)`, newest first per
+        repository. A repository the query cannot read (deleted since it was listed) fails
+        alone."""
+        org = self.org
+        query = gq.build_releases_query([(org, r.name) for r in batch], first=20)
+        failed: dict[str, str] = {}
+        try:
+            data = self.client.graphql(query.query, query.variables)
+        except GraphQLError as exc:
+            data = exc.data or {}
+            for alias in exc.failed_aliases & set(query.aliases) or set(query.aliases):
+                failed[query.aliases[alias][1]] = str(exc)
+        except GitHubError as exc:
+            data = {}
+            failed = {repo.name: str(exc) for repo in batch}
+        by_repo = parse_releases(data, query)
+        records = {
+            repo.name: [
+                r
+                for r in by_repo.get(f"{org}/{repo.name}", [])
+                if within(r.published_at, self.start, self.end)
+            ]
+            for repo in batch
+        }
+        return records, failed
 
 
 def _smaller(
@@ -271,44 +323,6 @@ def _smaller(
         return [(pending[:half], first), (pending[half:], first)]
     smaller = [size for size in HISTORY_PAGES if size < first]
     return [(pending, smaller[0])] if smaller else []
-
-
-def collect_releases(
-    client: GitHubClient,
-    org: str,
-    repos: Sequence[GitHubRepository],
-    start: dt.datetime,
-    end: dt.datetime,
-    window: GitHubWindow,
-) -> None:
-    """Releases published and tags created in `[start, end)`, newest first per repository.
-    A repository the query cannot read (deleted since it was listed) fails alone."""
-    for batch in _batches(repos, gq.MAX_REPOS_PER_QUERY):
-        query = gq.build_releases_query([(org, r.name) for r in batch], first=20)
-        failed: dict[str, str] = {}
-        try:
-            data = client.graphql(query.query, query.variables)
-        except GraphQLError as exc:
-            data = exc.data or {}
-            for alias in exc.failed_aliases & set(query.aliases) or set(query.aliases):
-                failed[query.aliases[alias][1]] = str(exc)
-        except GitHubError as exc:
-            data = {}
-            failed = {repo.name: str(exc) for repo in batch}
-        by_repo = parse_releases(data, query)
-        for repo in batch:
-            if repo.name in failed:
-                window.coverage.append(
-                    EntityCoverage("releases", repo.name, "failed", error=failed[repo.name])
-                )
-                continue
-            records = [
-                r
-                for r in by_repo.get(f"{org}/{repo.name}", [])
-                if within(r.published_at, start, end)
-            ]
-            window.releases.extend(records)
-            window.coverage.append(EntityCoverage("releases", repo.name, "ok", len(records)))
 
 
 def list_repository_names(client: GitHubClient, org: str) -> list[str]:
@@ -462,7 +476,8 @@ def collect_window(
         return window
     window.repositories = repos
     window.coverage.append(EntityCoverage("repositories", None, "ok", len(repos)))
-    collect_commits(client, org, repos, start, end, window)
+    scope = _Scope(client, org, start, end)
+    scope.per_repository(window, "commits", repos, scope.commits)
 
     search_end = max(end, now)
     for kind in ("pr", "issue"):
@@ -492,7 +507,7 @@ def collect_window(
                     window.events[("issue", issue.repo, issue.number)] = events
                     kept += 1
         window.coverage.append(EntityCoverage(entity, None, "ok", kept))
-    collect_releases(client, org, repos, start, end, window)
+    scope.per_repository(window, "releases", repos, scope.releases)
     ends = [e for e in day_ends if e <= now]
     window.add_backlog(collect_backlog(client, org, ends, selected=selected), "github-graphql")
     return window
