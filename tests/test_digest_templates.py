@@ -297,3 +297,34 @@ def test_a_quiet_window_is_short_and_says_so() -> None:
     # Figures that need GitHub are not shown as 0: the sections say they are not available.
     assert text.count("Not available: GitHub was not collected for this window.") == 2
     assert "**Partial week**: 1 of 7 days collected so far." in text
+
+
+MONTHS_BY_HAND = (
+    "January February March April May June July August September October November December"
+)
+
+
+@pytest.mark.parametrize("period", ["daily", "weekly", "monthly"])
+def test_the_digest_and_the_index_give_one_title(period: str) -> None:
+    """The page's h1 is the title the index and feed list it by (`digest_title`), with English
+    month names from a table: strftime's %B would follow the machine's locale."""
+    from sparky_assets.lib.digest_view import digest_title
+    from sparky_assets.lib.index import DigestEntry
+
+    facts = FactSheet(period=period, partition=KEYS[period], metrics=hostile_metrics(period))
+    text = render_digest(facts, DeterministicWriter().write(facts), [], org=ORG, timezone="UTC")
+    tokens = _parse(text)
+    h1 = next(tokens[i + 1].content for i, t in enumerate(tokens) if t.tag == "h1")
+    expected = {
+        "daily": "Daily digest: 2024-06-03",
+        "weekly": "Weekly digest: week of 2024-06-03",
+        "monthly": "Monthly digest: June 2024",
+    }[period]
+    assert h1 == expected == digest_title(period, KEYS[period])  # type: ignore[arg-type]
+    updated = "2024-07-01T00:00:00Z"
+    entry = DigestEntry(period=period, key=KEYS[period], updated=updated)  # type: ignore[arg-type]
+    assert entry.title == expected
+    months = [digest_title("monthly", f"2031-{m:02d}-01") for m in range(1, 13)]
+    assert months == [f"Monthly digest: {name} 2031" for name in MONTHS_BY_HAND.split()]
+    with pytest.raises(ValueError, match="not the first day"):
+        digest_title("monthly", "2031-02-03")

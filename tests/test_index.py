@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
+from zoneinfo import ZoneInfo
 
 import pytest
 from markdown_it import MarkdownIt
@@ -29,6 +30,8 @@ from sparky_assets.lib.index import (
     tag_uri,
 )
 from sparky_assets.lib.sanitize import WORD_JOINER
+
+UTC_ZONE = ZoneInfo("UTC")  # the org timezone of these tests: windows end at 00:00 UTC
 
 A = "{http://www.w3.org/2005/Atom}"
 UTC = dt.UTC
@@ -100,7 +103,8 @@ def out(tmp_path: Path) -> Path:
 
 def test_scan_finds_exactly_the_valid_digests(out: Path) -> None:
     skipped: list[SkippedFile] = []
-    found = [(e.period, e.key, e.title, e.path) for e in scan_digests(out, skipped=skipped)]
+    entries = scan_digests(out, tz=UTC_ZONE, skipped=skipped)
+    found = [(e.period, e.key, e.title, e.path) for e in entries]
     assert found == [
         ("daily", "2026-11-25", "Daily digest: 2026-11-25", "daily/2026-11-25.md"),
         ("daily", "2026-11-26", "Daily digest: 2026-11-26", "daily/2026-11-26.md"),
@@ -120,13 +124,13 @@ def test_scan_finds_exactly_the_valid_digests(out: Path) -> None:
 
 
 def test_scan_of_a_missing_or_empty_folder_finds_nothing(tmp_path: Path) -> None:
-    assert scan_digests(tmp_path / "nowhere") == []
+    assert scan_digests(tmp_path / "nowhere", tz=UTC_ZONE) == []
     (tmp_path / "daily").mkdir()
-    assert scan_digests(tmp_path) == []
+    assert scan_digests(tmp_path, tz=UTC_ZONE) == []
 
 
 def test_summaries_are_one_line_of_plain_text(out: Path) -> None:
-    summaries = {e.key: e.summary for e in scan_digests(out)}
+    summaries = {e.key: e.summary for e in scan_digests(out, tz=UTC_ZONE)}
     assert summaries["2026-11-27"] == "Quiet Friday."
     assert summaries["2026-11-26"] == HOSTILE_PLAIN
     assert summaries["2026-11-23"] == "x" * 299 + "…"  # 500 characters cut to 300
@@ -140,7 +144,7 @@ def test_markdown_headline_and_bold_line_are_reduced_to_plain_text(tmp_path: Pat
     )
     write_digest(tmp_path, "daily", "2026-11-27", headline=llm, text_format="markdown")
     write_digest(tmp_path, "daily", "2026-11-26", body="**12 commits by \\*two\\* people.**\n")
-    summaries = {e.key: e.summary for e in scan_digests(tmp_path)}
+    summaries = {e.key: e.summary for e in scan_digests(tmp_path, tz=UTC_ZONE)}
     assert summaries["2026-11-27"] == (
         "Big day in alpha: 3_000 <b> lines by @alice, see https://github.com/acme/alpha/pull/1"
     )
@@ -148,7 +152,7 @@ def test_markdown_headline_and_bold_line_are_reduced_to_plain_text(tmp_path: Pat
     # The same text as plain text is kept as it is: backslashes and all.
     assert markdown_plain("a\\_b") == "a_b"
     write_digest(tmp_path, "daily", "2026-11-25", headline="a\\_b")
-    assert {e.key: e.summary for e in scan_digests(tmp_path)}["2026-11-25"] == "a\\_b"
+    assert {e.key: e.summary for e in scan_digests(tmp_path, tz=UTC_ZONE)}["2026-11-25"] == "a\\_b"
 
 
 def test_updated_is_stable_and_never_the_mtime(tmp_path: Path) -> None:
@@ -168,7 +172,7 @@ def test_updated_is_stable_and_never_the_mtime(tmp_path: Path) -> None:
         tmp_path, "daily", "2026-11-24", headline="h",
         coverage={"window_end": "2026-11-25T00:00:00-05:00"},
     )  # fmt: skip
-    first = scan_digests(tmp_path)
+    first = scan_digests(tmp_path, tz=UTC_ZONE)
     assert {(e.period, e.key): (e.updated, e.partial) for e in first} == {
         ("daily", "2026-11-24"): (dt.datetime(2026, 11, 25, 5, tzinfo=UTC), False),
         ("daily", "2026-11-25"): (dt.datetime(2026, 11, 26, 3, 15, tzinfo=UTC), True),
@@ -179,7 +183,7 @@ def test_updated_is_stable_and_never_the_mtime(tmp_path: Path) -> None:
     }
     for page in tmp_path.rglob("*.md"):
         os.utime(page, (1_900_000_000, 1_900_000_000))
-    assert scan_digests(tmp_path) == first
+    assert scan_digests(tmp_path, tz=UTC_ZONE) == first
 
 
 def test_partial_comes_from_the_front_matter_first(tmp_path: Path) -> None:
@@ -190,7 +194,7 @@ def test_partial_comes_from_the_front_matter_first(tmp_path: Path) -> None:
     )  # fmt: skip
     write_digest(tmp_path, "daily", "2026-11-26", front="---\npartial: true\n---\n")
     write_digest(tmp_path, "daily", "2026-11-27")
-    partial = {e.key: (e.partial, e.updated) for e in scan_digests(tmp_path)}
+    partial = {e.key: (e.partial, e.updated) for e in scan_digests(tmp_path, tz=UTC_ZONE)}
     assert partial == {
         "2026-11-25": (False, dt.datetime(2026, 11, 26, tzinfo=UTC)),
         "2026-11-26": (True, dt.datetime(2026, 11, 27, tzinfo=UTC)),
@@ -210,6 +214,136 @@ def test_an_entry_needs_a_valid_key_and_an_aware_time() -> None:
         "monthly/2026-02-01.md"
     )
 
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def test_a_window_ends_at_midnight_in_the_org_timezone(tmp_path: Path) -> None:
+    """Without a sidecar time, `updated` is the window's end in the org's timezone. New York
+    in 2026: EDT (UTC-4) until 2026-11-01 02:00, EST (UTC-5) after; EDT again from 2026-03-08."""
+    for period, key in [
+        ("daily", "2026-11-27"),
+        ("daily", "2026-10-31"),
+        ("weekly", "2026-10-26"),
+        ("monthly", "2026-03-01"),
+    ]:
+        write_digest(tmp_path, period, key)
+    found = {(e.period, e.key): e.updated for e in scan_digests(tmp_path, tz=NEW_YORK)}
+    assert found == {
+        ("daily", "2026-11-27"): dt.datetime(2026, 11, 28, 5, tzinfo=UTC),  # 00:00 EST
+        ("daily", "2026-10-31"): dt.datetime(2026, 11, 1, 4, tzinfo=UTC),  # 00:00 EDT
+        ("weekly", "2026-10-26"): dt.datetime(2026, 11, 2, 5, tzinfo=UTC),  # Monday, EST
+        ("monthly", "2026-03-01"): dt.datetime(2026, 4, 1, 4, tzinfo=UTC),  # EDT
+    }
+
+
+def _sidecar_file(out: Path, period: str, key: str, sidecar: dict[str, Any]) -> None:
+    (out / period / f"{key}.json").write_text(json.dumps(sidecar), encoding="utf-8")
+
+
+def test_the_index_reads_the_sidecar_not_the_page(tmp_path: Path) -> None:
+    # The page's bold line is not read when the sidecar has the headline.
+    write_digest(tmp_path, "daily", "2026-11-27", body="**From the page.**\n")
+    _sidecar_file(tmp_path, "daily", "2026-11-27", {
+        "period": "daily", "partition": "2026-11-27", "partial": True,
+        "insights": {"headline": "From the sidecar.", "text_format": "text"},
+    })  # fmt: skip
+    # The sidecar's `partial` is what the index shows, whatever else is there.
+    write_digest(
+        tmp_path, "daily", "2026-11-26", front='---\npartial: true\n---\n',
+        body="**From the page.**\n",
+    )  # fmt: skip
+    _sidecar_file(tmp_path, "daily", "2026-11-26", {"partial": False, "insights": None})
+    found = {e.key: (e.summary, e.partial) for e in scan_digests(tmp_path, tz=NEW_YORK)}
+    assert found == {
+        "2026-11-27": ("From the sidecar.", True),
+        "2026-11-26": ("From the page.", False),  # no headline in the sidecar: the page's
+    }
+
+
+def test_a_week_collected_before_it_ended_is_updated_when_collected(tmp_path: Path) -> None:
+    """A weekly sidecar holds a list of its days' coverage: the latest collection time of a
+    partial week is its `updated`; complete, the week's end in the org timezone."""
+    write_digest(tmp_path, "weekly", "2026-11-23")
+    _sidecar_file(tmp_path, "weekly", "2026-11-23", {
+        "period": "weekly", "partition": "2026-11-23", "partial": True,
+        "coverage": [
+            {"window_end": "2026-11-24T00:00:00-05:00"},
+            {"window_end": "2026-11-25T00:00:00-05:00",
+             "collected_at": "2026-11-24T22:15:00-05:00"},
+        ],
+    })  # fmt: skip
+    write_digest(tmp_path, "weekly", "2026-11-16")
+    _sidecar_file(tmp_path, "weekly", "2026-11-16", {
+        "period": "weekly", "partition": "2026-11-16", "partial": False,
+        "coverage": [{"window_end": "2026-11-17T00:00:00-05:00"}],
+    })  # fmt: skip
+    found = {e.key: (e.partial, e.updated) for e in scan_digests(tmp_path, tz=NEW_YORK)}
+    assert found == {
+        "2026-11-23": (True, dt.datetime(2026, 11, 25, 3, 15, tzinfo=UTC)),
+        "2026-11-16": (False, dt.datetime(2026, 11, 23, 5, tzinfo=UTC)),
+    }
+
+
+def test_a_sidecar_of_another_window_is_skipped(tmp_path: Path) -> None:
+    write_digest(tmp_path, "daily", "2026-11-27", headline="h")
+    _sidecar_file(tmp_path, "daily", "2026-11-27", {"period": "daily", "partition": "2026-11-26"})
+    skipped: list[SkippedFile] = []
+    assert scan_digests(tmp_path, tz=UTC_ZONE, skipped=skipped) == []
+    assert [(s.path, s.reason) for s in skipped] == [
+        ("daily/2026-11-27.md", "sidecar says daily 2026-11-26")
+    ]
+
+
+def test_what_sparky_writes_is_what_the_index_lists(tmp_path: Path) -> None:
+    """A digest and sidecar from `render`, collected before its day ended: the index shows the
+    sidecar's headline, marks it partial and dates it when it was collected."""
+    from test_render import coverage, facts
+
+    from sparky_assets.lib.insights import DeterministicWriter
+    from sparky_assets.lib.render import digest_sidecar, render_daily
+
+    f = facts()
+    insights = DeterministicWriter().write(f)
+    cov = coverage(collected_at="2024-06-03T15:00:00-04:00")
+    page = render_daily(f, insights, cov, org="acme", timezone="America/New_York")
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    (folder / "2024-06-03.md").write_text(page, encoding="utf-8")
+    sidecar = digest_sidecar(f, insights, cov, org="acme")
+    (folder / "2024-06-03.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    (entry,) = scan_digests(tmp_path, tz=NEW_YORK)
+    assert entry.summary == insights.headline and entry.summary
+    assert entry.partial is True
+    assert entry.updated == dt.datetime(2024, 6, 3, 19, tzinfo=UTC)
+    h1 = next(line for line in page.splitlines() if line.startswith("# "))
+    assert h1 == f"# {entry.title}" == "# Daily digest: 2024-06-03"
+
+
+@pytest.mark.parametrize(
+    ("body", "bold"),
+    [
+        ("# T\n\n**All bold.**\n", "All bold."),
+        ("**a** and **b**\n\n**Second.**\n", "Second."),  # not bold end to end
+        ("> **Quoted.**\n\n- **Listed.**\n\n**Top.**\n", "Top."),  # top level only
+        ("**Two\nlines.**\n", "Two lines."),
+        ("__Under *scores*.__\n", "Under scores."),
+        ("No bold here.\n", ""),
+        ("", ""),
+    ],
+)
+def test_the_first_bold_paragraph_is_found_by_a_markdown_parser(body: str, bold: str) -> None:
+    from sparky_assets.lib.index import first_bold_paragraph
+
+    assert first_bold_paragraph(body) == bold
+
+
+def test_markdown_plain_keeps_what_a_reader_sees() -> None:
+    assert markdown_plain("[](https://github.com/acme/x) `a|b` ![alt](i.png) &amp;") == (
+        "https://github.com/acme/x a|b alt &"
+    )
+    assert markdown_plain("line one  \nline two") == "line one line two"
 
 # --- render_index -----------------------------------------------------------------------------
 
@@ -244,7 +378,7 @@ def _links(inline: Token) -> list[str]:
 
 
 def test_index_has_sections_broadest_first_newest_first(out: Path) -> None:
-    tokens = _parse(render_index(scan_digests(out), org="acme"))
+    tokens = _parse(render_index(scan_digests(out, tz=UTC_ZONE), org="acme"))
     headings = [
         (tok.tag, tokens[i + 1].content)
         for i, tok in enumerate(tokens)
@@ -276,7 +410,7 @@ def test_index_has_sections_broadest_first_newest_first(out: Path) -> None:
 
 
 def test_index_text_is_inert(out: Path) -> None:
-    text = render_index(scan_digests(out), org="<b>acme</b> @org")
+    text = render_index(scan_digests(out, tz=UTC_ZONE), org="<b>acme</b> @org")
     tokens = _parse(text)
     every = [t for tok in tokens for t in [tok, *(tok.children or [])]]
     assert not [t for t in every if t.type in ("html_inline", "html_block", "code_inline")]
@@ -410,7 +544,8 @@ def test_empty_feed_is_valid_with_a_fixed_updated() -> None:
 
 def test_hostile_text_round_trips_as_text(out: Path) -> None:
     hostile_org = "acme</title><script>x</script>\x01&amp;"
-    text = render_feed(scan_digests(out), org=hostile_org, feed_id=FEED_ID + "\x02", site_url=None)
+    entries = scan_digests(out, tz=UTC_ZONE)
+    text = render_feed(entries, org=hostile_org, feed_id=FEED_ID + "\x02", site_url=None)
     root = ET.fromstring(text.encode("utf-8"))
     assert _text(root, "title") == "Sparky digests: acme</title><script>x</script>&amp;"
     assert _text(root, "id") == FEED_ID

@@ -27,7 +27,14 @@ from sparky_assets.lib.metrics import (
     RepoActivity,
     compute_activity,
 )
-from sparky_assets.lib.render import digest_sidecar, md, render_daily
+from sparky_assets.lib.render import (
+    FrontMatterError,
+    digest_sidecar,
+    md,
+    render_daily,
+    split_front_matter,
+    without_front_matter,
+)
 from sparky_assets.lib.sanitize import BIDI_CONTROLS, WORD_JOINER, plain_text
 from sparky_resources.config import DEFAULT_BOTS
 from sparky_resources.local_git import read_commits
@@ -435,6 +442,48 @@ def test_sidecar_has_no_email_addresses(known: KnownHistory) -> None:
         "daily", "2024-06-03", "acme",
     )
 
+
+
+def test_front_matter_is_read_back_by_one_function() -> None:
+    page = render(facts(), coverage())
+    front, body = split_front_matter(page)
+    assert front == front_matter(page)  # the test's own reading of the block
+    assert (front["date"], front["period"], front["org"]) == ("2024-06-03", "daily", "acme")
+    assert body.lstrip("\n").startswith("# Daily digest: 2024-06-03\n")
+    assert without_front_matter(page) == body.lstrip("\n")
+    assert not without_front_matter(page).startswith("---")
+    # Markdown without front matter (or with an unclosed block) is returned whole.
+    assert without_front_matter("# Title\n\ntext\n") == "# Title\n\ntext\n"
+    assert without_front_matter("---\ndate: x\n# Title\n") == "---\ndate: x\n# Title\n"
+    # A block that is there but not YAML is still stripped (it is not the digest's text).
+    assert without_front_matter("---\n: [\n---\n\n# T\n") == "# T\n"
+    for text, why in [
+        ("# Title\n", "no front matter"),
+        ("---\ndate: x\n", "not closed"),
+        ("---\n: [\n---\n", "not valid YAML"),
+        ("---\n- a list\n---\n", "not a mapping"),
+    ]:
+        try:
+            split_front_matter(text)
+        except FrontMatterError as exc:
+            assert why in str(exc), (text, exc)
+        else:
+            raise AssertionError(f"{text!r} was read as front matter")
+    # A byte-order mark and CRLF line ends, as an editor on Windows may save it.
+    front, body = split_front_matter('\ufeff---\r\ndate: "2024-06-03"\r\n---\r\n# T\r\n')
+    assert (front, body) == ({"date": "2024-06-03"}, "# T\r\n")
+
+
+def test_sidecar_says_partial_as_the_front_matter_does() -> None:
+    f = facts()
+    insights = DeterministicWriter().write(f)
+    during = coverage(collected_at="2024-06-03T15:00:00-04:00")  # before the day ended
+    after = coverage()  # 06:00 the next morning
+    for cov, partial in ((during, True), (after, False), (None, False)):
+        page = render(f, cov)
+        assert front_matter(page).get("partial", False) is partial
+        sidecar = digest_sidecar(f, insights, cov, org="acme")
+        assert sidecar["partial"] is partial
 
 # --- DeterministicWriter -----------------------------------------------------------------
 

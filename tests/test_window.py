@@ -30,7 +30,7 @@ from sparky_assets.defs.collect import raw_commits, repositories
 from sparky_assets.defs.github import github_activity
 from sparky_assets.defs.identity import contributors
 from sparky_assets.defs.metrics import daily_metrics, monthly_metrics, weekly_metrics
-from sparky_assets.lib.window import make_window
+from sparky_resources.clock import window as make_window
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.store import DataStore
@@ -392,7 +392,7 @@ def test_git_log_itself_agrees_with_the_commit_count(world) -> None:
 
 
 def test_window_arithmetic_by_hand() -> None:
-    from sparky_assets.lib.window import previous_key, window_dates
+    from sparky_resources.clock import previous_key, window_dates
 
     assert make_window("daily", "2024-11-03", NY).hours == 25
     assert make_window("daily", "2025-03-09", NY).hours == 23

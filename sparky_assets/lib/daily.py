@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-DAY_FORMAT = "%Y-%m-%d"  # partition keys
+from sparky_resources import clock
 
-
-def day_start(key: str, tz: ZoneInfo) -> float:
-    """Epoch seconds of a day's first instant in `tz` (DST days are 23 or 25 hours long)."""
-    return dt.datetime.strptime(key, DAY_FORMAT).replace(tzinfo=tz).timestamp()
+# Transitional: sparky_assets/cli.py imports DAY_FORMAT from here; the clock owns it.
+from sparky_resources.clock import DAY_FORMAT as DAY_FORMAT
 
 
 def split_by_day(
@@ -22,22 +19,17 @@ def split_by_day(
     """Group commit records by the day of their committer epoch; every key gets a list.
 
     By the epoch (`committed_ts`), not the ISO text: git accepts offsets such as `+9900` that
-    no datetime library does, and one such commit must not fail the others.
+    no datetime library does, and one such commit must not fail the others. The days are the
+    clock's windows (`clock.window`): DST days are 23 or 25 hours, a skipped date is empty.
     """
     days: dict[str, list[Mapping[str, Any]]] = {k: [] for k in keys}
-    ordered = sorted(days)
-    starts = [day_start(k, tz) for k in ordered]
-    ends = [day_start(_next_day(k), tz) for k in ordered]
+    windows = [clock.window("daily", k, tz) for k in sorted(days)]
+    starts = [w.start_ts for w in windows]
     for record in records:
-        ts = record["committed_ts"]
-        i = bisect.bisect_right(starts, ts) - 1
-        if i >= 0 and ts < ends[i]:
-            days[ordered[i]].append(record)
+        i = bisect.bisect_right(starts, record["committed_ts"]) - 1
+        if i >= 0 and windows[i].contains(record["committed_ts"]):
+            days[windows[i].key].append(record)
     return days
-
-
-def _next_day(key: str) -> str:
-    return (dt.datetime.strptime(key, DAY_FORMAT) + dt.timedelta(days=1)).strftime(DAY_FORMAT)
 
 
 def kept_from_previous(

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sparky_assets.lib.github_metrics import Durations
 from sparky_assets.lib.insights import FactSheet
 from sparky_assets.lib.window import Change, WindowMetrics
+from sparky_resources.clock import Period, window_dates
 from sparky_resources.models import Coverage
 
 NOT_AVAILABLE = "not available"
@@ -165,13 +166,23 @@ class DigestView(BaseModel):
     doc_links: list[tuple[str, str]] = Field(default_factory=list)  # definitions shown
 
 
-def _title(period: str, key: str) -> str:
-    day = dt.date.fromisoformat(key)
+# English month names from a table: strftime's %B follows the machine's locale (LC_TIME), and
+# a digest's title must not change with the machine that rendered it.
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def digest_title(period: Period, key: str) -> str:
+    """A digest's title from its period and key, the same in the digest and the index: "Daily
+    digest: 2026-11-27", "Weekly digest: week of 2026-11-23", "Monthly digest: November 2026"."""
+    first, _ = window_dates(period, key)  # ValueError for a key that is not of `period`
     if period == "daily":
         return f"Daily digest: {key}"
     if period == "weekly":
         return f"Weekly digest: week of {key}"
-    return f"Monthly digest: {day:%B %Y}"
+    return f"Monthly digest: {MONTHS[first.month - 1]} {first.year}"
 
 
 def _hours(value: float | None) -> str:
@@ -365,7 +376,7 @@ def digest_view(
         ]
     ][: LISTED * 2]
     return DigestView(
-        title=_title(facts.period, facts.partition),
+        title=digest_title(facts.period, facts.partition),
         window=f"{m.start} to {m.end}" if m.start and m.end else facts.partition,
         quiet=activity == 0,
         partial=partial,

@@ -1,31 +1,35 @@
 """The digests' index page (`output/index.md`) and Atom feed, from the digests on disk.
 
-Pure functions, no Dagster: `scan_digests` reads `output/{daily,weekly,monthly}/<key>.md` (and
-the `.json` sidecar next to each), `render_index` writes the markdown index, `render_feed` an
-Atom 1.0 feed (RFC 4287).
+Pure functions, no Dagster: `scan_digests` reads what Sparky wrote next to each
+`output/{daily,weekly,monthly}/<key>.md`, its `.json` sidecar (`render.digest_sidecar`), and
+the YAML front matter at the top of the markdown; `render_index` writes the markdown index,
+`render_feed` an Atom 1.0 feed (RFC 4287). The rendered markdown itself is read only for a
+digest whose sidecar has no headline (one written by hand, or before sidecars had one).
 
 Choices, so that the outputs are stable and safe:
 
 - Files. Only `<period>/<key>.md` whose key is a valid partition key for the period (any date
   for daily, a Monday for weekly, the first of a month for monthly) is a digest; anything else
   in those folders (`.gitkeep`, temp files, `index.md`, `notes.md`) is ignored silently. A digest
-  file that cannot be used (unreadable, no or invalid YAML front matter, front matter whose
-  `period`/`date` disagree with the file's place, an unparseable `updated`) is skipped: the
-  reason is logged at WARNING and, when the caller passes a `skipped` list, appended to it.
+  file that cannot be used (unreadable, no or invalid YAML front matter, front matter or a
+  sidecar whose `period`/`date`/`partition` disagree with the file's place, an unparseable
+  `updated`) is skipped: the reason is logged at WARNING and, when the caller passes a `skipped`
+  list, appended to it.
 - Title, path, link target and Atom ids are built from the validated period and key only, never
-  from text inside a digest.
+  from text inside a digest. The title is `digest_view.digest_title`, the digest's own.
 - `updated` is never a file's mtime (it differs between clones and checkouts). In order: the
-  front matter's `updated`; for a partial digest, the sidecar's `coverage.collected_at`; the
-  sidecar's `coverage.window_end` (the window's real end in the org's timezone); else the end of
-  the window at 00:00 UTC (the day after a daily key, the Monday after a weekly key, the first
-  of the next month). Re-running on unchanged digests therefore gives the same index and feed,
-  and a partial day (collected before the window ended) is older than its full re-run.
-- `partial`: the front matter's `partial` when present; else true when the sidecar's coverage
-  was collected before its window ended (the daily template shows this as a note, not in the
-  front matter); else false.
+  front matter's `updated`; for a partial digest, when its coverage was collected (the latest
+  `collected_at` in the sidecar); the sidecar's `coverage.window_end` (a daily digest's); else
+  the window's end in the org timezone (`clock.window`). Re-running on unchanged digests
+  therefore gives the same index and feed, and a partial digest (collected before the window
+  ended) is older than its full re-run.
+- `partial`: the sidecar's `partial` (what the front matter's `partial: true` says, written by
+  the same view); else the front matter's `partial`; else true when the sidecar's coverage was
+  collected before its window ended; else false.
 - `summary`: the sidecar's `insights.headline` (reduced from inert markdown to plain text when
-  `insights.text_format` is "markdown"), else the page's first bold line, as one line of plain
-  text (`sanitize.plain_text`) of at most SUMMARY_MAX characters.
+  `insights.text_format` is "markdown"), else the page's first paragraph that is all bold, as
+  one line of plain text (`sanitize.plain_text`) of at most SUMMARY_MAX characters. Markdown is
+  read with markdown-it-py (CommonMark), never with regular expressions.
 - Index order: Monthly, Weekly, Daily (the broad view first; empty periods left out), newest
   key first within each. Every text from a digest goes through `sanitize.md_text`.
 - Feed: built with `xml.etree.ElementTree` (escaping by the library); ids are `tag:` URIs
@@ -37,26 +41,29 @@ Choices, so that the outputs are stable and safe:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
+from zoneinfo import ZoneInfo
 
-import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from pydantic import AwareDatetime, BaseModel, computed_field, field_validator, model_validator
 
 from sparky_assets import __version__
+from sparky_assets.lib.digest_view import digest_title
+from sparky_assets.lib.render import FrontMatterError, split_front_matter
 from sparky_assets.lib.sanitize import md_text, plain_text
-from sparky_assets.lib.window import window_dates
+from sparky_resources.clock import PERIODS, Period, parse_instant, window, window_dates
 
 log = logging.getLogger(__name__)
 
-Period = Literal["daily", "weekly", "monthly"]
-PERIODS: tuple[Period, ...] = ("daily", "weekly", "monthly")
 INDEX_ORDER: tuple[Period, ...] = ("monthly", "weekly", "daily")
 """Sections of the index page, broadest first."""
 SECTION_TITLES: dict[Period, str] = {"monthly": "Monthly", "weekly": "Weekly", "daily": "Daily"}
@@ -72,10 +79,6 @@ SUMMARY_MAX = 300
 FEED_LIMIT = 50
 
 _KEY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
 
 
 def valid_key(period: str, key: str) -> bool:
@@ -87,23 +90,6 @@ def valid_key(period: str, key: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def digest_title(period: Period, key: str) -> str:
-    """A digest's title from its period and key: "Daily digest: 2026-11-27", "Weekly digest:
-    week of 2026-11-23", "Monthly digest: November 2026" (English month names, any locale)."""
-    if period == "daily":
-        return f"Daily digest: {key}"
-    if period == "weekly":
-        return f"Weekly digest: week of {key}"
-    day = dt.date.fromisoformat(key)
-    return f"Monthly digest: {_MONTHS[day.month - 1]} {day.year}"
-
-
-def window_end_utc(period: Period, key: str) -> dt.datetime:
-    """The first day after the window, at 00:00 UTC."""
-    _, after = window_dates(period, key)
-    return dt.datetime.combine(after, dt.time(), tzinfo=dt.UTC)
 
 
 class DigestEntry(BaseModel):
@@ -152,76 +138,86 @@ def shorten(text: str, limit: int = SUMMARY_MAX) -> str:
     return text[: limit - 1].rstrip() + "…"
 
 
-# --- inline markdown to plain text ------------------------------------------------------------
+# --- markdown to plain text (markdown-it-py) ----------------------------------------------------
 
-_ASCII_PUNCT = re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-_INLINE = re.compile(
-    rf"\\(?P<esc>[{_ASCII_PUNCT}])"  # backslash escape
-    r"|!?\[(?P<label>(?:\\.|[^\]\\])*)\]\((?P<dest>[^)\s]*)\)"  # link or image
-    r"|<(?P<auto>[A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*)>"  # autolink
-    r"|(?P<mark>\*+|_+|`+)"  # emphasis or code span markers
-)
+_MARKDOWN = MarkdownIt("commonmark")
+
+
+def _inline_plain(tokens: Sequence[Token]) -> str:
+    """The text inline tokens show: escapes undone, a link's text (its URL when it has none),
+    an image's alternative text, code spans' content; emphasis and code markers dropped."""
+    out: list[str] = []
+    links: list[tuple[int, str]] = []
+    for tok in tokens:
+        if tok.type in ("text", "code_inline", "html_inline"):
+            out.append(tok.content)
+        elif tok.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+        elif tok.type == "image":
+            out.append(_inline_plain(tok.children or []) or str(tok.attrGet("src") or ""))
+        elif tok.type == "link_open":
+            links.append((len(out), str(tok.attrGet("href") or "")))
+        elif tok.type == "link_close" and links:
+            start, href = links.pop()
+            if not "".join(out[start:]).strip():
+                out.append(href)
+    return "".join(out)
 
 
 def markdown_plain(text: str) -> str:
-    """Inline markdown as the plain text it shows: escapes undone, links reduced to their text,
-    autolinks to their URL, emphasis and code markers dropped, then `sanitize.plain_text`
-    (which also drops the word joiners that md_text inserts)."""
+    """Inline markdown as the plain text it shows (CommonMark, parsed by markdown-it-py), then
+    `sanitize.plain_text` (which also drops the word joiners that md_text inserts)."""
+    return plain_text(_inline_plain(_MARKDOWN.parseInline(text)[0].children or []))
 
-    def repl(m: re.Match[str]) -> str:
-        if m.group("esc") is not None:
-            return m.group("esc")
-        if m.group("label") is not None:
-            return markdown_plain(m.group("label")) or m.group("dest")
-        if m.group("auto") is not None:
-            return m.group("auto")
-        return ""
 
-    return plain_text(_INLINE.sub(repl, text))
+def first_bold_paragraph(markdown: str) -> str:
+    """The plain text of the first top-level paragraph that is bold from end to end (where the
+    digest templates put the headline), or "" when there is none."""
+    tokens = _MARKDOWN.parse(markdown)
+    for before, tok in itertools.pairwise(tokens):
+        if before.type != "paragraph_open" or before.level != 0 or tok.type != "inline":
+            continue
+        # markdown-it leaves empty text tokens around delimiters: they show nothing.
+        children = [c for c in tok.children or [] if c.type != "text" or c.content]
+        if _wholly_strong(children):
+            return plain_text(_inline_plain(children[1:-1]))
+    return ""
+
+
+def _wholly_strong(children: Sequence[Token]) -> bool:
+    """Whether the inline tokens are one `strong` span: its opening is the first token and its
+    closing the last."""
+    if len(children) < 2 or children[0].type != "strong_open":
+        return False
+    depth = 0
+    for i, child in enumerate(children):
+        depth += {"strong_open": 1, "strong_close": -1}.get(child.type, 0)
+        if depth == 0:
+            return i == len(children) - 1
+    return False
 
 
 # --- scanning ---------------------------------------------------------------------------------
-
-_BOLD_LINE = re.compile(r"\*\*(.+)\*\*")
 
 
 class _Skip(Exception):
     pass
 
 
-def _front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """The YAML front matter (a mapping) and the body after it."""
-    lines = text.removeprefix("\ufeff").splitlines(keepends=True)
-    if not lines or lines[0].rstrip("\r\n") != "---":
-        raise _Skip("no front matter (the file does not start with '---')")
-    for i, line in enumerate(lines[1:], start=1):
-        if line.rstrip("\r\n") == "---":
-            block, body = "".join(lines[1:i]), "".join(lines[i + 1 :])
-            break
-    else:
-        raise _Skip("front matter is not closed by '---'")
-    try:
-        loaded = yaml.safe_load(block)
-    except yaml.YAMLError as exc:
-        raise _Skip(f"front matter is not valid YAML: {plain_text(exc)}") from None
-    if not isinstance(loaded, dict):
-        raise _Skip("front matter is not a mapping")
-    return loaded, body
-
-
 def _instant(value: Any, what: str) -> dt.datetime:
-    """An aware datetime from YAML (a timestamp) or JSON (an ISO string); naive means UTC (as
-    YAML's timestamps without an offset do)."""
+    """An aware datetime from YAML (a timestamp) or JSON (an ISO string); no offset means UTC
+    (`clock.parse_instant`'s rule, and YAML's for its timestamps)."""
     if isinstance(value, dt.datetime):
-        instant = value
-    elif isinstance(value, str):
-        try:
-            instant = dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise _Skip(f"{what} is not an ISO 8601 date-time: {plain_text(value)!r}") from None
-    else:
+        return value if value.utcoffset() is not None else value.replace(tzinfo=dt.UTC)
+    if not isinstance(value, str):
         raise _Skip(f"{what} is not a date-time")
-    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
+    try:
+        instant = parse_instant(value)
+    except ValueError:
+        instant = None
+    if instant is None:
+        raise _Skip(f"{what} is not an ISO 8601 date-time: {plain_text(value)!r}")
+    return instant
 
 
 def _sidecar(md_path: Path) -> dict[str, Any]:
@@ -240,55 +236,66 @@ def _headline(sidecar: dict[str, Any], body: str) -> str:
         if insights.get("text_format") == "markdown":
             return markdown_plain(headline)
         return plain_text(headline)
-    for line in body.splitlines():
-        bold = _BOLD_LINE.fullmatch(line.strip())
-        if bold:
-            return markdown_plain(bold.group(1))
-    return ""
+    return first_bold_paragraph(body)
 
 
 def _coverage_times(sidecar: dict[str, Any]) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """The sidecar's coverage (collected_at, window_end), each None when absent or invalid."""
+    """From the sidecar's coverage (one day's, or a list for a week or month): the latest
+    `collected_at`, and a daily digest's `window_end`; each None when absent or invalid."""
     coverage = sidecar.get("coverage")
-    times: list[dt.datetime | None] = []
-    for name in ("collected_at", "window_end"):
-        value = coverage.get(name) if isinstance(coverage, dict) else None
-        try:
-            times.append(_instant(value, name) if value is not None else None)
-        except _Skip:
-            times.append(None)
-    return times[0], times[1]
+    days = coverage if isinstance(coverage, list) else [coverage]
+
+    def times(name: str) -> list[dt.datetime]:
+        out = []
+        for day in days:
+            value = day.get(name) if isinstance(day, dict) else None
+            try:
+                out.append(_instant(value, name))
+            except _Skip:
+                continue
+        return out
+
+    window_end = times("window_end") if isinstance(coverage, dict) else []
+    return max(times("collected_at"), default=None), max(window_end, default=None)
 
 
-def _read_entry(period: Period, key: str, path: Path) -> DigestEntry:
+def _read_entry(period: Period, key: str, path: Path, tz: ZoneInfo) -> DigestEntry:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise _Skip(f"unreadable: {plain_text(exc)}") from None
-    front, body = _front_matter(text)
+    try:
+        front, body = split_front_matter(text)
+    except FrontMatterError as exc:
+        raise _Skip(str(exc)) from None
     if "period" in front and front["period"] != period:
         raise _Skip(f"front matter says period {plain_text(front['period'])!r}")
     if "date" in front and str(front["date"]) != key:
         raise _Skip(f"front matter says date {plain_text(front['date'])!r}")
+    if "partial" in front and not isinstance(front["partial"], bool):
+        raise _Skip("front matter 'partial' is not true or false")
     sidecar = _sidecar(path)
+    if sidecar.get("period", period) != period or sidecar.get("partition", key) != key:
+        raise _Skip(
+            f"sidecar says {plain_text(sidecar.get('period'))} "
+            f"{plain_text(sidecar.get('partition'))}"
+        )
     collected_at, window_end = _coverage_times(sidecar)
-    covered_partial = (
-        collected_at is not None and window_end is not None and collected_at < window_end
-    )
-    if "partial" in front:
-        if not isinstance(front["partial"], bool):
-            raise _Skip("front matter 'partial' is not true or false")
-        partial: bool = front["partial"]
+    window_end = window_end or window(period, key, tz).end
+    covered_partial = collected_at is not None and collected_at < window_end
+    partial: bool
+    if isinstance(sidecar.get("partial"), bool):
+        partial = sidecar["partial"]
+    elif "partial" in front:
+        partial = front["partial"]
     else:
         partial = covered_partial
     if front.get("updated") is not None:
         updated = _instant(front["updated"], "front matter 'updated'")
     elif partial and covered_partial and collected_at is not None:
         updated = collected_at
-    elif window_end is not None:
-        updated = window_end
     else:
-        updated = window_end_utc(period, key)
+        updated = window_end
     return DigestEntry(
         period=period,
         key=key,
@@ -299,11 +306,12 @@ def _read_entry(period: Period, key: str, path: Path) -> DigestEntry:
 
 
 def scan_digests(
-    output_dir: Path, *, skipped: list[SkippedFile] | None = None
+    output_dir: Path, *, tz: ZoneInfo, skipped: list[SkippedFile] | None = None
 ) -> list[DigestEntry]:
     """Every digest under `output_dir/{daily,weekly,monthly}/`, in period order (daily, weekly,
-    monthly), oldest key first. Files whose names are not `<valid key>.md` are ignored; digest
-    files that cannot be used are logged and, when `skipped` is given, appended to it."""
+    monthly), oldest key first. `tz` is the org timezone, in which a window ends. Files whose
+    names are not `<valid key>.md` are ignored; digest files that cannot be used are logged
+    and, when `skipped` is given, appended to it."""
     entries: list[DigestEntry] = []
     for period in PERIODS:
         folder = output_dir / period
@@ -313,7 +321,7 @@ def scan_digests(
             if path.suffix != ".md" or not valid_key(period, path.stem) or not path.is_file():
                 continue
             try:
-                entries.append(_read_entry(period, path.stem, path))
+                entries.append(_read_entry(period, path.stem, path, tz))
             except _Skip as why:
                 relative = f"{period}/{path.name}"
                 log.warning("index: skipping %s: %s", relative, why)

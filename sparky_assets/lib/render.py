@@ -1,4 +1,5 @@
-"""Markdown digests from facts and insights, through Jinja2 templates in `templates/`.
+"""Markdown digests from facts and insights, through Jinja2 templates in `templates/`, the JSON
+sidecar written next to each, and the YAML front matter they start with, read back.
 
 Everything that came from a commit or a config (names, subjects, repo names, errors) goes through
 `sanitize` before it reaches the page: text from repositories is data, never markup.
@@ -11,13 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from sparky_assets import __version__
 from sparky_assets.lib.digest_view import digest_view
 from sparky_assets.lib.insights import FactSheet, Insights
 from sparky_assets.lib.metrics import METRIC_DEFINITIONS
-from sparky_assets.lib.sanitize import md_text, yaml_text
+from sparky_assets.lib.sanitize import md_text, plain_text, yaml_text
 from sparky_assets.lib.window import WindowMetrics
 from sparky_resources.models import Coverage
 
@@ -113,9 +115,7 @@ def render_digest(
     coverage files of its collected days. `github_org` (when GitHub was collected) is the org
     whose pull requests, issues and releases the digest may link to. `start_date` is the
     config's `[sparky].start_date`: days before it are never collected, and the digest says so."""
-    metrics = facts.metrics
-    if not isinstance(metrics, WindowMetrics):  # a daily file from before the window metrics
-        metrics = WindowMetrics.model_validate(metrics.model_dump())
+    metrics = _window_metrics(facts)
     view = digest_view(facts, metrics, coverages, github_org=github_org, start_date=start_date)
     return _ENV.get_template(f"{facts.period}.md.j2").render(
         facts=facts,
@@ -133,6 +133,13 @@ def render_digest(
     )
 
 
+def _window_metrics(facts: FactSheet) -> WindowMetrics:
+    metrics = facts.metrics
+    if not isinstance(metrics, WindowMetrics):  # a daily file from before the window metrics
+        metrics = WindowMetrics.model_validate(metrics.model_dump())
+    return metrics
+
+
 def _definitions() -> list[str]:
     """The bullet list of metric definitions from the metrics module's docstring."""
     items: list[str] = []
@@ -145,10 +152,15 @@ def _definitions() -> list[str]:
 
 
 def digest_sidecar(
-    facts: FactSheet, insights: Insights, coverages: Sequence[Coverage] | Coverage | None, *,
+    facts: FactSheet,
+    insights: Insights,
+    coverages: Sequence[Coverage] | Coverage | None,
+    *,
     org: str,
 ) -> dict[str, Any]:
-    """The `.json` next to the markdown: the same facts, for tools. No email addresses."""
+    """The `.json` next to the markdown: the same facts, for tools and for the index (which
+    reads its `insights.headline`, `partial` and `coverage`, never the markdown). No email
+    addresses."""
     if isinstance(coverages, Coverage):
         coverages = [coverages]
     metrics = facts.metrics.model_dump(mode="json")
@@ -161,14 +173,63 @@ def digest_sidecar(
         return c.model_dump(mode="json", exclude=None if c.is_partial else {"collected_at"})
 
     covered = [cov(c) for c in coverages or []]
+    # What the front matter's `partial: true` says (the same view decides both), so that the
+    # index reads it here instead of parsing the markdown back.
+    partial = digest_view(facts, _window_metrics(facts), coverages or []).partial is not None
     return {
         "period": facts.period,
         "partition": facts.partition,
         "org": org,
         "generator": f"sparky {__version__}",
+        "partial": partial,
         "metrics": metrics,
         # Without what grounding dropped: the model's rejected text is not for publishing.
         "insights": insights.model_dump(mode="json", exclude={"dropped"})
         | {"dropped": len(insights.dropped)},
         "coverage": (covered[0] if covered else None) if facts.period == "daily" else covered,
     }
+
+
+# --- front matter, read back ------------------------------------------------------------------
+
+
+class FrontMatterError(ValueError):
+    """A digest's front matter that cannot be read; the message says why, in one line."""
+
+
+def _front_matter_block(markdown: str) -> tuple[str, str]:
+    """The YAML text between the first two `---` lines and the markdown after them."""
+    lines = markdown.removeprefix("\ufeff").splitlines(keepends=True)
+    if not lines or lines[0].rstrip("\r\n") != "---":
+        raise FrontMatterError("no front matter (the file does not start with '---')")
+    for i, line in enumerate(lines[1:], start=1):
+        if line.rstrip("\r\n") == "---":
+            return "".join(lines[1:i]), "".join(lines[i + 1 :])
+    raise FrontMatterError("front matter is not closed by '---'")
+
+
+def split_front_matter(markdown: str) -> tuple[dict[str, Any], str]:
+    """A digest's YAML front matter (a mapping) and the markdown after it.
+
+    The block `digest.md.j2` writes: a first line `---`, YAML, a line `---` (the front matter
+    of Jekyll and GitHub Pages). Raises FrontMatterError when there is none, or it is not YAML
+    or not a mapping.
+    """
+    block, body = _front_matter_block(markdown)
+    try:
+        loaded = yaml.safe_load(block)
+    except yaml.YAMLError as exc:
+        raise FrontMatterError(f"front matter is not valid YAML: {plain_text(exc)}") from None
+    if not isinstance(loaded, dict):
+        raise FrontMatterError("front matter is not a mapping")
+    return loaded, body
+
+
+def without_front_matter(markdown: str) -> str:
+    """The digest from its title on: what the Dagster UI previews (it shows front matter as a
+    bold paragraph) and what checks read. Markdown without front matter is returned whole."""
+    try:
+        _, body = _front_matter_block(markdown)
+    except FrontMatterError:
+        return markdown
+    return body.lstrip("\r\n")

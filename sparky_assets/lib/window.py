@@ -8,12 +8,10 @@ definitions are in `docs/metrics.md`; `tests/test_window.py` checks them by hand
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -27,69 +25,13 @@ from sparky_assets.lib.github_metrics import (
 )
 from sparky_assets.lib.identity import ContributorsTable, display_name, extend_table
 from sparky_assets.lib.metrics import ActivityMetrics, compute_activity
-from sparky_resources.github_records import instant
+from sparky_resources.clock import Period, Window, parse_instant, previous_window
 
-Period = Literal["daily", "weekly", "monthly"]
-DAY_FORMAT = "%Y-%m-%d"
+# Transitional: sparky_assets/cli.py imports window_dates from here; the clock owns it.
+from sparky_resources.clock import window_dates as window_dates
+
 QUIET_LOOKBACK = 4  # "gone quiet": active in each of the previous 4 windows, not in this one
 LISTED = 20  # names listed per figure (new, gone quiet); the counts are complete
-
-
-@dataclass(frozen=True)
-class Window:
-    """`[start, end)` in the org timezone; `days` are its calendar days (partition keys)."""
-
-    period: Period
-    key: str
-    start: dt.datetime
-    end: dt.datetime
-    days: tuple[str, ...] = field(default=())
-
-    @property
-    def hours(self) -> float:
-        """23 or 25 on DST days: the instants are aware, so the difference is real time."""
-        return (self.end.timestamp() - self.start.timestamp()) / 3600
-
-
-def calendar_days(first: dt.date, end: dt.date) -> tuple[str, ...]:
-    """Every date in `[first, end)` as a partition key."""
-    return tuple(
-        (first + dt.timedelta(days=i)).strftime(DAY_FORMAT) for i in range((end - first).days)
-    )
-
-
-def window_dates(period: Period, key: str) -> tuple[dt.date, dt.date]:
-    """The first date of the window keyed `key` and the first date after it."""
-    first = dt.date.fromisoformat(key)
-    if period == "daily":
-        return first, first + dt.timedelta(days=1)
-    if period == "weekly":
-        if first.weekday() != 0:
-            raise ValueError(f"weekly key {key} is not a Monday")
-        return first, first + dt.timedelta(days=7)
-    if first.day != 1:
-        raise ValueError(f"monthly key {key} is not the first day of a month")
-    days = calendar.monthrange(first.year, first.month)[1]
-    return first, first + dt.timedelta(days=days)
-
-
-def make_window(period: Period, key: str, tz: ZoneInfo) -> Window:
-    """The window as instants in `tz`: a day is midnight to midnight, whatever DST does."""
-    first, after = window_dates(period, key)
-    start = dt.datetime.combine(first, dt.time(), tzinfo=tz)
-    end = dt.datetime.combine(after, dt.time(), tzinfo=tz)
-    return Window(period, key, start, end, calendar_days(first, after))
-
-
-def previous_key(period: Period, key: str, steps: int = 1) -> str:
-    """The key of the window `steps` windows before `key`, of the same kind."""
-    first = dt.date.fromisoformat(key)
-    if period == "daily":
-        return (first - dt.timedelta(days=steps)).strftime(DAY_FORMAT)
-    if period == "weekly":
-        return (first - dt.timedelta(days=7 * steps)).strftime(DAY_FORMAT)
-    month = first.year * 12 + (first.month - 1) - steps
-    return dt.date(month // 12, month % 12 + 1, 1).strftime(DAY_FORMAT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,8 +216,7 @@ def compute_window_metrics(
 
     `history` holds the days the stored `table` was built from; None without a table.
     """
-    tz = window.start.tzinfo
-    assert isinstance(tz, ZoneInfo), "windows are built in the org's ZoneInfo"
+    tz = window.tz
     bots = list(bots)
     aliases = dict(aliases or {})
     extended = extend_table(
@@ -354,7 +295,6 @@ def _active_ids(
     A contribution is a non-merge commit (by committer time, as the windows are), a pull
     request opened or an issue opened.
     """
-    start, end = window.start.timestamp(), window.end.timestamp()
     seen: dict[str, dt.datetime] = {}
 
     def note(ident: str | None, when: dt.datetime) -> None:
@@ -362,7 +302,7 @@ def _active_ids(
             seen[ident] = when
 
     for c in inputs.commits:
-        if c.get("is_merge") or not start <= c["committed_ts"] < end:
+        if c.get("is_merge") or not window.contains(c["committed_ts"]):
             continue
         ident = None
         if c.get("author_login"):
@@ -372,8 +312,8 @@ def _active_ids(
         ident = ident or table.resolve(email=email) or email
         note(ident, dt.datetime.fromtimestamp(c["committed_ts"], dt.UTC))
     for item in [*inputs.pull_requests, *inputs.issues]:
-        when = instant(item.get("created_at"))
-        if when is None or not window.start <= when < window.end or not item.get("author_login"):
+        when = parse_instant(item.get("created_at"))
+        if when is None or not window.contains(when) or not item.get("author_login"):
             continue
         note(table.resolve(login=item["author_login"]), when)
     return seen
@@ -403,8 +343,8 @@ def _new_contributors(
     new: list[tuple[dt.datetime, str]] = []
     for ident, first_here in active.items():
         before = known.get(ident)
-        first = instant(before.first_contribution) if before is not None else None
-        if first is None or first >= window.start:
+        first = parse_instant(before.first_contribution) if before is not None else None
+        if first is None or first.timestamp() >= window.start_ts:
             new.append((first_here, ident))
     new.sort()
     refs = [_ref(ident, people) for _, ident in new]
@@ -428,10 +368,7 @@ def _quiet_contributors(
     """
     if table is None or history is None:
         return None, [], "needs the contributors table"
-    spans = []
-    for steps in range(1, QUIET_LOOKBACK + 1):
-        first, after = window_dates(window.period, previous_key(window.period, window.key, steps))
-        spans.append(set(calendar_days(first, after)))
+    spans = [set(previous_window(window, steps).days) for steps in range(1, QUIET_LOOKBACK + 1)]
     needed = set().union(*spans)
     lacking = sorted(needed - set(history))
     if lacking:
@@ -474,7 +411,7 @@ def _apply_backlog(
     """Open at the window's end, from the snapshot of its last collected day."""
     if not backlog or backlog.get("collected") is False:
         return
-    at = instant(backlog.get("at"))
+    at = parse_instant(backlog.get("at"))
     metrics.prs_open_at_end = backlog.get("pull_requests_open")
     metrics.issues_open_at_end = backlog.get("issues_open")
     reference = at or window.end
@@ -485,7 +422,7 @@ def _apply_backlog(
 def _open_items(items: Sequence[Mapping[str, Any]], at: dt.datetime) -> list[OpenItem]:
     out = []
     for item in items:
-        created = instant(item.get("created_at"))
+        created = parse_instant(item.get("created_at"))
         if created is None:
             continue
         out.append(
