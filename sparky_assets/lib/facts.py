@@ -19,8 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sparky_assets.lib.github_metrics import latest_records, parse_instant, size_class
+from sparky_assets.lib.github_metrics import latest_records, size_class
 from sparky_assets.lib.window import HEADLINE, WindowMetrics
+from sparky_resources.clock import in_window, parse_instant
 
 TITLE_CHARS = 120
 BODY_CHARS = 300  # of a pull request's description: what the change is, not its checklist
@@ -120,6 +121,8 @@ def pull_request_items(
     written by people, fenced in the prompt), labels and size.
     """
     lo, hi = parse_instant(start), parse_instant(end)
+    if lo is None or hi is None:
+        raise ValueError(f"a window needs a start and an end, got {start!r} to {end!r}")
     merged: list[tuple[Any, dict[str, Any]]] = []
     opened: list[tuple[Any, dict[str, Any]]] = []
     for r in latest_records(records):
@@ -142,9 +145,9 @@ def pull_request_items(
         item = {k: v for k, v in item.items() if v not in (None, [])}
         merged_at = parse_instant(r.get("merged_at"))
         created_at = parse_instant(r.get("created_at"))
-        if merged_at is not None and lo <= merged_at < hi:
+        if in_window(merged_at, lo, hi):
             merged.append(((lines is None, -(lines or 0), r["repo"], item["number"]), item))
-        elif created_at is not None and lo <= created_at < hi:
+        elif created_at is not None and in_window(created_at, lo, hi):
             opened.append(((-created_at.timestamp(), r["repo"], item["number"]), item))
     merged.sort(key=lambda x: x[0])
     opened.sort(key=lambda x: x[0])
