@@ -16,7 +16,7 @@ opens 101 per repository: about 1 point per repository.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -148,6 +148,42 @@ def _timestamp(value: dt.datetime) -> str:
     return value.isoformat(timespec="seconds")
 
 
+# A query's variables: name -> (GraphQL type, value).
+Variables = dict[str, tuple[str, Any]]
+
+
+def _repository_batch(
+    operation: str,
+    targets: Sequence[Any],
+    shared: Variables,
+    selection: Callable[[int, Any], tuple[Variables, str]],
+    fragments: str = "",
+) -> BatchQuery:
+    """One query with an alias `r{index}` per repository of `targets` (each with an `owner`
+    and a `name`): `shared` variables once, and `selection(index, target)` giving that
+    repository's own variables (suffixed with its index) and what it selects."""
+    declared = [f"${key}: {kind}" for key, (kind, _) in shared.items()]
+    variables: dict[str, Any] = {key: value for key, (_, value) in shared.items()}
+    blocks: list[str] = []
+    aliases: dict[str, tuple[str, str]] = {}
+    for index, target in enumerate(targets):
+        own, body = selection(index, target)
+        own = {"owner": ("String!", target.owner), "name": ("String!", target.name), **own}
+        for key, (kind, value) in own.items():
+            declared.append(f"${key}{index}: {kind}")
+            variables[f"{key}{index}"] = value
+        alias = f"r{index}"
+        aliases[alias] = (target.owner, target.name)
+        blocks.append(
+            f"\n  {alias}: repository(owner: $owner{index}, name: $name{index}) {{{body}\n  }}"
+        )
+    query = (
+        f"query {operation}({', '.join(declared)}) {{{''.join(blocks)}\n"
+        f"  {RATE_LIMIT_SELECTION}\n}}\n{fragments}"
+    )
+    return BatchQuery(query=query, variables=variables, aliases=aliases)
+
+
 def build_commit_history_query(
     targets: Sequence[HistoryTarget | tuple[str, str] | tuple[str, str, str | None]],
     since: dt.datetime,
@@ -163,27 +199,16 @@ def build_commit_history_query(
     """
     if not 1 <= first <= 100:
         raise ValueError(f"first={first}: GitHub allows 1 to 100 items per connection")
-    items = _targets(targets, HistoryTarget)
-    declared = ["$since: GitTimestamp!", "$until: GitTimestamp!", "$first: Int!"]
-    variables: dict[str, Any] = {
-        "since": _timestamp(since),
-        "until": _timestamp(until),
-        "first": first,
+    shared = {
+        "since": ("GitTimestamp!", _timestamp(since)),
+        "until": ("GitTimestamp!", _timestamp(until)),
+        "first": ("Int!", first),
     }
-    blocks: list[str] = []
-    aliases: dict[str, tuple[str, str]] = {}
-    for index, target in enumerate(items):
-        alias = f"r{index}"
-        declared += [f"$owner{index}: String!", f"$name{index}: String!", f"$after{index}: String"]
-        variables |= {
-            f"owner{index}": target.owner,
-            f"name{index}": target.name,
-            f"after{index}": target.after,
-        }
-        aliases[alias] = (target.owner, target.name)
-        blocks.append(
+
+    def history(index: int, target: HistoryTarget) -> tuple[Variables, str]:
+        return (
+            {"after": ("String", target.after)},
             f"""
-  {alias}: repository(owner: $owner{index}, name: $name{index}) {{
     nameWithOwner
     defaultBranchRef {{
       name
@@ -195,14 +220,11 @@ def build_commit_history_query(
           }}
         }}
       }}
-    }}
-  }}"""
+    }}""",
         )
-    query = (
-        f"query CommitHistory({', '.join(declared)}) {{{''.join(blocks)}\n"
-        f"  {RATE_LIMIT_SELECTION}\n}}\n{COMMIT_FIELDS_FRAGMENT}"
-    )
-    return BatchQuery(query=query, variables=variables, aliases=aliases)
+
+    items = _targets(targets, HistoryTarget)
+    return _repository_batch("CommitHistory", items, shared, history, COMMIT_FIELDS_FRAGMENT)
 
 
 def build_releases_query(
@@ -217,29 +239,15 @@ def build_releases_query(
     """
     if not 1 <= first <= 100:
         raise ValueError(f"first={first}: GitHub allows 1 to 100 items per connection")
-    items = _targets(targets, ReleaseTarget)
-    declared = ["$first: Int!"]
-    variables: dict[str, Any] = {"first": first}
-    blocks: list[str] = []
-    aliases: dict[str, tuple[str, str]] = {}
-    for index, target in enumerate(items):
-        alias = f"r{index}"
-        declared += [
-            f"$owner{index}: String!",
-            f"$name{index}: String!",
-            f"$releasesAfter{index}: String",
-            f"$tagsAfter{index}: String",
-        ]
-        variables |= {
-            f"owner{index}": target.owner,
-            f"name{index}": target.name,
-            f"releasesAfter{index}": target.releases_after,
-            f"tagsAfter{index}": target.tags_after,
+
+    def releases_and_tags(index: int, target: ReleaseTarget) -> tuple[Variables, str]:
+        own: Variables = {
+            "releasesAfter": ("String", target.releases_after),
+            "tagsAfter": ("String", target.tags_after),
         }
-        aliases[alias] = (target.owner, target.name)
-        blocks.append(
+        return (
+            own,
             f"""
-  {alias}: repository(owner: $owner{index}, name: $name{index}) {{
     name nameWithOwner url
     releases(first: $first, after: $releasesAfter{index},
              orderBy: {{field: CREATED_AT, direction: DESC}}) {{
@@ -262,14 +270,13 @@ def build_releases_query(
           }}
         }}
       }}
-    }}
-  }}"""
+    }}""",
         )
-    query = (
-        f"query ReleasesAndTags({', '.join(declared)}) {{{''.join(blocks)}\n"
-        f"  {RATE_LIMIT_SELECTION}\n}}\n"
+
+    items = _targets(targets, ReleaseTarget)
+    return _repository_batch(
+        "ReleasesAndTags", items, {"first": ("Int!", first)}, releases_and_tags
     )
-    return BatchQuery(query=query, variables=variables, aliases=aliases)
 
 
 def search_query(
