@@ -605,6 +605,7 @@ def _result(data: Mapping[str, Any], content: str) -> ChatResult:
 class OllamaResource(dg.ConfigurableResource):
     """A local Ollama server and the model Sparky asks; `OLLAMA_HOST` overrides `base_url`."""
 
+    enabled: bool = True  # false: the insights never ask Ollama (no probe, no warning)
     base_url: str = DEFAULT_BASE_URL
     model: str = DEFAULT_MODEL
     timeout_s: float = 120.0
@@ -615,6 +616,7 @@ class OllamaResource(dg.ConfigurableResource):
     keep_alive: str = "5m"
     pull_missing: bool = False
     max_retries: int = 3
+    map_repos: int = 10  # repository summaries in a map-reduce (lib/summarize.py)
 
     def client(
         self,
@@ -641,12 +643,7 @@ class OllamaResource(dg.ConfigurableResource):
         with self.client() as c:
             return c.health()
 
-    def chat(
-        self,
-        messages: Sequence[Mapping[str, Any]],
-        *,
-        schema: Mapping[str, Any] | str | None = None,
-        stream: bool = False,
-    ) -> ChatResult:
+    def chat(self, messages: Sequence[Mapping[str, Any]], **options: Any) -> ChatResult:
+        """One `OllamaClient.chat` (same options: `schema`, `stream`) on a fresh client."""
         with self.client() as c:
-            return c.chat(messages, schema=schema, stream=stream)
+            return c.chat(messages, **options)
