@@ -53,6 +53,12 @@ elsewhere: no message, `repr`, log line or cache file contains it (tests/test_gi
 checks every error path for it).
 
 The parsers from GitHub's JSON to Sparky's records live in `github_records`.
+
+Sparky collects through GraphQL only (`github_collect`), with a token: every field it records
+has a GraphQL form, and a search over a past instant counts the backlog. REST stays here as
+the transport's plain GET (`get`, `pages`, `paginate`) because conditional requests exist only
+in REST ("Use conditional requests if appropriate" on the best-practices page: GraphQL is a
+POST, which carries no ETag); no collector calls it today.
 """
 
 from __future__ import annotations
