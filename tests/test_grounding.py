@@ -9,6 +9,9 @@ import json
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from sparky_assets.lib.grounding import (
     AnswerError,
@@ -416,6 +419,40 @@ def test_to_markdown_safe_keeps_refs_and_none_headline():
     assert out.themes == ["t"]
     assert out.risks == [f"{WORD_JOINER}@{WORD_JOINER}bob"]
 
+
+
+def test_autolinks_and_escapes_read_as_a_reader_sees_them():
+    """Parsed as CommonMark: `<url>` is a link (kept when it is the org's), and a backslash
+    escape or an entity is the character it shows."""
+    assert safe_text("see <https://github.com/acme/api>.") == "see <https://github.com/acme/api>."
+    assert safe_text("3\\_000 lines &amp; more") == "3\\_000 lines \\& more"
+    assert safe_text("[![i](https://x.example/i.png)](https://github.com/acme/web2)") == (
+        "[i](https://github.com/acme/web2)"
+    )
+
+
+_MD_ALPHABET = st.sampled_from(
+    ["[", "]", "(", ")", "<", ">", "!", "*", "_", "`", "|", "#", "-", ">", "\n", " ", "\\",
+     "&amp;", "https://github.com/acme/web2", "https://evil.example/x", "www.x.example",
+     "javascript:alert(1)", "<b>", "</b>", "<script>", "@bob", "a", "7", "~~~", "```", "1."]
+)  # fmt: skip
+_ALLOWED = re.compile(r"^https://github\.com/acme/(web2|api)(/(pull|issues)/\d+)?/?$")
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.lists(_MD_ALPHABET, min_size=1, max_size=30).map("".join).filter(str.strip))
+def test_safe_text_is_one_inert_paragraph(text: str) -> None:
+    """Whatever the model writes: one paragraph (or nothing), no HTML, no image, no mention,
+    links only to the org's repositories."""
+    out = safe_text(text)
+    tokens = MarkdownIt("commonmark").enable("table").parse(out)
+    assert [t.type for t in tokens] in ([], ["paragraph_open", "inline", "paragraph_close"])
+    children = [c for t in tokens for c in t.children or []]
+    assert not [c for c in children if c.type in ("html_inline", "image")]
+    hrefs = [str(c.attrs["href"]) for c in children if c.type == "link_open"]
+    assert all(_ALLOWED.match(h) for h in hrefs), hrefs
+    shown = "".join(c.content for c in children if c.type == "text")
+    assert not re.search(f"(?<!{WORD_JOINER})@", shown)
 
 # --- prompts -------------------------------------------------------------------------------
 

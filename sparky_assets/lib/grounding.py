@@ -54,6 +54,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from sparky_assets.lib.sanitize import md_text, plain_text
@@ -435,26 +437,73 @@ def ground(insights: LlmInsights, facts: FactIndex) -> GroundingResult:
 
 # --- markdown output -----------------------------------------------------------------------
 
-_HTML_TAG = re.compile(r"<!--.*?(?:-->|$)|</?[A-Za-z][^<>]*>", re.S)
-_BLOCK_LINE = re.compile(r"^\s*(?:`{3,}|~{3,}).*$|^\s*[-=*_:|\s]{3,}$")  # fences, hr, separators
-_BLOCK_PREFIX = re.compile(r"^\s*(?:>\s*)*(?:#{1,6}(?=\s|$)|[-*+](?=\s)|\d{1,9}[.)](?=\s))?\s*")
-_MD_LINK = re.compile(r"!?\[(?P<text>[^\[\]]*)\]\((?P<url>[^()\s]*)(?:\s+\"[^\"]*\")?\)")
+_HTML_TAG = re.compile(r"<!--.*?(?:-->|$)|</?[A-Za-z][^<>]*>", re.S)  # HTML, not markdown
 _BARE_URL = re.compile(r"\b(?i:https?://|www\.)[^\s<>\[\]()]+")
-_LINK_OR_URL = re.compile(f"{_MD_LINK.pattern}|{_BARE_URL.pattern}")
+# CommonMark with GFM tables, as the digests are read (markdown-it-py): the model's text is
+# parsed as a reader's renderer would parse it, then rebuilt from its text.
+_MARKDOWN = MarkdownIt("commonmark").enable("table")
+_MARKERS = frozenset(
+    {"em_open", "em_close", "strong_open", "strong_close", "s_open", "s_close"}
+)  # emphasis: its markers are kept as text, and escaped
 
 
-def _flatten(text: str) -> str:
-    """One line of inline text: HTML tags and markdown block structure removed."""
-    text = _HTML_TAG.sub("", text)
-    lines = []
-    for line in text.splitlines():
-        if _BLOCK_LINE.match(line):
-            continue
-        line = _BLOCK_PREFIX.sub("", line, count=1)
-        if "|" in line:  # a table row: cells become " / "-separated text
-            line = " / ".join(c.strip() for c in line.strip().strip("|").split("|") if c.strip())
-        lines.append(line)
-    return plain_text(" ".join(lines))
+def _pipes(text: str) -> str:
+    """Pipes outside a table read as cell separators: "a | b" is "a / b"."""
+    if "|" not in text:
+        return text
+    lead = " " if text[:1].isspace() else ""
+    trail = " " if text[-1:].isspace() else ""
+    return lead + " / ".join(c.strip() for c in text.split("|") if c.strip()) + trail
+
+
+def _inline_pieces(children: list[Token]) -> list[tuple[str, str | None]]:
+    """Inline tokens as (text, link target) pieces: a target only for a link's text (an
+    autolink's text is its address)."""
+    out: list[tuple[str, str | None]] = []
+    link: tuple[int, str, bool] | None = None  # where its text starts, target, autolink
+    for tok in children:
+        if tok.type == "text":
+            out.append((_pipes(tok.content), None))
+        elif tok.type in ("softbreak", "hardbreak"):
+            out.append((" ", None))
+        elif tok.type == "code_inline":
+            out.append((tok.markup + tok.content + tok.markup, None))
+        elif tok.type in _MARKERS:
+            out.append((tok.markup, None))
+        elif tok.type == "image":  # never an image: its alternative text
+            out.append((tok.content, None))
+        elif tok.type == "link_open":
+            link = (len(out), str(tok.attrGet("href") or ""), tok.markup == "autolink")
+        elif tok.type == "link_close" and link is not None:
+            at, href, auto = link
+            label = "".join(text for text, _ in out[at:])
+            out[at:] = [(href if auto else label, href)]
+            link = None
+        # html_inline: dropped (raw HTML never reaches the page)
+    return out
+
+
+def _pieces(text: str) -> list[tuple[str, str | None]]:
+    """The model's text as one line of (text, link target) pieces: block structure (headings,
+    lists, quotes, fences, rules) flattened to its text, table cells joined by " / ", raw HTML
+    dropped."""
+    out: list[tuple[str, str | None]] = []
+    cells = 0
+    for tok in _MARKDOWN.parse(text):
+        if tok.type == "inline":
+            out += _inline_pieces(tok.children or [])
+        elif tok.type in ("fence", "code_block"):
+            out.append((f" {tok.content} ", None))
+        elif tok.type == "html_block":
+            out.append((f" {_HTML_TAG.sub('', tok.content)} ", None))
+        elif tok.type == "tr_open":
+            cells = 0
+        elif tok.type in ("th_open", "td_open"):
+            out.append((" / " if cells else " ", None))
+            cells += 1
+        else:  # the opening or closing of a block, a rule
+            out.append((" ", None))
+    return out
 
 
 def _md_piece(text: str) -> str:
@@ -481,21 +530,33 @@ def _safe_inline(text: str, *, org: str, repos: set[str]) -> str:
         m = link_ok.match(url)
         return url if m and m.group("repo").lower() in allowed else None
 
-    out: list[str] = []
-    pos = 0
-    text = _flatten(text)
-    for m in _LINK_OR_URL.finditer(text):
-        out.append(_md_piece(text[pos : m.start()]))
-        if m.group("url") is not None:  # markdown link or image: keep its text
-            label, url = m.group("text"), allowed_url(m.group("url"))
-            shown = md_text(label or m.group("url"))
-            out.append(f"[{shown}]({url})" if url and not m.group().startswith("!") else shown)
-        else:
+    def plain(text: str) -> str:
+        """Text with its bare URLs: a URL to the org's repositories is an autolink."""
+        out, pos = [], 0
+        for m in _BARE_URL.finditer(text):
+            out.append(_md_piece(text[pos : m.start()]))
             url = allowed_url(m.group())
             out.append(f"<{url}>" if url else md_text(m.group()))
-        pos = m.end()
-    out.append(_md_piece(text[pos:]))
-    return "".join(out).strip()
+            pos = m.end()
+        out.append(_md_piece(text[pos:]))
+        return "".join(out)
+
+    out: list[str] = []
+    run: list[str] = []  # adjacent text pieces, joined before escaping
+    for piece, target in _pieces(text):
+        if target is None:
+            run.append(piece)
+            continue
+        out.append(plain("".join(run)))
+        run = []
+        url = allowed_url(target)
+        shown = md_text(piece or target)
+        if url and piece == target:  # an autolink, or a link that shows its own address
+            out.append(f"<{url}>")
+        else:
+            out.append(f"[{shown}]({url})" if url else shown)
+    out.append(plain("".join(run)))
+    return " ".join("".join(out).split())
 
 
 _I = TypeVar("_I", LlmInsights, GroundedInsights)
