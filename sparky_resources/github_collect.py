@@ -487,30 +487,30 @@ def collect_window(
         except GitHubError as exc:
             window.coverage.append(EntityCoverage(entity, None, "failed", error=str(exc)))
             continue
+        parse, own_events = _ITEM_KINDS[kind]
         kept = 0
         for node in nodes:
             repo = (node.get("repository") or {}).get("name", "")
             if not keep(repo):
                 continue
-            if kind == "pr":
-                pr = parse_pull_request_node(node, bots)
-                events = [*pull_request_events(pr), *comment_times(node)]
-                if active_in(events, start, end):
-                    window.pull_requests.append(pr)
-                    window.events[("pr", pr.repo, pr.number)] = events
-                    kept += 1
-            else:
-                issue = parse_issue_node(node, bots)
-                events = [*issue_events(issue), *comment_times(node)]
-                if active_in(events, start, end):
-                    window.issues.append(issue)
-                    window.events[("issue", issue.repo, issue.number)] = events
-                    kept += 1
+            record = parse(node, bots)
+            events = [*own_events(record), *comment_times(node)]
+            if active_in(events, start, end):
+                getattr(window, entity).append(record)
+                window.events[(kind, record.repo, record.number)] = events
+                kept += 1
         window.coverage.append(EntityCoverage(entity, None, "ok", kept))
     scope.per_repository(window, "releases", repos, scope.releases)
     ends = [e for e in day_ends if e <= now]
     window.add_backlog(collect_backlog(client, org, ends, selected=selected), "github-graphql")
     return window
+
+
+# A search stream's parser and the events of what it parsed, per kind.
+_ITEM_KINDS: dict[str, tuple[Callable[..., Any], Callable[[Any], list[str]]]] = {
+    "pr": (parse_pull_request_node, pull_request_events),
+    "issue": (parse_issue_node, issue_events),
+}
 
 
 def _everything(name: str) -> bool:
