@@ -9,6 +9,12 @@ their Monday; months by their first day (Dagster's default keys, written `YYYY-M
 first week and month are the ones that contain `start_date`: their days before it have no
 daily partition, which the window's metrics state ("days collected") rather than hide.
 
+These are the only configuration Dagster needs when the definitions load: everything a run
+needs comes through resources. `OrgPartitions.from_config` builds them for any config, so a
+test builds the whole graph for another timezone in process (`build_definitions`). The window
+arithmetic itself lives in `sparky_resources/clock.py`; these definitions agree with it
+(tests/test_clock.py).
+
 "Today" is always the org's today (`[sparky].timezone`), never the machine's: every helper
 here takes an optional `now` (an aware instant) so tests and reruns can pin the clock.
 """
@@ -17,11 +23,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 
 import dagster as dg
 
-from sparky_assets.lib.daily import DAY_FORMAT
-from sparky_resources.config import SparkyConfig, get_config
+from sparky_resources import clock
+from sparky_resources.clock import DAY_FORMAT, Period
+from sparky_resources.config import SparkyConfig
 
 _KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -36,10 +44,8 @@ def build_daily_partitions(config: SparkyConfig) -> dg.DailyPartitionsDefinition
 
 
 def build_weekly_partitions(config: SparkyConfig) -> dg.WeeklyPartitionsDefinition:
-    start = config.sparky.start_date
-    monday = start - dt.timedelta(days=start.weekday())
     return dg.WeeklyPartitionsDefinition(
-        start_date=monday.strftime(DAY_FORMAT),
+        start_date=clock.key_of("weekly", config.sparky.start_date),
         timezone=config.sparky.timezone,
         fmt=DAY_FORMAT,
         day_offset=1,
@@ -48,23 +54,39 @@ def build_weekly_partitions(config: SparkyConfig) -> dg.WeeklyPartitionsDefiniti
 
 
 def build_monthly_partitions(config: SparkyConfig) -> dg.MonthlyPartitionsDefinition:
-    first = config.sparky.start_date.replace(day=1)
     return dg.MonthlyPartitionsDefinition(
-        start_date=first.strftime(DAY_FORMAT),
+        start_date=clock.key_of("monthly", config.sparky.start_date),
         timezone=config.sparky.timezone,
         fmt=DAY_FORMAT,
         end_offset=1,
     )
 
 
+@dataclass(frozen=True)
+class OrgPartitions:
+    """The three partitions definitions of one config, and its timezone."""
+
+    daily: dg.DailyPartitionsDefinition
+    weekly: dg.WeeklyPartitionsDefinition
+    monthly: dg.MonthlyPartitionsDefinition
+    timezone: str
+
+    @classmethod
+    def from_config(cls, config: SparkyConfig) -> OrgPartitions:
+        return cls(
+            daily=build_daily_partitions(config),
+            weekly=build_weekly_partitions(config),
+            monthly=build_monthly_partitions(config),
+            timezone=config.sparky.timezone,
+        )
+
+    def of(self, period: Period) -> dg.TimeWindowPartitionsDefinition:
+        return {"daily": self.daily, "weekly": self.weekly, "monthly": self.monthly}[period]
+
+
 def org_today(config: SparkyConfig, now: dt.datetime | None = None) -> dt.date:
     """Today in the org's timezone: the last daily partition (`end_offset=1`)."""
-    if now is None:
-        now = dt.datetime.now(dt.UTC)
-    elif now.tzinfo is None or now.utcoffset() is None:
-        # A naive time would be read in the machine's timezone, which is what this avoids.
-        raise ValueError(f"now must carry a UTC offset, got {now.isoformat()}")
-    return now.astimezone(config.tz).date()
+    return clock.local_date(now or dt.datetime.now(dt.UTC), config.tz)
 
 
 def recent_range(
@@ -106,30 +128,14 @@ def check_partition_key(config: SparkyConfig, key: str, now: dt.datetime | None 
     return key
 
 
-daily_partitions = build_daily_partitions(get_config())
-weekly_partitions = build_weekly_partitions(get_config())
-monthly_partitions = build_monthly_partitions(get_config())
-PERIODS: dict[str, dg.TimeWindowPartitionsDefinition] = {
-    "daily": daily_partitions,
-    "weekly": weekly_partitions,
-    "monthly": monthly_partitions,
-}
-ORG_TZ = get_config().tz
-
-
 def window_day_range(
     config: SparkyConfig, period: str, key: str, now: dt.datetime | None = None
 ) -> tuple[str, str]:
     """The daily partitions of the weekly or monthly window `key`: its first and last day,
     clamped to start_date ... today. One line (ValueError) when the key or window is wrong."""
-    from sparky_assets.lib.window import window_dates
-
     if period not in ("weekly", "monthly"):
         raise ValueError(f"period must be weekly or monthly, got {period!r}")
-    try:
-        first, after = window_dates(period, key)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise ValueError(str(exc)) from None
+    first, after = clock.window_dates(period, key)  # type: ignore[arg-type]
     today = org_today(config, now)
     lo = max(first, config.sparky.start_date)
     hi = min(after - dt.timedelta(days=1), today)

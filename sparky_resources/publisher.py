@@ -269,6 +269,9 @@ class GitPublisherResource(dg.ConfigurableResource):
     subdir: str = ""
     max_push_attempts: int = 3
     timeout_s: float = DEFAULT_TIMEOUT_S
+    # For an https remote: a Dagster `EnvVar(SPARKY_PUBLISH_TOKEN)` in the definitions, read at
+    # run time, never a value in the config (no run or snapshot stores it).
+    token: str | None = None
 
     # --- public --------------------------------------------------------------------------
 
@@ -283,8 +286,10 @@ class GitPublisherResource(dg.ConfigurableResource):
                 f"remote {redact(self.remote)!r} carries credentials; use a URL without "
                 f"user:token@ and set {TOKEN_ENV} in the environment"
             )
-        try:  # read once, here; the inherited variable itself never reaches git
-            token = secrets.read_secret(TOKEN_ENV) if _uses_token(self.remote) else None
+        try:  # checked once, here; the inherited variable itself never reaches git
+            token = (
+                secrets.clean_secret(TOKEN_ENV, self.token) if _uses_token(self.remote) else None
+            )
         except secrets.SecretError as exc:
             raise PublishError(str(exc)) from None
         if self.push and not self.remote:
@@ -495,9 +500,15 @@ def publisher_from_config(cfg: SparkyConfig) -> GitPublisherResource | None:
     if target is None:
         return None
     p = cfg.publish
+    remote = cfg.publish_remote
     return GitPublisherResource(
         work_tree=str(target),
-        remote=cfg.publish_remote,
+        remote=remote,
+        # Only when set (checked here, at load, in one line): unset, a public remote is read and
+        # pushed without one, as before.
+        token=dg.EnvVar(TOKEN_ENV)
+        if _uses_token(remote) and secrets.read_secret(TOKEN_ENV)
+        else None,
         branch=p.branch,
         push=p.push,
         author_name=p.author_name,

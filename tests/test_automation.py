@@ -15,10 +15,15 @@ import dagster as dg
 import pytest
 from fakes.github_org import build_org
 from fakes.github_server import FakeGitHub
+from sparky_defs import session_org
 
 from sparky_assets.definitions import defs as load_defs
 from sparky_assets.defs import automation
+from sparky_assets.partitions import OrgPartitions
+from sparky_resources import clock
+from sparky_resources.config import get_config
 from sparky_resources.github_collect import GitHubResource
+from sparky_resources.store import DataStore
 
 NY = ZoneInfo("America/New_York")
 
@@ -38,7 +43,7 @@ NY = ZoneInfo("America/New_York")
     ],
 )
 def test_ended_window_is_the_one_that_just_ended(period: str, moment, key: str) -> None:
-    assert automation.ended_window(period, moment) == key
+    assert clock.window_ended_at(period, moment, NY).key == key
 
 
 def test_each_schedule_requests_the_window_that_just_ended() -> None:
@@ -82,9 +87,7 @@ def broken() -> None:
 
 
 def test_a_failed_run_is_recorded_as_one_alert_line(tmp_path: Path, monkeypatch) -> None:
-    config = automation.get_config()
-    moved = config.model_copy(update={"base_dir": tmp_path})
-    monkeypatch.setattr(automation, "get_config", lambda: moved)
+    store = DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "output"))
     with dg.instance_for_test() as instance:
         result = dg.materialize([broken], instance=instance, raise_on_error=False)
         assert not result.success
@@ -100,7 +103,9 @@ def test_a_failed_run_is_recorded_as_one_alert_line(tmp_path: Path, monkeypatch)
             dagster_run=run,
             dagster_event=failure.dagster_event,
         ).for_run_failure()
-        automation.record_run_failures._run_status_sensor_fn(context)
+        automation.record_run_failures._run_status_sensor_fn(
+            context, store=store, org=session_org()
+        )
     (path,) = (tmp_path / "data" / "alerts").glob("*.jsonl")
     (line,) = path.read_text().splitlines()
     alert = json.loads(line)
@@ -120,9 +125,8 @@ def test_every_schedule_is_built_on_its_partitioned_job_and_asks_for_the_ended_w
     never the current (partial) one that `end_offset=1` makes the job's last partition."""
     from dagster._core.remote_representation.external_data import RepositorySnap
 
-    from sparky_assets.partitions import PERIODS
-
     defs = load_defs()
+    parts = OrgPartitions.from_config(get_config())
     snapshot = RepositorySnap.from_def(defs.get_repository_def())
     partition_sets = {p.name: p.job_name for p in snapshot.partition_sets}
     ticks = {
@@ -134,13 +138,13 @@ def test_every_schedule_is_built_on_its_partitioned_job_and_asks_for_the_ended_w
         schedule = defs.resolve_schedule_def(f"{period}_digest_schedule")
         job = defs.resolve_job_def(schedule.job_name)
         assert job.name == f"{period}_digest_job"
-        assert job.partitions_def == PERIODS[period], period
+        assert job.partitions_def == parts.of(period), period
         assert partition_sets[f"{job.name}_partition_set"] == job.name
         context = dg.build_schedule_context(
             scheduled_execution_time=when, repository_def=defs.get_repository_def()
         )
         (request,) = schedule.evaluate_tick(context).run_requests
-        key = automation.ended_window(period, when)
+        key = clock.window_ended_at(period, when, NY).key
         assert request.partition_key == key and request.run_key == f"{period}-{key}"
         with dg.partition_loading_context(effective_dt=when):
             keys = job.partitions_def.get_partition_keys()
@@ -157,20 +161,24 @@ def test_new_repositories_are_noticed_once(tmp_path: Path) -> None:
             token="ghp_autoTOKENnotreal0123456789abcdefgh",
         )
         sensor = automation.notice_new_repositories
-        first = sensor(dg.build_sensor_context(cursor=None), github=github)
+        first = sensor(dg.build_sensor_context(cursor=None), github=github, org=session_org())
         assert (
             not first.run_requests
             and "first look: 6 repositories" in first.skip_reason.skip_message
         )
-        same = sensor(dg.build_sensor_context(cursor=first.cursor), github=github)
+        same = sensor(
+            dg.build_sensor_context(cursor=first.cursor), github=github, org=session_org()
+        )
         assert not same.run_requests
         # A repository the sensor has not seen (as if created since): it is named and today
         # is collected again.
         known = json.loads(first.cursor)
         gone = known.pop()
-        later = sensor(dg.build_sensor_context(cursor=json.dumps(known)), github=github)
+        later = sensor(
+            dg.build_sensor_context(cursor=json.dumps(known)), github=github, org=session_org()
+        )
         (request,) = later.run_requests
         assert request.tags["sparky/new_repositories"] == gone
         assert request.partition_key == dt.datetime.now(NY).date().isoformat()
-    off = sensor(dg.build_sensor_context(cursor=None), github=GitHubResource())
+    off = sensor(dg.build_sensor_context(cursor=None), github=GitHubResource(), org=session_org())
     assert not off.run_requests and "no [github].org" in off.skip_reason.skip_message

@@ -20,25 +20,28 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 from gitrepo import KnownHistory
+from sparky_defs import assets, check, session_org
 from test_pipeline import CHAIN, DAY, run
 
 from sparky_assets.defs.automation import automation_status
 from sparky_assets.defs.checks import (
     WindowRefs,
-    daily_metrics_match_raw,
-    daily_summary_grounded,
+    build_freshness_schedule,
     digest_freshness_job,
-    digest_freshness_schedule,
-    weekly_metrics_match_days,
     yesterday_digest_by_2am,
 )
-from sparky_assets.defs.collect import raw_commits, repositories
-from sparky_assets.defs.digests import daily_digest
-from sparky_assets.defs.insights import daily_insights
-from sparky_assets.defs.metrics import daily_metrics, weekly_metrics
 from sparky_assets.lib.sanitize import WORD_JOINER
+from sparky_resources.github_collect import GitHubResource
 from sparky_resources.ollama import OllamaResource
 from sparky_resources.store import DataStore
+
+raw_commits, repositories = assets("raw_commits", "repositories")
+(daily_digest,) = assets("daily_digest")
+(daily_insights,) = assets("daily_insights")
+daily_metrics, weekly_metrics = assets("daily_metrics", "weekly_metrics")
+daily_metrics_match_raw = check("daily_metrics", "commits_match_raw")
+weekly_metrics_match_days = check("weekly_metrics", "additive_figures_match_days")
+daily_summary_grounded = check("daily_digest", "summary_grounded")
 
 WEEK = "2024-06-03"  # a Monday
 WEEK_DAYS = [f"2024-06-{d:02d}" for d in range(3, 10)]
@@ -66,7 +69,12 @@ def only_checks(instance, tmp: Path, assets, selection, *, partition=None, tags=
     return dg.materialize(
         assets,
         selection=selection,
-        resources={"store": store(tmp), "ollama": OllamaResource(base_url="http://127.0.0.1:9")},
+        resources={
+            "store": store(tmp),
+            "ollama": OllamaResource(base_url="http://127.0.0.1:9"),
+            "org": session_org(),
+            "github": GitHubResource(),
+        },
         instance=instance,
         tags=run_tags,
         raise_on_error=False,
@@ -329,8 +337,8 @@ def test_freshness_check_and_its_schedule(instance, known: KnownHistory, tmp_pat
         assets=[daily_digest],
         asset_checks=[yesterday_digest_by_2am],
         jobs=[digest_freshness_job],
-        schedules=[digest_freshness_schedule],
-        resources={"store": store(tmp_path)},
+        schedules=[build_freshness_schedule("America/New_York")],
+        resources={"store": store(tmp_path), "org": session_org(), "github": GitHubResource()},
     )
     job = defs.resolve_job_def("digest_freshness_job")
     op = yesterday_digest_by_2am.node_def.name

@@ -400,9 +400,7 @@ def test_window_names_the_days_before_start_date(known: KnownHistory, tmp_path: 
 def test_sparky_help_describes_every_subcommand() -> None:
     from sparky_assets.cli import _parser
 
-    (commands,) = [
-        a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)
-    ]
+    (commands,) = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
     names = list(commands.choices)
     assert {"launch", "range", "digests", "check-partition", "window"} <= set(names)
     proc = subprocess.run(

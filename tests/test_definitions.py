@@ -94,9 +94,10 @@ def test_insights_assets_use_the_ollama_pool_retry_and_a_fallback_check(
 ) -> None:
     graph = defs.resolve_asset_graph()
     checks = graph.asset_check_keys
-    kinds = {"daily": dg.DailyPartitionsDefinition, **{
-        name.split("_")[0]: kind for name, kind in WINDOWS.items()
-    }}
+    kinds = {
+        "daily": dg.DailyPartitionsDefinition,
+        **{name.split("_")[0]: kind for name, kind in WINDOWS.items()},
+    }
     for period, kind in kinds.items():
         key = dg.AssetKey(f"{period}_insights")
         node = graph.get(key)
@@ -132,9 +133,7 @@ def test_publishing_is_a_job_and_a_stopped_sensor(defs: dg.Definitions) -> None:
         "published_digests",
     }
     graph = defs.resolve_asset_graph()
-    assert graph.get(dg.AssetKey("published_digests")).parent_keys == {
-        dg.AssetKey("digest_index")
-    }
+    assert graph.get(dg.AssetKey("published_digests")).parent_keys == {dg.AssetKey("digest_index")}
     # The session's sparky.toml has no [publish]: the resource says "not configured".
     assert (defs.resources or {})["publisher"].work_tree == ""
 

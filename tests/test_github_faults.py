@@ -19,6 +19,7 @@ from fakes.github_org import Org, build_org
 from fakes.github_server import GRAPHQL_TIMEOUT_MESSAGE, FakeGitHub
 from gitrepo import KnownHistory
 from pydantic import SecretStr
+from sparky_defs import assets, session_org
 
 from sparky_resources.github import GitHubClient, GitHubServerError, GitHubUnreachable
 from sparky_resources.github_collect import GitHubWindow, collect_window
@@ -174,8 +175,10 @@ def test_unreachable_github_fails_fast_and_small_and_the_clone_is_collected(
 ) -> None:
     import dagster as dg
 
-    from sparky_assets.defs.collect import raw_commits, repositories
-    from sparky_assets.defs.github import UNREACHABLE_TAG, github_activity
+    raw_commits, repositories = assets("raw_commits", "repositories")
+    from sparky_assets.defs.github import UNREACHABLE_TAG
+
+    (github_activity,) = assets("raw_pull_requests")
     from sparky_resources.github_collect import GitHubResource
     from sparky_resources.local_git import LocalGitResource
     from sparky_resources.store import DataStore
@@ -186,6 +189,7 @@ def test_unreachable_github_fails_fast_and_small_and_the_clone_is_collected(
     resources = {
         "github": GitHubResource(org="acme", api_url=url, token=TOKEN),
         "local_git": LocalGitResource(repos=[str(known.path)]),
+        "org": session_org(),
         "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
     }
     capfd.readouterr()

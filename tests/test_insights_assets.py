@@ -29,27 +29,29 @@ from fakes.github_org import Org, build_org
 from fakes.github_server import FakeGitHub
 from fakes.ollama_answers import INJECTED, facts_of, grounded_answer, hostile_answer
 from fakes.ollama_server import FakeOllama
+from sparky_defs import assets, session_org
 
-from sparky_assets.defs import digests as digests_defs
-from sparky_assets.defs import insights as insights_defs
-from sparky_assets.defs.collect import raw_commits, repositories
-from sparky_assets.defs.digests import daily_digest, digest_index, monthly_digest, weekly_digest
-from sparky_assets.defs.github import github_activity
-from sparky_assets.defs.identity import contributors
-from sparky_assets.defs.insights import (
-    daily_insights,
-    insights_asset,
-    monthly_insights,
-    weekly_insights,
-)
-from sparky_assets.defs.metrics import daily_metrics, monthly_metrics, weekly_metrics
-from sparky_assets.defs.publish import publish_new_digests, published_digests
-from sparky_resources.config import get_config
+from sparky_assets.defs.insights import insights_asset
+from sparky_assets.defs.publish import publish_new_digests
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.ollama import OllamaResource
 from sparky_resources.publisher import GitPublisherResource
 from sparky_resources.store import DataStore
+
+raw_commits, repositories = assets("raw_commits", "repositories")
+daily_digest, digest_index, monthly_digest, weekly_digest = assets(
+    "daily_digest", "digest_index", "monthly_digest", "weekly_digest"
+)
+(github_activity,) = assets("raw_pull_requests")
+(contributors,) = assets("contributors")
+daily_insights, monthly_insights, weekly_insights = assets(
+    "daily_insights", "monthly_insights", "weekly_insights"
+)
+daily_metrics, monthly_metrics, weekly_metrics = assets(
+    "daily_metrics", "monthly_metrics", "weekly_metrics"
+)
+(published_digests,) = assets("published_digests")
 
 TOKEN = "ghp_insightsTOKENnotreal0123456789abcd"
 MODEL = "qwen2.5-coder:1.5b"
@@ -57,6 +59,7 @@ WEEK = "2024-06-03"
 DAYS = [f"2024-06-0{d}" for d in range(3, 10)]
 MONTH = "2024-06-01"
 CHAT = "POST /api/chat"
+FAST_RETRY = dg.RetryPolicy(max_retries=2, delay=0.05)
 
 
 def _range(first: str, last: str) -> dict[str, str]:
@@ -103,6 +106,7 @@ class World:
             ),
             "local_git": LocalGitResource(repos=[]),
             "store": self.store(data),
+            "org": session_org(),
             "ollama": ollama,
             "publisher": publisher or GitPublisherResource(work_tree=""),
         }
@@ -122,18 +126,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """June 2024 collected (the org is active June 3-9) and measured; nothing worded yet."""
     org = build_org(repos=10, active=4, day=WEEK, days=7, tz="America/New_York", seed=5)
     root = tmp_path_factory.mktemp("insights")
-    # sparky.toml names the org (the session's config has none): links in the text go to it.
-    config = get_config()
-    named = config.model_copy(
-        update={"github": config.github.model_copy(update={"org": org.login})}
-    )
-    with (
-        FakeGitHub(org) as server,
-        dg.instance_for_test() as instance,
-        pytest.MonkeyPatch.context() as patch,
-    ):
-        for module in (insights_defs, digests_defs):
-            patch.setattr(module, "get_config", lambda: named)
+    # The GitHub resource names the org (the session's config has none): links go to it.
+    with FakeGitHub(org) as server, dg.instance_for_test() as instance:
         w = World(org, root, server, instance)
         off = OllamaResource(base_url="http://127.0.0.1:9")
         collect = [github_activity, repositories, raw_commits, contributors, daily_metrics]
@@ -336,7 +330,11 @@ def test_a_missing_model_falls_back_with_the_pull_command(world: World) -> None:
 
 def test_a_slow_model_is_retried_by_the_step_then_falls_back(world: World) -> None:
     data = world.fork("slow")
-    fast_retry = insights_asset("daily", retry_policy=dg.RetryPolicy(max_retries=2, delay=0.05))
+    fast_retry = insights_asset(
+        "daily",
+        daily_insights.partitions_def,
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=0.05),
+    )
     day = DAYS[1]
     with FakeOllama(answer_fn=grounded_answer, slow_chat=5.0) as fake:
         world.materialize([fast_retry], _range(day, day), ollama(fake, timeout_s=0.3), data)
@@ -349,7 +347,11 @@ def test_a_slow_model_is_retried_by_the_step_then_falls_back(world: World) -> No
 
 def test_a_transient_server_error_is_retried_and_the_answer_used(world: World) -> None:
     data = world.fork("flaky")
-    fast_retry = insights_asset("daily", retry_policy=dg.RetryPolicy(max_retries=2, delay=0.05))
+    fast_retry = insights_asset(
+        "daily",
+        daily_insights.partitions_def,
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=0.05),
+    )
     day = DAYS[2]
     # Health passes; the chat answers 500 once (the client does not retry: max_retries 0), so
     # the step raises for its RetryPolicy, and the second attempt gets the answer.
@@ -360,15 +362,11 @@ def test_a_transient_server_error_is_retried_and_the_answer_used(world: World) -
     assert insights["writer"] == "ollama" and insights["llm_calls"] == 1
 
 
-def test_switched_off_the_llm_is_never_asked_and_the_check_passes(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_switched_off_the_llm_is_never_asked_and_the_check_passes(world: World) -> None:
     data = world.fork("off")
-    config = insights_defs.get_config()
-    off = config.model_copy(update={"llm": config.llm.model_copy(update={"enabled": False})})
-    monkeypatch.setattr(insights_defs, "get_config", lambda: off)
     with FakeOllama(answer_fn=grounded_answer) as fake:
-        result = world.materialize([monthly_insights], _range(MONTH, MONTH), ollama(fake), data)
+        off = ollama(fake, enabled=False)
+        result = world.materialize([monthly_insights], _range(MONTH, MONTH), off, data)
         assert fake.requests == []  # not even a health check
     insights = _insights(data, "monthly", MONTH)
     assert insights["writer"] == "deterministic"

@@ -19,6 +19,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 from dagster_shared.record import replace
+from sparky_defs import session_org
 
 from sparky_assets.definitions import defs as load_defs
 from sparky_resources.github_collect import GitHubResource
@@ -83,6 +84,7 @@ def runner(tmp_path_factory: pytest.TempPathFactory, session_root: Path):
                 repos=[str(session_root / "known")], cache_dir=str(root / "data/cache/git")
             ),
             "github": GitHubResource(),  # no org: local clones only
+            "org": session_org(),
             "store": DataStore(data_dir=str(root / "data"), output_dir=str(root / "output")),
             "ollama": OllamaResource(base_url="http://127.0.0.1:9"),  # refused: offline
             "publisher": GitPublisherResource(work_tree=""),

@@ -141,9 +141,7 @@ def test_an_offset_out_of_pythons_range_is_windowed_by_the_epoch(tmp_path: Path)
     other.write("b.txt", "y\n")
     fine = other.commit("fine", ALICE, "2024-06-03T09:00:00+00:00")
 
-    result = LocalGitResource(repos=[str(r.path), str(other.path)]).collect(
-        *utc_day("2024-06-03")
-    )
+    result = LocalGitResource(repos=[str(r.path), str(other.path)]).collect(*utc_day("2024-06-03"))
     assert not result.failed
     by_sha = {c.sha: c for c in result.commits}
     assert set(by_sha) == {base, odd, fine}
@@ -306,9 +304,7 @@ def test_a_slow_git_times_out_with_a_clear_error(
     wrapper.write_text(f'#!/bin/sh\nsleep 5\nexec {real_git} "$@"\n', encoding="utf-8")
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    result = LocalGitResource(repos=[str(r.path)], timeout_s=0.5).collect(
-        *utc_day("2024-06-03")
-    )
+    result = LocalGitResource(repos=[str(r.path)], timeout_s=0.5).collect(*utc_day("2024-06-03"))
     (cov,) = result.coverage
     assert cov.status == "failed" and cov.repo == "slow"
     assert "took longer than 0.5 s" in (cov.error or "")
@@ -364,17 +360,13 @@ def test_the_listing_cache_extends_incrementally_and_survives_force_pushes(
     # A new commit dated before the cached ones (a skewed clock) extends the cache too.
     r.write("d.txt", "d\n")
     skewed = r.commit("skewed", ALICE, "2024-06-03T08:00:00+00:00")
-    assert sorted(_read_with_cache(r.path, cache, "2024-06-03")) == sorted(
-        [first, third, skewed]
-    )
+    assert sorted(_read_with_cache(r.path, cache, "2024-06-03")) == sorted([first, third, skewed])
     header = json.loads(cached.read_bytes().partition(b"\n")[0])
     assert header["count"] == 3 and header["tips"] == [skewed]
 
     # A corrupt cache file is read as no cache.
     cached.write_bytes(b"{not json\n")
-    assert sorted(_read_with_cache(r.path, cache, "2024-06-03")) == sorted(
-        [first, third, skewed]
-    )
+    assert sorted(_read_with_cache(r.path, cache, "2024-06-03")) == sorted([first, third, skewed])
 
 
 def test_runner_uses_the_configured_path_even_with_git_dir_set(

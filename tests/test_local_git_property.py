@@ -39,8 +39,9 @@ _COMMIT = st.fixed_dictionaries(
         "email": _IDENT,
         "committer": _IDENT,
         "subject": _TEXT.map(lambda t: f"s{t}s"),
-        "files": st.dictionaries(_FILE, st.integers(min_value=0, max_value=5), min_size=1,
-                                 max_size=3),
+        "files": st.dictionaries(
+            _FILE, st.integers(min_value=0, max_value=5), min_size=1, max_size=3
+        ),
         "epoch": st.integers(min_value=86_400, max_value=4_000_000_000),  # git: local time >= 0
         "offset": st.sampled_from(["+0000", "-0430", "+0545", "+1400", "-1200", "+0100"]),
     }
@@ -48,18 +49,27 @@ _COMMIT = st.fixed_dictionaries(
 
 
 def _git(path: Path, *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None):
-    full = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
-            **(env or {})}
-    return subprocess.run(["git", "-C", str(path), *args], input=stdin, capture_output=True,
-                          check=True, env=full).stdout
+    full = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        **(env or {}),
+    }
+    return subprocess.run(
+        ["git", "-C", str(path), *args], input=stdin, capture_output=True, check=True, env=full
+    ).stdout
 
 
 def _ident(raw: bytes) -> tuple[str, str, int, str]:
     """`NAME <EMAIL> EPOCH OFFSET` from a commit object's author/committer line."""
     m = re.fullmatch(rb"(.*) <(.*)> (-?\d+) ([+-]\d{4})", raw, re.DOTALL)
     assert m, raw
-    return (m.group(1).decode("utf-8", "replace"), m.group(2).decode("utf-8", "replace"),
-            int(m.group(3)), m.group(4).decode())
+    return (
+        m.group(1).decode("utf-8", "replace"),
+        m.group(2).decode("utf-8", "replace"),
+        int(m.group(3)),
+        m.group(4).decode(),
+    )
 
 
 def _numstat(path: Path, sha: str) -> tuple[int, int]:
@@ -84,10 +94,23 @@ def test_any_text_git_accepts_comes_through_as_data(commits: list[dict]) -> None
                 )
             _git(repo, "add", "-A")
             date = f"@{c['epoch']} {c['offset']}"
-            _git(repo, "commit", "-q", "--allow-empty", "--cleanup=verbatim", "-m", c["subject"],
-                 env={"GIT_AUTHOR_NAME": c["name"], "GIT_AUTHOR_EMAIL": c["email"],
-                      "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_NAME": c["committer"],
-                      "GIT_COMMITTER_EMAIL": c["email"], "GIT_COMMITTER_DATE": date})
+            _git(
+                repo,
+                "commit",
+                "-q",
+                "--allow-empty",
+                "--cleanup=verbatim",
+                "-m",
+                c["subject"],
+                env={
+                    "GIT_AUTHOR_NAME": c["name"],
+                    "GIT_AUTHOR_EMAIL": c["email"],
+                    "GIT_AUTHOR_DATE": date,
+                    "GIT_COMMITTER_NAME": c["committer"],
+                    "GIT_COMMITTER_EMAIL": c["email"],
+                    "GIT_COMMITTER_DATE": date,
+                },
+            )
             written.append((_git(repo, "rev-parse", "HEAD").decode().strip(), c))
 
         records = {r.sha: r for r in read_commits(repo)}

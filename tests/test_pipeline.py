@@ -21,15 +21,17 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 from gitrepo import ALICE, KnownHistory, Repo
+from sparky_defs import assets, session_org
 
-from sparky_assets.defs.collect import raw_commits, repositories
-from sparky_assets.defs.digests import daily_digest
-from sparky_assets.defs.insights import daily_insights
-from sparky_assets.defs.metrics import daily_metrics
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.ollama import OllamaResource
 from sparky_resources.store import DataStore
+
+raw_commits, repositories = assets("raw_commits", "repositories")
+(daily_digest,) = assets("daily_digest")
+(daily_insights,) = assets("daily_insights")
+(daily_metrics,) = assets("daily_metrics")
 
 CHAIN = [repositories, raw_commits, daily_metrics, daily_insights, daily_digest]
 DAY = "2024-06-03"
@@ -62,6 +64,7 @@ def run(instance, repos, tmp: Path, *, assets=CHAIN, partition=DAY, tags=None, o
             repos=[str(r) for r in repos], cache_dir=str(tmp / "data/cache/git")
         ),
         "github": GitHubResource(),  # not configured: local clones only
+        "org": session_org(),
         "store": DataStore(data_dir=str(tmp / "data"), output_dir=str(tmp / "output")),
         # Nothing listens on the discard port: the deterministic writer writes, as offline.
         "ollama": OllamaResource(base_url="http://127.0.0.1:9"),

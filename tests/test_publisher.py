@@ -261,9 +261,9 @@ def test_token_never_reaches_errors_or_the_git_dir(
     files = output(tmp_path / "out", {"daily/a.md": "1\n"})
 
     with pytest.raises(PublishError) as excinfo:
-        publisher(site.path, "https://127.0.0.1:9/x.git", push=True, timeout_s=30).publish(
-            files, "digest: daily a"
-        )
+        publisher(
+            site.path, "https://127.0.0.1:9/x.git", push=True, timeout_s=30, token=TOKEN
+        ).publish(files, "digest: daily a")
     with pytest.raises(PublishError) as with_userinfo:
         publisher(site.path, f"https://user:{TOKEN}@127.0.0.1:9/x.git").publish(files, "d")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster_shared.record import replace
+from sparky_defs import session_org
 
 from sparky_assets.definitions import defs as load_defs
 from sparky_resources.github_collect import GitHubResource
@@ -65,6 +66,7 @@ def quiet_run(tmp_path_factory: pytest.TempPathFactory, session_root: Path):
                     repos=[str(session_root / "known")], cache_dir=str(data / "cache" / "git")
                 ),
                 "github": GitHubResource(),  # no org: local clones only
+                "org": session_org(),
                 "store": DataStore(data_dir=str(data), output_dir=str(output)),
                 "ollama": OllamaResource(base_url="http://127.0.0.1:9"),  # refused: offline
                 "publisher": GitPublisherResource(work_tree=""),

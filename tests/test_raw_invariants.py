@@ -18,6 +18,7 @@ from typing import Any
 from fakes.github_org import build_org
 from fakes.github_server import FakeGitHub
 from gitrepo import KnownHistory
+from sparky_defs import assets, session_org
 
 TOKEN = "ghp_invariantsTOKENnotreal012345"
 DAY = "2024-06-03"
@@ -67,8 +68,8 @@ def test_every_raw_file_holds_each_key_once_after_faults(
 ) -> None:
     import dagster as dg
 
-    from sparky_assets.defs.collect import raw_commits, repositories
-    from sparky_assets.defs.github import github_activity
+    raw_commits, repositories = assets("raw_commits", "repositories")
+    (github_activity,) = assets("raw_pull_requests")
     from sparky_resources.github_collect import GitHubResource
     from sparky_resources.local_git import LocalGitResource
     from sparky_resources.store import DataStore
@@ -102,6 +103,7 @@ def test_every_raw_file_holds_each_key_once_after_faults(
                 backoff_s=0.01,  # the retries' waits are not what is tested here
             ),
             "local_git": LocalGitResource(repos=[str(known.path)]),
+            "org": session_org(),
             "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
         }
 

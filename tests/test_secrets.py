@@ -30,6 +30,7 @@ import pytest
 from fakes.github_org import Org, build_org
 from fakes.github_server import FakeGitHub
 from pydantic import SecretStr
+from sparky_defs import assets, session_org
 
 from sparky_resources import secrets
 from sparky_resources.github import GitHubClient, GitHubError
@@ -97,8 +98,11 @@ def test_blank_is_unset(blank: str) -> None:
 
 @pytest.mark.parametrize(
     ("token", "problem"),
-    [*EMBEDDED.values(), (CORE[:12] + "\x00" + CORE[12:], "a control character (NUL"),
-     (CORE[:12] + "\u200b" + CORE[12:], "an invisible character (U+200B")],
+    [
+        *EMBEDDED.values(),
+        (CORE[:12] + "\x00" + CORE[12:], "a control character (NUL"),
+        (CORE[:12] + "\u200b" + CORE[12:], "an invisible character (U+200B"),
+    ],
     ids=[*EMBEDDED.keys(), "nul", "zero-width-space"],
 )
 @pytest.mark.parametrize("name", ["GITHUB_TOKEN", "SPARKY_PUBLISH_TOKEN"])
@@ -208,9 +212,7 @@ def sparky_run(
         "DAGSTER_HOME": str(tmp / "home"),
         **env,
     }
-    return subprocess.run(
-        argv, env=run_env, capture_output=True, text=True, timeout=300, cwd=ROOT
-    )
+    return subprocess.run(argv, env=run_env, capture_output=True, text=True, timeout=300, cwd=ROOT)
 
 
 def secrets_names() -> set[str]:
@@ -271,12 +273,10 @@ def test_github_token_with_a_stray_character_is_one_line_and_leaks_nothing(
 @pytest.mark.parametrize(
     "token", [SURROUNDING["crlf-file"], EMBEDDED["carriage-return"][0]], ids=["crlf", "embedded"]
 )
-def test_a_run_given_the_token_directly_leaks_nothing(
-    org: Org, tmp_path: Path, token: str
-) -> None:
+def test_a_run_given_the_token_directly_leaks_nothing(org: Org, tmp_path: Path, token: str) -> None:
     """The resource given the raw value (not through the definitions): the client cleans or
     refuses it at run time, and the run's event log and compute logs hold no piece of it."""
-    from sparky_assets.defs.github import github_activity
+    (github_activity,) = assets("raw_pull_requests")
     from sparky_resources.store import DataStore
 
     home = tmp_path / "home"
@@ -284,6 +284,7 @@ def test_a_run_given_the_token_directly_leaks_nothing(
     with FakeGitHub(org, tokens={CORE}) as gh, dg.instance_for_test(temp_dir=str(home)) as inst:
         resources = {
             "github": GitHubResource(org=org.login, api_url=gh.base_url, token=token),
+            "org": session_org(),
             "store": DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out")),
         }
         result = dg.materialize(
@@ -485,7 +486,10 @@ def test_publisher_sends_the_stripped_token(
     monkeypatch.setenv("HOME", str(tmp_path / "user"))
     monkeypatch.setenv("SPARKY_PUBLISH_TOKEN", token)
     pub = GitPublisherResource(
-        work_tree=str(tmp_path / "site"), remote=docs_remote.url("docs.git"), push=True
+        work_tree=str(tmp_path / "site"),
+        remote=docs_remote.url("docs.git"),
+        push=True,
+        token=token,  # what dg.EnvVar("SPARKY_PUBLISH_TOKEN") gives at run time
     )
     result = pub.publish({"index.md": b"# digests\n"}, "digest: index")
     assert result.pushed
@@ -496,14 +500,20 @@ def test_publisher_sends_the_stripped_token(
 
 @pytest.mark.parametrize(("token", "problem"), EMBEDDED.values(), ids=EMBEDDED.keys())
 def test_publisher_refuses_a_token_with_a_stray_character(
-    docs_remote: GitHttps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str,
+    docs_remote: GitHttps,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    token: str,
     problem: str,
 ) -> None:
     docs_remote.trust_in(tmp_path / "user")
     monkeypatch.setenv("HOME", str(tmp_path / "user"))
     monkeypatch.setenv("SPARKY_PUBLISH_TOKEN", token)
     pub = GitPublisherResource(
-        work_tree=str(tmp_path / "site"), remote=docs_remote.url("docs.git"), push=True
+        work_tree=str(tmp_path / "site"),
+        remote=docs_remote.url("docs.git"),
+        push=True,
+        token=token,  # what dg.EnvVar("SPARKY_PUBLISH_TOKEN") gives at run time
     )
     with pytest.raises(PublishError) as excinfo:
         pub.publish({"index.md": b"# digests\n"}, "digest: index")
@@ -545,7 +555,8 @@ def test_publish_token_in_a_real_dagster_run_leaks_nothing(
     else:
         assert proc.returncode != 0
         said = [
-            ln for ln in (proc.stdout + proc.stderr).splitlines()
+            ln
+            for ln in (proc.stdout + proc.stderr).splitlines()
             if "SPARKY_PUBLISH_TOKEN contains" in ln
         ]
         assert len(said) == 1 and "re-save it without it" in said[0], said

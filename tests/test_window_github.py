@@ -22,14 +22,16 @@ from dagster._core.storage.tags import (
 )
 from fakes.github_org import Org, build_org
 from fakes.github_server import FakeGitHub
+from sparky_defs import assets, session_org
 
-from sparky_assets.defs.collect import raw_commits, repositories
-from sparky_assets.defs.github import github_activity
-from sparky_assets.defs.identity import contributors
-from sparky_assets.defs.metrics import daily_metrics, weekly_metrics
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.store import DataStore
+
+raw_commits, repositories = assets("raw_commits", "repositories")
+(github_activity,) = assets("raw_pull_requests")
+(contributors,) = assets("contributors")
+daily_metrics, weekly_metrics = assets("daily_metrics", "weekly_metrics")
 
 TOKEN = "ghp_weekTOKENnotreal0123456789abcdef"
 NY = ZoneInfo("America/New_York")  # the session's org timezone (tests/conftest.py)
@@ -46,17 +48,22 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Org, Path]]
     with FakeGitHub(org) as server, dg.instance_for_test() as instance:
         resources = {
             "github": GitHubResource(
-                org=org.login, api_url=server.base_url, graphql_url=server.graphql_url,
+                org=org.login,
+                api_url=server.base_url,
+                graphql_url=server.graphql_url,
                 token=TOKEN,
             ),
             "local_git": LocalGitResource(repos=[]),
+            "org": session_org(),
             "store": DataStore(data_dir=str(tmp / "data"), output_dir=str(tmp / "out")),
         }
         days = {ASSET_PARTITION_RANGE_START_TAG: DAYS[0], ASSET_PARTITION_RANGE_END_TAG: DAYS[-1]}
         for assets, tags in (
             ([github_activity, repositories, raw_commits, contributors, daily_metrics], days),
-            ([weekly_metrics], {ASSET_PARTITION_RANGE_START_TAG: WEEK,
-                                ASSET_PARTITION_RANGE_END_TAG: WEEK}),
+            (
+                [weekly_metrics],
+                {ASSET_PARTITION_RANGE_START_TAG: WEEK, ASSET_PARTITION_RANGE_END_TAG: WEEK},
+            ),
         ):
             result = dg.materialize(assets, resources=resources, instance=instance, tags=tags)
             assert result.success
@@ -127,8 +134,16 @@ def test_a_weeks_additive_github_figures_are_the_sum_of_its_days(week) -> None:
     _, tmp = week
     m = _read(tmp, "weekly_metrics", WEEK)
     days = [_read(tmp, "daily_metrics", d) for d in DAYS]
-    for figure in ("prs_opened", "prs_merged", "prs_closed_unmerged", "issues_opened",
-                   "issues_closed", "releases", "commits", "merges"):
+    for figure in (
+        "prs_opened",
+        "prs_merged",
+        "prs_closed_unmerged",
+        "issues_opened",
+        "issues_closed",
+        "releases",
+        "commits",
+        "merges",
+    ):
         assert m[figure] == sum(d[figure] for d in days), figure
     # Open at the end of the week is open at the end of its last day.
     assert m["prs_open_at_end"] == days[-1]["prs_open_at_end"]
@@ -141,9 +156,7 @@ def test_bot_pull_requests_are_split_out_and_logins_join_identities(week) -> Non
     people = table["table"]["contributors"]
     bots = {p["id"] for p in people if p["is_bot"]}
     truth_bots = {
-        p.author.login.lower()
-        for p in org.pull_requests()
-        if p.author.is_bot and _in(p.created_at)
+        p.author.login.lower() for p in org.pull_requests() if p.author.is_bot and _in(p.created_at)
     }
     assert truth_bots
     # Every bot account that opened a pull request in the week is a bot identity here.

@@ -25,31 +25,22 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from filelock import FileLock
 
-from sparky_assets.defs.collect import raw_commits, repositories
-from sparky_assets.defs.digests import (
-    daily_digest,
-    digest_index,
-    monthly_digest,
-    weekly_digest,
-)
-from sparky_assets.defs.github import github_activity
-from sparky_assets.defs.identity import contributors
-from sparky_assets.defs.insights import daily_insights, monthly_insights, weekly_insights
-from sparky_assets.defs.metrics import daily_metrics, monthly_metrics, weekly_metrics
-from sparky_assets.lib.window import previous_key
-from sparky_assets.partitions import ORG_TZ
-from sparky_resources.config import get_config
+from sparky_assets.defs.github import BACKLOG, ENTITIES
+from sparky_resources import clock
+from sparky_resources.clock import UNIT, Period
+from sparky_resources.github import GitHubTokenMissing
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import first_line
-from sparky_resources.store import lock_file
+from sparky_resources.org import OrgResource
+from sparky_resources.store import DataStore, lock_file
 from sparky_resources.text import one_line
 
 AUTOMATION_ENV = "SPARKY_AUTOMATION"
-UNIT = {"daily": "day", "weekly": "week", "monthly": "month"}
 
 
 def automation_status() -> dg.DefaultScheduleStatus:
@@ -65,74 +56,76 @@ def _sensor_status() -> dg.DefaultSensorStatus:
 daily_digest_job = dg.define_asset_job(
     "daily_digest_job",
     selection=dg.AssetSelection.assets(
-        github_activity,
-        repositories,
-        raw_commits,
-        contributors,
-        daily_metrics,
-        daily_insights,
-        daily_digest,
-        digest_index,
+        *ENTITIES,
+        BACKLOG,
+        "repositories",
+        "raw_commits",
+        "contributors",
+        "daily_metrics",
+        "daily_insights",
+        "daily_digest",
+        "digest_index",
     )
     # Whether yesterday's digest exists by 02:00 is asked at 02:05 (checks.py), not mid-run.
-    - dg.AssetSelection.checks(dg.AssetCheckKey(daily_digest.key, "yesterday_digest_by_2am")),
+    - dg.AssetSelection.checks(
+        dg.AssetCheckKey(dg.AssetKey("daily_digest"), "yesterday_digest_by_2am")
+    ),
     description="Collect a day (local clones and GitHub), measure it, word it, write its "
     "digest and the index.",
 )
 weekly_digest_job = dg.define_asset_job(
     "weekly_digest_job",
-    selection=dg.AssetSelection.assets(weekly_metrics, weekly_insights, weekly_digest),
+    selection=dg.AssetSelection.assets("weekly_metrics", "weekly_insights", "weekly_digest"),
     description="A week's metrics, insights and digest (its days collected by the daily job); "
     "the digest refreshes the index.",
 )
 monthly_digest_job = dg.define_asset_job(
     "monthly_digest_job",
-    selection=dg.AssetSelection.assets(monthly_metrics, monthly_insights, monthly_digest),
+    selection=dg.AssetSelection.assets("monthly_metrics", "monthly_insights", "monthly_digest"),
     description="A month's metrics, insights and digest (its days collected by the daily job); "
     "the digest refreshes the index.",
 )
 
 
-def ended_window(period: str, moment: dt.datetime) -> str:
-    """The key of the daily, weekly or monthly window that ended last before `moment` (in the
-    org timezone): yesterday, last Monday's week, last month."""
-    today = moment.astimezone(ORG_TZ).date()
-    if period == "daily":
-        return (today - dt.timedelta(days=1)).isoformat()
-    if period == "weekly":
-        this_monday = today - dt.timedelta(days=today.weekday())
-        return previous_key("weekly", this_monday.isoformat())
-    return previous_key("monthly", today.replace(day=1).isoformat())
+def _schedule(
+    job: Any, period: Period, cron: str, when: str, timezone: str
+) -> dg.ScheduleDefinition:
+    tz = ZoneInfo(timezone)
 
-
-def _schedule(job: Any, period: str, cron: str, when: str) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=f"{period}_digest_schedule",
         job=job,
         cron_schedule=cron,
-        execution_timezone=str(ORG_TZ),
+        execution_timezone=timezone,
         default_status=automation_status(),
         description=f"{when} (org timezone): the {period} digest of the {UNIT[period]} that "
         "just ended.",
     )
     def _tick(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        key = ended_window(period, context.scheduled_execution_time)
+        tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+        key = clock.window_ended_at(period, tick, tz).key
         return dg.RunRequest(run_key=f"{period}-{key}", partition_key=key)
 
     return _tick
 
 
-daily_digest_schedule = _schedule(daily_digest_job, "daily", "30 0 * * *", "Every day at 00:30")
-weekly_digest_schedule = _schedule(weekly_digest_job, "weekly", "0 1 * * 1", "Mondays at 01:00")
-monthly_digest_schedule = _schedule(
-    monthly_digest_job, "monthly", "0 2 1 * *", "The 1st of each month at 02:00"
-)
+def build_schedules(timezone: str) -> list[dg.ScheduleDefinition]:
+    """The digest schedules, ticking in the org timezone."""
+    return [
+        _schedule(daily_digest_job, "daily", "30 0 * * *", "Every day at 00:30", timezone),
+        _schedule(weekly_digest_job, "weekly", "0 1 * * 1", "Mondays at 01:00", timezone),
+        _schedule(
+            monthly_digest_job, "monthly", "0 2 1 * *", "The 1st of each month at 02:00", timezone
+        ),
+    ]
 
 
-def record_failure(data_dir: Path, alert: dict[str, object], when: dt.datetime) -> Path:
+def record_failure(
+    data_dir: Path, alert: dict[str, object], when: dt.datetime, tz: ZoneInfo
+) -> Path:
     """Append one alert line to `data/alerts/<date>.jsonl` (a lock per file, kept in
     `data/.locks/alerts/`: runs can fail at the same time; each line is written whole)."""
-    relative = f"alerts/{when.astimezone(ORG_TZ).date().isoformat()}.jsonl"
+    relative = f"alerts/{clock.day_key(when, tz)}.jsonl"
     path, lock = data_dir / relative, lock_file(data_dir, relative)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -160,7 +153,9 @@ def _first_error_line(event: dg.DagsterEvent) -> str:
     description="Writes each failed run (run, job, steps, the error's first line) to "
     "data/alerts/{date}.jsonl and the log.",
 )
-def record_run_failures(context: dg.RunFailureSensorContext) -> None:
+def record_run_failures(
+    context: dg.RunFailureSensorContext, store: DataStore, org: OrgResource
+) -> None:
     run = context.dagster_run
     steps = [
         {"step": event.step_key, "error": _first_error_line(event)}
@@ -176,7 +171,7 @@ def record_run_failures(context: dg.RunFailureSensorContext) -> None:
         "error": steps[0]["error"] if steps else one_line(message),
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    path = record_failure(get_config().data_dir, alert, dt.datetime.now(dt.UTC))
+    path = record_failure(Path(store.data_dir), alert, dt.datetime.now(dt.UTC), org.tz)
     context.log.error(
         f"run {run.run_id} ({run.job_name}) failed"
         + (f" in {steps[0]['step']}" if steps else "")
@@ -193,12 +188,15 @@ def record_run_failures(context: dg.RunFailureSensorContext) -> None:
     "collects today again so they are in today's digest.",
 )
 def notice_new_repositories(
-    context: dg.SensorEvaluationContext, github: GitHubResource
+    context: dg.SensorEvaluationContext, github: GitHubResource, org: OrgResource
 ) -> dg.SensorResult:
     if not github.org:
         return dg.SensorResult(skip_reason="no [github].org configured")
     every = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # pushed since the epoch: all of them
-    names = sorted(r.name for r in github.repositories(every))
+    try:
+        names = sorted(r.name for r in github.repositories(every))
+    except GitHubTokenMissing as exc:
+        return dg.SensorResult(skip_reason=str(exc))
     known = set(json.loads(context.cursor)) if context.cursor else None
     cursor = json.dumps(names)
     if known is None:
@@ -207,7 +205,7 @@ def notice_new_repositories(
     if not new:
         return dg.SensorResult(skip_reason="no new repositories", cursor=cursor)
     context.log.info(f"new repositories in {github.org}: {', '.join(new)}")
-    today = dt.datetime.now(ORG_TZ).date().isoformat()
+    today = org.today().isoformat()
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(

@@ -43,18 +43,14 @@ from pydantic import ValidationError
 
 from sparky_assets.defs.automation import automation_status
 from sparky_assets.defs.common import partition_checks
-from sparky_assets.defs.digests import daily_digest, monthly_digest, weekly_digest
-from sparky_assets.defs.metrics import (
-    MissingDaysError,
-    daily_metrics,
-    load_window_inputs,
-    weekly_metrics,
-)
+from sparky_assets.defs.metrics import MissingDaysError, load_window_inputs
 from sparky_assets.lib.insights import Insights
 from sparky_assets.lib.sanitize import WORD_JOINER, md_text
-from sparky_assets.lib.window import Period, make_window
-from sparky_assets.partitions import ORG_TZ, PERIODS, daily_partitions
-from sparky_resources.config import get_config
+from sparky_assets.partitions import OrgPartitions
+from sparky_resources import clock
+from sparky_resources.clock import PERIODS, Period, parse_instant
+from sparky_resources.github_collect import GitHubResource
+from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore, StoreError
 
 ADDITIVE = ("commits", "merges", "lines_added", "lines_deleted", "files_changed", "bot_commits")
@@ -282,14 +278,24 @@ def _read(store: DataStore, layer: Any, asset: str, key: str) -> tuple[Any, str 
         return None, str(exc)
 
 
-with warnings.catch_warnings():
-    # Partitioned asset checks are a preview feature in Dagster 1.13.
-    warnings.simplefilter("ignore", dg.PreviewWarning)
+def build_checks(parts: OrgPartitions) -> list[dg.AssetChecksDefinition]:
+    """The partitioned checks on the metrics and digests (see the module's docstring)."""
+    with warnings.catch_warnings():
+        # Partitioned asset checks are a preview feature in Dagster 1.13.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return [
+            _daily_metrics_check(parts.daily),
+            _weekly_metrics_check(parts.weekly),
+            *(_grounding_check(period, parts.of(period)) for period in PERIODS),
+            yesterday_digest_by_2am,
+        ]
 
+
+def _daily_metrics_check(partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=daily_metrics,
+        asset="daily_metrics",
         name="commits_match_raw",
-        partitions_def=daily_partitions,
+        partitions_def=partitions,
         blocking=True,
         description="The day's commits and merges in daily_metrics are the non-merge and merge "
         "rows of its raw_commits file. Blocking: insights and digest would repeat wrong numbers.",
@@ -307,16 +313,20 @@ with warnings.catch_warnings():
                 verdicts[key] = daily_consistency(metrics, raw)
         yield from _per_partition(context, verdicts, dg.AssetCheckSeverity.ERROR)
 
+    return daily_metrics_match_raw
+
+
+def _weekly_metrics_check(partitions: dg.PartitionsDefinition) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=weekly_metrics,
+        asset="weekly_metrics",
         name="additive_figures_match_days",
-        partitions_def=PERIODS["weekly"],
+        partitions_def=partitions,
         description="The week's commits, merges, lines added and deleted, files changed and bot "
         "commits are the sums of its days' daily_metrics files. Days without one are named; "
         "the check passes with that note only when the present days add up.",
     )
     def weekly_metrics_match_days(
-        context: dg.AssetCheckExecutionContext, store: DataStore
+        context: dg.AssetCheckExecutionContext, store: DataStore, org: OrgResource
     ) -> Iterator[Any]:
         verdicts: dict[str, Verdict] = {}
         for key in context.partition_keys:
@@ -326,36 +336,42 @@ with warnings.catch_warnings():
                 continue
             days = {
                 day: store.read_or("processed", "daily_metrics", day, None)
-                for day in make_window("weekly", key, ORG_TZ).days
-                if daily_partitions.has_partition_key(day)
+                for day in org.partition_days(org.window("weekly", key))
             }
             verdicts[key] = weekly_consistency(week, days)
         yield from _per_partition(context, verdicts, dg.AssetCheckSeverity.WARN)
 
-    def _grounding_check(period: Period, asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-        @dg.asset_check(
-            asset=asset,
-            name="summary_grounded",
-            partitions_def=PERIODS[period],
-            description="Nothing grounding dropped is in the digest's summary, its links point "
-            "to pull requests, issues and commits in the window's raw data, and it holds no raw "
-            "HTML tag or live @mention. A warning: the digest is already written.",
-        )
-        def _check(context: dg.AssetCheckExecutionContext, store: DataStore) -> Iterator[Any]:
-            org = get_config().github.org
-            verdicts: dict[str, Verdict] = {}
-            for key in context.partition_keys:
-                verdicts[key] = _grounding_verdict(store, period, key, org)
-            yield from _per_partition(context, verdicts, dg.AssetCheckSeverity.WARN)
-
-        return _check
-
-    daily_summary_grounded = _grounding_check("daily", daily_digest)
-    weekly_summary_grounded = _grounding_check("weekly", weekly_digest)
-    monthly_summary_grounded = _grounding_check("monthly", monthly_digest)
+    return weekly_metrics_match_days
 
 
-def _grounding_verdict(store: DataStore, period: Period, key: str, org: str | None) -> Verdict:
+def _grounding_check(
+    period: Period, partitions: dg.PartitionsDefinition
+) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=f"{period}_digest",
+        name="summary_grounded",
+        partitions_def=partitions,
+        description="Nothing grounding dropped is in the digest's summary, its links point "
+        "to pull requests, issues and commits in the window's raw data, and it holds no raw "
+        "HTML tag or live @mention. A warning: the digest is already written.",
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext,
+        store: DataStore,
+        org: OrgResource,
+        github: GitHubResource,
+    ) -> Iterator[Any]:
+        verdicts: dict[str, Verdict] = {}
+        for key in context.partition_keys:
+            verdicts[key] = _grounding_verdict(store, org, period, key, github.org)
+        yield from _per_partition(context, verdicts, dg.AssetCheckSeverity.WARN)
+
+    return _check
+
+
+def _grounding_verdict(
+    store: DataStore, org: OrgResource, period: Period, key: str, github_org: str | None
+) -> Verdict:
     path = store.output_path(period, key, ".md")
     if not path.exists():
         return Verdict(False, f"{path} does not exist")
@@ -367,11 +383,13 @@ def _grounding_verdict(store: DataStore, period: Period, key: str, org: str | No
     except ValidationError as exc:
         return Verdict(False, f"{period}_insights {key} is not valid: {exc.errors()[0]['msg']}")
     try:
-        inputs = load_window_inputs(store, make_window(period, key, ORG_TZ))
-        refs = WindowRefs.from_records(org, inputs.commits, inputs.pull_requests, inputs.issues)
+        inputs = load_window_inputs(store, org, org.window(period, key))
+        refs = WindowRefs.from_records(
+            github_org, inputs.commits, inputs.pull_requests, inputs.issues
+        )
         note = ""
     except MissingDaysError as exc:
-        refs, note = WindowRefs(org=org), f" (links cannot be verified: {exc})"
+        refs, note = WindowRefs(org=github_org), f" (links cannot be verified: {exc})"
     problems = grounding_problems(path.read_text(encoding="utf-8"), insights, refs)
     meta = {"digest": dg.MetadataValue.path(str(path)), "dropped": len(insights.dropped)}
     if problems:
@@ -387,16 +405,19 @@ class FreshnessConfig(dg.Config):
 
 
 @dg.asset_check(
-    asset=daily_digest,
+    asset="daily_digest",
     name="yesterday_digest_by_2am",
     description="Yesterday's daily digest (output/daily/{yesterday}.md) exists by 02:00 in the "
     "org timezone; passes before 02:00. Run alone at 02:05 by digest_freshness_schedule.",
 )
 def yesterday_digest_by_2am(
-    context: dg.AssetCheckExecutionContext, config: FreshnessConfig, store: DataStore
+    context: dg.AssetCheckExecutionContext,
+    config: FreshnessConfig,
+    store: DataStore,
+    org: OrgResource,
 ) -> dg.AssetCheckResult:
-    now = dt.datetime.fromisoformat(config.now) if config.now else dt.datetime.now(dt.UTC)
-    v = digest_freshness(Path(store.output_dir), now, ORG_TZ)
+    now = parse_instant(config.now) or dt.datetime.now(dt.UTC)
+    v = digest_freshness(Path(store.output_dir), now, org.tz)
     if not v.passed:
         context.log.warning(f"daily_digest: {v.description}")
     return dg.AssetCheckResult(
@@ -414,20 +435,26 @@ digest_freshness_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(
-    name="digest_freshness_schedule",
-    job=digest_freshness_job,
-    cron_schedule="5 2 * * *",
-    execution_timezone=str(ORG_TZ),
-    default_status=automation_status(),
-    description="Every day at 02:05 (org timezone): warns when yesterday's daily digest is "
-    "missing.",
-)
-def digest_freshness_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
-    day = when.astimezone(ORG_TZ).date().isoformat()
-    op = yesterday_digest_by_2am.node_def.name
-    return dg.RunRequest(
-        run_key=f"freshness-{day}",
-        run_config={"ops": {op: {"config": {"now": when.isoformat()}}}},
+def build_freshness_schedule(timezone: str) -> dg.ScheduleDefinition:
+    """02:05 in the org timezone: `yesterday_digest_by_2am` alone, as of the tick's time."""
+    tz = ZoneInfo(timezone)
+
+    @dg.schedule(
+        name="digest_freshness_schedule",
+        job=digest_freshness_job,
+        cron_schedule="5 2 * * *",
+        execution_timezone=timezone,
+        default_status=automation_status(),
+        description="Every day at 02:05 (org timezone): warns when yesterday's daily digest is "
+        "missing.",
     )
+    def digest_freshness_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        when = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+        day = clock.day_key(when, tz)
+        op = yesterday_digest_by_2am.node_def.name
+        return dg.RunRequest(
+            run_key=f"freshness-{day}",
+            run_config={"ops": {op: {"config": {"now": when.isoformat()}}}},
+        )
+
+    return digest_freshness_schedule

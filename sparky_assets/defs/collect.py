@@ -9,7 +9,7 @@ import dagster as dg
 
 from sparky_assets.defs.common import (
     COVERAGE,
-    DAILY,
+    daily,
     partition_checks,
     partition_metadata,
     range_label,
@@ -18,46 +18,93 @@ from sparky_assets.defs.common import (
 from sparky_assets.defs.github import note_unreachable, unique, unreachable_in_run
 from sparky_assets.lib.daily import kept_from_previous, merge_sources, split_by_day
 from sparky_assets.lib.sanitize import md_text
-from sparky_assets.partitions import ORG_TZ, daily_partitions
+from sparky_resources.clock import Window, parse_instant
 from sparky_resources.github import GitHubError, GitHubUnreachable
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.models import CommitRecord, Coverage, RepoCoverage, RepoInfo
+from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore
 
 ALL_COLLECTED = "all_repositories_collected"
-with warnings.catch_warnings():
-    # A partitioned check (one result per day) is a preview feature in Dagster 1.13.
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    ALL_COLLECTED_SPEC = dg.AssetCheckSpec(
-        ALL_COLLECTED,
-        asset="raw_commits",
-        partitions_def=daily_partitions,
-        description="Every configured repository was read for the day.",
+
+
+def build_collect_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """`repositories` and `raw_commits` on the daily partitions."""
+    with warnings.catch_warnings():
+        # A partitioned check (one result per day) is a preview feature in Dagster 1.13.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        check = dg.AssetCheckSpec(
+            ALL_COLLECTED,
+            asset="raw_commits",
+            partitions_def=partitions_def,
+            description="Every configured repository was read for the day.",
+        )
+
+    @dg.asset(
+        name="repositories",
+        group_name="collect",
+        kinds={"git", "json"},
+        description=REPOSITORIES_DESCRIPTION,
+        **daily(partitions_def),
     )
+    def repositories(
+        context: dg.AssetExecutionContext,
+        local_git: LocalGitResource,
+        github: GitHubResource,
+        store: DataStore,
+        org: OrgResource,
+    ) -> dg.MaterializeResult:
+        return collect_repositories(context, local_git, github, store, org)
+
+    @dg.asset(
+        name="raw_commits",
+        group_name="collect",
+        deps=["repositories", "raw_github_commits"],
+        kinds={"git", "json"},
+        description=RAW_COMMITS_DESCRIPTION,
+        check_specs=[check],
+        **daily(partitions_def),
+    )
+    def raw_commits(
+        context: dg.AssetExecutionContext,
+        local_git: LocalGitResource,
+        github: GitHubResource,
+        store: DataStore,
+        org: OrgResource,
+    ) -> Iterator[Any]:
+        yield from collect_commits(context, local_git, github, store, org, check)
+
+    return [repositories, raw_commits]
 
 
-@dg.asset(
-    group_name="collect",
-    kinds={"git", "json"},
-    description=(
-        "The clones Sparky reads, as they stood at each day's end: default branch and why it "
-        "was chosen, shallow or not, the newest commit committed before the day ended, and "
-        "the error when a clone cannot be read; with [github].org, next to them the org's "
-        "repositories pushed since the day began (source github, as GitHub reports them when "
-        "collected). raw_commits reads the clones listed here. Stored in "
-        "data/raw/repositories/{day}.json."
-    ),
-    **DAILY,
+REPOSITORIES_DESCRIPTION = (
+    "The clones Sparky reads, as they stood at each day's end: default branch and why it "
+    "was chosen, shallow or not, the newest commit committed before the day ended, and "
+    "the error when a clone cannot be read; with [github].org, next to them the org's "
+    "repositories pushed since the day began (source github, as GitHub reports them when "
+    "collected). raw_commits reads the clones listed here. Stored in "
+    "data/raw/repositories/{day}.json."
 )
-def repositories(
+RAW_COMMITS_DESCRIPTION = (
+    "Commits on the default branches of the clones listed in repositories and, with "
+    "[github].org, of the org's repositories (raw_github_commits), one record per sha: "
+    "local numstat for lines, GitHub's logins. Windowed by committer time in the org "
+    "timezone, stored in data/raw/raw_commits/{day}.json. A backfill reads each clone once "
+    "for the whole range and writes one file per day. A clone that fails is reported in "
+    "data/raw/_coverage/raw_commits/{day}.json and the others are collected."
+)
+
+
+def collect_repositories(
     context: dg.AssetExecutionContext,
     local_git: LocalGitResource,
     github: GitHubResource,
     store: DataStore,
+    org: OrgResource,
 ) -> dg.MaterializeResult:
     keys = list(context.partition_keys)
-    windows = [daily_partitions.time_window_for_partition_key(k) for k in keys]
+    windows = [org.window("daily", k) for k in keys]
     per_clone = local_git.inspect_at([w.end for w in windows])  # per clone, one per day
     # GitHub keeps no history of pushes: its repositories are listed as GitHub reports them
     # now, each day holding those pushed since that day began (`pushed_at` is the last push).
@@ -70,7 +117,7 @@ def repositories(
         from_github = [
             r.model_dump(mode="json")
             for r in org_repos
-            if r.pushed_at and dt.datetime.fromisoformat(r.pushed_at) >= day_start
+            if (pushed := parse_instant(r.pushed_at)) and pushed >= day_start
         ]
         rows = [r.model_dump(mode="json") for r in infos] + from_github
         store.write("raw", "repositories", key, rows)
@@ -122,44 +169,31 @@ def _table(infos: list[RepoInfo]) -> str:
     return "\n".join([header, "|---" * 6 + "|", *rows])
 
 
-@dg.asset(
-    group_name="collect",
-    deps=[repositories, "raw_github_commits"],
-    kinds={"git", "json"},
-    description=(
-        "Commits on the default branches of the clones listed in repositories and, with "
-        "[github].org, of the org's repositories (raw_github_commits), one record per sha: "
-        "local numstat for lines, GitHub's logins. Windowed by committer time in the org "
-        "timezone, stored in data/raw/raw_commits/{day}.json. A backfill reads each clone once "
-        "for the whole range and writes one file per day. A clone that fails is reported in "
-        "data/raw/_coverage/raw_commits/{day}.json and the others are collected."
-    ),
-    check_specs=[ALL_COLLECTED_SPEC],
-    **DAILY,
-)
-def raw_commits(
+def collect_commits(
     context: dg.AssetExecutionContext,
     local_git: LocalGitResource,
     github: GitHubResource,
     store: DataStore,
+    org: OrgResource,
+    check: dg.AssetCheckSpec,
 ) -> Iterator[Any]:
-    window = context.partition_time_window
     keys = list(context.partition_keys)
+    start, end = org.window("daily", keys[0]).start, org.window("daily", keys[-1]).end
     github_error = unreachable_in_run(context) if github.configured else None
     listed = [
         RepoInfo.model_validate(r)
         for r in read_upstream(store, "raw", "repositories", keys[-1])
         if r.get("source", "local") == "local"
     ]
-    result = local_git.collect(window.start, window.end, paths=[i.path for i in listed])
+    result = local_git.collect(start, end, paths=[i.path for i in listed])
     if result.coverage and len(result.failed) == len(result.coverage):
         problems = "; ".join(f"{c.repo}: {c.error}" for c in result.failed)
         raise dg.Failure(description=f"no repository could be read ({problems})")
 
     failed = [c.repo for c in result.failed]
     fresh_shas = {c.sha for c in result.commits}
-    by_day = split_by_day((c.model_dump() for c in result.commits), keys, ORG_TZ)
-    collected_at = dt.datetime.now(ORG_TZ).isoformat(timespec="seconds")
+    by_day = split_by_day((c.model_dump() for c in result.commits), keys, org.tz)
+    collected_at = dt.datetime.now(org.tz).isoformat(timespec="seconds")
     per_day: dict[str, dict[str, Any]] = {}
     checks: dict[str, tuple[bool, Mapping[str, Any]]] = {}
     for key in keys:
@@ -184,7 +218,12 @@ def raw_commits(
             records = sorted(merged, key=_commit_order)
             store.write("raw", "raw_commits", key, records)
             coverage = _coverage(
-                key, collected_at, result.coverage, by_day[key], kept, github_error
+                org.window("daily", key),
+                collected_at,
+                result.coverage,
+                by_day[key],
+                kept,
+                github_error,
             )
             store.write("raw", COVERAGE, key, coverage.model_dump(mode="json"))
         per_day[key] = {
@@ -211,22 +250,21 @@ def raw_commits(
             "range_commits": sum(d["commits"] for d in per_day.values()),
         }
     )
-    yield from partition_checks(context, ALL_COLLECTED_SPEC, checks)
+    yield from partition_checks(context, check, checks)
 
 
 def _coverage(
-    key: str,
+    day: Window,
     collected_at: str,
     repos: list[RepoCoverage],
     fresh: list[Mapping[str, Any]],
     kept: list[Mapping[str, Any]],
     github_error: str | None = None,
 ) -> Coverage:
-    day_window = daily_partitions.time_window_for_partition_key(key)
     return Coverage(
-        partition=key,
-        window_start=day_window.start.isoformat(),
-        window_end=day_window.end.isoformat(),
+        partition=day.key,
+        window_start=day.start.isoformat(),
+        window_end=day.end.isoformat(),
         collected_at=collected_at,
         repos=[
             c.model_copy(

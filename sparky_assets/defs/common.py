@@ -8,18 +8,22 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
-from sparky_assets.partitions import daily_partitions
 from sparky_resources.store import DataStore, Layer, MissingDataError
 
 OWNERS = ["team:sparky"]
 
-# Every daily asset stores its own files per day and handles a range of days in one run,
-# so a backfill of a year is one run (and `--partition-range` works from the CLI).
-DAILY = dict(
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    owners=OWNERS,
-)
+
+
+def daily(partitions_def: dg.PartitionsDefinition) -> dict[str, Any]:
+    """What every daily asset shares: it stores its own files per day and handles a range of
+    days in one run, so a backfill of a year is one run (and `--partition-range` works from
+    the CLI)."""
+    return dict(
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        owners=OWNERS,
+    )
+
 COVERAGE = "_coverage/raw_commits"
 
 

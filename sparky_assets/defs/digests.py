@@ -18,7 +18,6 @@ from sparky_assets.defs.common import (
     range_label,
     read_upstream,
 )
-from sparky_assets.defs.insights import INSIGHTS, METRICS
 from sparky_assets.lib.index import (
     SkippedFile,
     render_feed,
@@ -28,19 +27,19 @@ from sparky_assets.lib.index import (
 )
 from sparky_assets.lib.insights import FactSheet, Insights, failed_repo_names
 from sparky_assets.lib.render import digest_sidecar, render_digest
-from sparky_assets.lib.window import Period, WindowMetrics, make_window
-from sparky_assets.partitions import ORG_TZ, PERIODS
-from sparky_resources.config import get_config
+from sparky_assets.lib.window import WindowMetrics
+from sparky_assets.partitions import OrgPartitions
+from sparky_resources.clock import PERIODS, UNIT, Period
+from sparky_resources.github_collect import GitHubResource
 from sparky_resources.models import Coverage
+from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore, atomic_write_json, atomic_write_text
 
-UNIT = {"daily": "day", "weekly": "week", "monthly": "month"}
 
-
-def window_coverage(store: DataStore, period: Period, key: str) -> list[Coverage]:
+def window_coverage(store: DataStore, org: OrgResource, period: Period, key: str) -> list[Coverage]:
     """The coverage files of the window's collected days, oldest first."""
     out = []
-    for day in make_window(period, key, ORG_TZ).days:
+    for day in org.window(period, key).days:
         raw = store.read_or("raw", COVERAGE, day, None)
         if raw:
             out.append(Coverage.model_validate(raw))
@@ -55,29 +54,30 @@ def without_front_matter(markdown: str) -> str:
     return markdown
 
 
-def write_digest(store: DataStore, period: Period, key: str) -> tuple[str, dict[str, object]]:
+def write_digest(
+    store: DataStore, org: OrgResource, github_org: str | None, period: Period, key: str
+) -> tuple[str, dict[str, object]]:
     """Render one window's digest and sidecar from its stored metrics and insights."""
-    config = get_config()
-    org = config.github.org or "local"
+    name = github_org or "local"
     metrics = WindowMetrics.model_validate(
         read_upstream(store, "processed", f"{period}_metrics", key)
     )
     insights = Insights.model_validate(read_upstream(store, "processed", f"{period}_insights", key))
-    coverages = window_coverage(store, period, key)
+    coverages = window_coverage(store, org, period, key)
     failed = sorted({name for c in coverages for name in failed_repo_names(c)})
     facts = FactSheet(period=period, partition=key, metrics=metrics, failed_repos=failed)
     markdown = render_digest(
         facts,
         insights,
         coverages,
-        org=org,
-        timezone=config.sparky.timezone,
-        github_org=config.github.org,
-        start_date=config.sparky.start_date,
+        org=name,
+        timezone=org.timezone,
+        github_org=github_org,
+        start_date=org.first_day,
     )
     path = store.write_output(period, key, ".md", markdown)
     atomic_write_json(
-        path.with_suffix(".json"), digest_sidecar(facts, insights, coverages, org=org)
+        path.with_suffix(".json"), digest_sidecar(facts, insights, coverages, org=name)
     )
     return markdown, {
         "path": dg.MetadataValue.path(str(path)),
@@ -87,16 +87,16 @@ def write_digest(store: DataStore, period: Period, key: str) -> tuple[str, dict[
     }
 
 
-def digest_asset(period: Period) -> dg.AssetsDefinition:
+def digest_asset(period: Period, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     name = f"{period}_digest"
 
     @dg.asset(
         name=name,
         group_name="digests",
-        deps=[INSIGHTS[period], METRICS[period]],
+        deps=[f"{period}_insights", f"{period}_metrics"],
         kinds={"markdown"},
         owners=OWNERS,
-        partitions_def=PERIODS[period],
+        partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         description=(
             f"The {UNIT[period]}'s digest, output/{period}/{{key}}.md with YAML front matter "
@@ -111,37 +111,45 @@ def digest_asset(period: Period) -> dg.AssetsDefinition:
             )
         ),
     )
-    def _asset(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
-        per_key = {key: write_digest(store, period, key)[1] for key in context.partition_keys}
+    def _asset(
+        context: dg.AssetExecutionContext,
+        store: DataStore,
+        org: OrgResource,
+        github: GitHubResource,
+    ) -> dg.MaterializeResult:
+        per_key = {
+            key: write_digest(store, org, github.org, period, key)[1]
+            for key in context.partition_keys
+        }
         partition_metadata(context, per_key)
         metadata: dict[str, object] = {"range": range_label(list(context.partition_keys))}
         if period != "daily":
             # The index does not depend on this digest (see the module's docstring): refresh it.
-            metadata["index"] = refresh_index(context, store)["index"]
+            metadata["index"] = refresh_index(context, store, org, github.org)["index"]
         return dg.MaterializeResult(metadata=metadata)
 
     return _asset
 
 
-daily_digest = digest_asset("daily")
-weekly_digest = digest_asset("weekly")
-monthly_digest = digest_asset("monthly")
+def build_digest_assets(parts: OrgPartitions) -> list[dg.AssetsDefinition]:
+    return [digest_asset(period, parts.of(period)) for period in PERIODS]
 
 
 METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
 
-def refresh_index(context: dg.AssetExecutionContext, store: DataStore) -> dict[str, object]:
+def refresh_index(
+    context: dg.AssetExecutionContext, store: DataStore, org: OrgResource, github_org: str | None
+) -> dict[str, object]:
     """Write output/index.md, feed.xml and metrics.md from the digests on disk; their metadata."""
-    config = get_config()
-    org = config.github.org or "local"
+    name = github_org or "local"
     out = Path(store.output_dir)
     skipped: list[SkippedFile] = []
-    entries = scan_digests(out, skipped=skipped)
+    entries = scan_digests(out, tz=org.tz, skipped=skipped)
     for s in skipped:
         context.log.warning(f"digest_index: skipped {s.path}: {s.reason}")
-    atomic_write_text(out / "index.md", render_index(entries, org=org))
-    feed = render_feed(entries, org=org, feed_id=tag_uri(org, "digests"), site_url=None)
+    atomic_write_text(out / "index.md", render_index(entries, org=name))
+    feed = render_feed(entries, org=name, feed_id=tag_uri(name, "digests"), site_url=None)
     atomic_write_text(out / "feed.xml", feed)
     if METRICS_DOC.exists():  # a source checkout; an installed wheel has no docs/
         atomic_write_text(out / "metrics.md", METRICS_DOC.read_text(encoding="utf-8"))
@@ -158,7 +166,7 @@ def refresh_index(context: dg.AssetExecutionContext, store: DataStore) -> dict[s
     group_name="digests",
     # Only the daily digest: the weekly and monthly ones may never have run (the index lists
     # what exists), and they refresh the index themselves when written.
-    deps=[daily_digest],
+    deps=["daily_digest"],
     kinds={"markdown", "atom"},
     owners=OWNERS,
     # Unpartitioned, but in the partitioned daily job: one run for a range (`dg launch`).
@@ -170,5 +178,7 @@ def refresh_index(context: dg.AssetExecutionContext, store: DataStore) -> dict[s
         "daily digest; a weekly or monthly digest refreshes it when written."
     ),
 )
-def digest_index(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata=refresh_index(context, store))
+def digest_index(
+    context: dg.AssetExecutionContext, store: DataStore, org: OrgResource, github: GitHubResource
+) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata=refresh_index(context, store, org, github.org))

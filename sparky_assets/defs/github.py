@@ -18,12 +18,12 @@ from typing import Any
 
 import dagster as dg
 
-from sparky_assets.defs.common import DAILY, range_label
-from sparky_assets.partitions import daily_partitions
-from sparky_resources.config import get_config
-from sparky_resources.github import GitHubUnreachable
+from sparky_assets.defs.common import daily, range_label
+from sparky_resources.clock import Window
+from sparky_resources.github import GitHubTokenMissing, GitHubUnreachable
 from sparky_resources.github_collect import EntityCoverage, GitHubResource, GitHubWindow
 from sparky_resources.github_records import BacklogSnapshot, within
+from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore
 
 GITHUB_COVERAGE = "_coverage/github"
@@ -60,42 +60,59 @@ _DESCRIPTIONS = {
 }
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            name,
-            group_name="collect",
-            kinds={"github", "json"},
-            description=_DESCRIPTIONS[name],
-            owners=DAILY["owners"],
-            partitions_def=DAILY["partitions_def"],
-        )
-        for name in (*ENTITIES, BACKLOG)
-    ],
-    backfill_policy=DAILY["backfill_policy"],
-    pool="github",
-    can_subset=False,
-)
-def github_activity(
-    context: dg.AssetExecutionContext, github: GitHubResource, store: DataStore
+def build_github_activity(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    """The one step that collects GitHub for a range of days (see the module's docstring)."""
+    policy = daily(partitions_def)
+
+    @dg.multi_asset(
+        name="github_activity",
+        specs=[
+            dg.AssetSpec(
+                name,
+                group_name="collect",
+                kinds={"github", "json"},
+                description=_DESCRIPTIONS[name],
+                owners=policy["owners"],
+                partitions_def=partitions_def,
+            )
+            for name in (*ENTITIES, BACKLOG)
+        ],
+        backfill_policy=policy["backfill_policy"],
+        pool="github",
+        can_subset=False,
+    )
+    def github_activity(
+        context: dg.AssetExecutionContext,
+        github: GitHubResource,
+        store: DataStore,
+        org: OrgResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        yield from collect_github(context, github, store, org)
+
+    return github_activity
+
+
+def collect_github(
+    context: dg.AssetExecutionContext, github: GitHubResource, store: DataStore, org: OrgResource
 ) -> Iterator[dg.MaterializeResult]:
     keys = list(context.partition_keys)
-    window = context.partition_time_window
     now = dt.datetime.now(dt.UTC)
-    days = {key: daily_partitions.time_window_for_partition_key(key) for key in keys}
+    days = {key: org.window("daily", key) for key in keys}
     unreachable = unreachable_in_run(context) if github.configured else None
     if unreachable is None:
         try:
             collected, counters = github.collect(
-                window.start,
-                window.end,
+                days[keys[0]].start,
+                days[keys[-1]].end,
                 now=now,
-                bots=get_config().identity.bots,
+                bots=org.bots,
                 day_ends=[day.end for day in days.values()],
             )
         except GitHubUnreachable as exc:
             unreachable = str(exc)
             note_unreachable(context, unreachable)
+        except GitHubTokenMissing as exc:
+            raise dg.Failure(description=str(exc)) from None
     if unreachable is not None:
         yield from _not_collected(context, store, keys, days, unreachable, now)
         return
@@ -196,7 +213,7 @@ def _not_collected(
     context: dg.AssetExecutionContext,
     store: DataStore,
     keys: list[str],
-    days: Mapping[str, dg.TimeWindow],
+    days: Mapping[str, Window],
     error: str,
     now: dt.datetime,
 ) -> Iterator[dg.MaterializeResult]:

@@ -21,24 +21,19 @@ from sparky_assets.defs.common import (
     range_label,
     read_upstream,
 )
-from sparky_assets.defs.metrics import (
-    MissingDaysError,
-    daily_metrics,
-    load_window_inputs,
-    monthly_metrics,
-    weekly_metrics,
-)
+from sparky_assets.defs.metrics import MissingDaysError, load_window_inputs
 from sparky_assets.lib.facts import full_fact_sheet
 from sparky_assets.lib.insights import DeterministicWriter, FactSheet, Insights
 from sparky_assets.lib.llm_writer import LlmWriter, facts_budget
 from sparky_assets.lib.summarize import Trace, summarize
-from sparky_assets.lib.window import Period, WindowMetrics, make_window
-from sparky_assets.partitions import ORG_TZ, PERIODS
-from sparky_resources.config import LlmSection, get_config
+from sparky_assets.lib.window import WindowMetrics
+from sparky_assets.partitions import OrgPartitions
+from sparky_resources.clock import PERIODS, UNIT, Period
+from sparky_resources.github_collect import GitHubResource
 from sparky_resources.ollama import OllamaResource, is_transient
+from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore
 
-METRICS = {"daily": daily_metrics, "weekly": weekly_metrics, "monthly": monthly_metrics}
 RETRIES = 2  # a transient Ollama failure retries the step; the last attempt falls back
 CHECK = "written_by_llm"
 
@@ -46,14 +41,13 @@ CHECK = "written_by_llm"
 def llm_writer(
     store: DataStore,
     ollama: OllamaResource,
-    llm: LlmSection,
     *,
     org: str | None,
     reraise: Callable[[Exception], bool],
 ) -> LlmWriter | None:
     """The writer; None when the LLM is switched off. Ollama's health is asked once, on the
     first cache miss of the run."""
-    if not llm.enabled:
+    if not ollama.enabled:
         return None
 
     @functools.cache
@@ -79,14 +73,16 @@ def llm_writer(
     return writer
 
 
-def window_facts(store: DataStore, period: Period, key: str) -> tuple[dict, FactSheet]:
+def window_facts(
+    store: DataStore, org: OrgResource, period: Period, key: str
+) -> tuple[dict, FactSheet]:
     """The window's full LLM fact sheet and the deterministic writer's, from its stored metrics
     and raw records."""
     metrics = WindowMetrics.model_validate(
         read_upstream(store, "processed", f"{period}_metrics", key)
     )
     try:
-        inputs = load_window_inputs(store, make_window(period, key, ORG_TZ))
+        inputs = load_window_inputs(store, org, org.window(period, key))
     except MissingDaysError as exc:
         raise dg.Failure(description=str(exc)) from None
     full = full_fact_sheet(
@@ -103,22 +99,23 @@ def window_facts(store: DataStore, period: Period, key: str) -> tuple[dict, Fact
 
 def write_window_insights(
     store: DataStore,
+    org: OrgResource,
     period: Period,
     key: str,
     *,
     llm: LlmWriter | None,
-    settings: LlmSection,
-    org: str | None,
+    ollama: OllamaResource,
+    github_org: str | None,
 ) -> tuple[Insights, Trace]:
     """One window's insights from its stored metrics and raw records (see the module doc)."""
-    full, plain = window_facts(store, period, key)
+    full, plain = window_facts(store, org, period, key)
     return summarize(
         full,
         DeterministicWriter().write(plain),
         llm=llm,
-        budget_tokens=facts_budget(settings.num_ctx, settings.num_predict),
-        map_repos=settings.map_repos,
-        org=org,
+        budget_tokens=facts_budget(ollama.num_ctx, ollama.num_predict),
+        map_repos=ollama.map_repos,
+        org=github_org,
     )
 
 
@@ -128,11 +125,14 @@ def _prompt_markdown(trace: Trace) -> str:
 
 
 def insights_asset(
-    period: Period, *, retry_policy: dg.RetryPolicy | None = None
+    period: Period,
+    partitions: dg.PartitionsDefinition,
+    *,
+    retry_policy: dg.RetryPolicy | None = None,
 ) -> dg.AssetsDefinition:
     """The insights asset of `period`; `retry_policy` replaces the default (tests shorten it)."""
     name = f"{period}_insights"
-    unit = {"daily": "day", "weekly": "week", "monthly": "month"}[period]
+    unit = UNIT[period]
     check = dg.AssetCheckSpec(
         name=CHECK,
         asset=name,
@@ -146,11 +146,11 @@ def insights_asset(
     @dg.asset(
         name=name,
         group_name="insights",
-        deps=[METRICS[period]],
+        deps=[f"{period}_metrics"],
         kinds={"ollama", "json"},
         owners=OWNERS,
         pool="ollama",
-        partitions_def=PERIODS[period],
+        partitions_def=partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         retry_policy=retry_policy
         or dg.RetryPolicy(max_retries=RETRIES, delay=10, backoff=dg.Backoff.EXPONENTIAL),
@@ -163,16 +163,19 @@ def insights_asset(
             f"Stored in data/processed/{name}/{{key}}.json; answers cached in data/cache/llm."
         ),
     )
-    def _asset(context: dg.AssetExecutionContext, store: DataStore, ollama: OllamaResource):
-        config = get_config()
-        org = config.github.org
+    def _asset(
+        context: dg.AssetExecutionContext,
+        store: DataStore,
+        ollama: OllamaResource,
+        org: OrgResource,
+        github: GitHubResource,
+    ):
         policy = context.op_def.retry_policy
         last_try = context.retry_number >= (policy.max_retries if policy else 0)
         writer = llm_writer(
             store,
             ollama,
-            config.llm,
-            org=org,
+            org=github.org,
             # A transient failure retries the step (cached answers make no new call) until
             # the last attempt, which falls back instead of failing the run.
             reraise=lambda exc: is_transient(exc) and not last_try,
@@ -183,7 +186,7 @@ def insights_asset(
         fallbacks: dict[str, list[str]] = {}
         for key in context.partition_keys:
             insights, trace = write_window_insights(
-                store, period, key, llm=writer, settings=config.llm, org=org
+                store, org, period, key, llm=writer, ollama=ollama, github_org=github.org
             )
             store.write("processed", name, key, insights.model_dump(mode="json"))
             calls += trace.calls
@@ -206,7 +209,7 @@ def insights_asset(
                 per_key[key]["dropped_items"] = dg.MetadataValue.json(
                     [d.model_dump(mode="json") for d in insights.dropped]
                 )
-            passed = insights.writer == "ollama" or not config.llm.enabled
+            passed = insights.writer == "ollama" or not ollama.enabled
             checks[key] = (
                 passed,
                 {
@@ -238,7 +241,5 @@ def insights_asset(
     return _asset
 
 
-daily_insights = insights_asset("daily")
-weekly_insights = insights_asset("weekly")
-monthly_insights = insights_asset("monthly")
-INSIGHTS = {"daily": daily_insights, "weekly": weekly_insights, "monthly": monthly_insights}
+def build_insights_assets(parts: OrgPartitions) -> list[dg.AssetsDefinition]:
+    return [insights_asset(period, parts.of(period)) for period in PERIODS]

@@ -21,17 +21,14 @@ from sparky_assets.defs.github import GITHUB_COVERAGE
 from sparky_assets.defs.identity import CONTRIBUTORS, load_contributors
 from sparky_assets.lib.identity import ContributorsTable
 from sparky_assets.lib.window import (
-    Period,
-    Window,
     WindowInputs,
     WindowMetrics,
     change_against,
     compute_window_metrics,
-    make_window,
-    previous_key,
 )
-from sparky_assets.partitions import ORG_TZ, PERIODS, daily_partitions
-from sparky_resources.config import get_config
+from sparky_assets.partitions import OrgPartitions
+from sparky_resources.clock import PERIODS, UNIT, Period, Window, previous_window
+from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore
 
 RAW = ("raw_commits", "raw_pull_requests", "raw_issues", "raw_releases", "raw_backlog")
@@ -60,16 +57,14 @@ class MissingDaysError(Exception):
     """Days of a window whose raw files are not on disk."""
 
 
-def load_window_inputs(store: DataStore, window: Window) -> WindowInputs:
+def load_window_inputs(store: DataStore, org: OrgResource, window: Window) -> WindowInputs:
     """The raw records of the window's days that are daily partitions (not before start_date,
     not after today). A partition whose files are missing fails the window, naming the days."""
     inputs = WindowInputs()
     missing: list[str] = []
     repos: set[str] = set()
     failed: set[str] = set()
-    for key in window.days:
-        if not daily_partitions.has_partition_key(key):
-            continue
+    for key in org.partition_days(window):
         if not store.path("raw", "raw_commits", key).exists():
             missing.append(key)
             continue
@@ -102,6 +97,7 @@ def load_window_inputs(store: DataStore, window: Window) -> WindowInputs:
 
 def window_metrics(
     store: DataStore,
+    org: OrgResource,
     period: Period,
     key: str,
     *,
@@ -114,25 +110,25 @@ def window_metrics(
     file), so a window's file depends only on raw data and the contributors table; when the
     previous window has no collected day, the change is empty ("not available").
     """
-    identity = get_config().identity
     days = set(history) if history is not None else None
 
-    def compute(k: str) -> WindowMetrics:
-        window = make_window(period, k, ORG_TZ)
+    def compute(window: Window) -> WindowMetrics:
         return compute_window_metrics(
             window,
-            load_window_inputs(store, window),
+            load_window_inputs(store, org, window),
             table=table,
             history=days,
-            bots=identity.bots,
-            aliases=identity.aliases,
+            bots=org.bots,
+            aliases=org.aliases,
         )
 
-    current = compute(key)
-    before_key = previous_key(period, key)
+    window = org.window(period, key)
+    current = compute(window)
+    before = previous_window(window)
+    before_key = before.key
     previous: WindowMetrics | None = None
     try:
-        candidate = compute(before_key)
+        candidate = compute(before)
         previous = candidate if candidate.days_collected else None
     except MissingDaysError:
         previous = None
@@ -141,9 +137,8 @@ def window_metrics(
     return current
 
 
-def _metrics_asset(period: Period) -> dg.AssetsDefinition:
+def metrics_asset(period: Period, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     name = f"{period}_metrics"
-    partitions = PERIODS[period]
     mapping = None
     if period != "daily":
         with warnings.catch_warnings():
@@ -152,7 +147,7 @@ def _metrics_asset(period: Period) -> dg.AssetsDefinition:
             mapping = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
     deps = [dg.AssetDep(raw, partition_mapping=mapping) for raw in RAW]
     deps.append(dg.AssetDep(CONTRIBUTORS))
-    unit = {"daily": "day", "weekly": "week (Monday to Sunday)", "monthly": "month"}[period]
+    unit = "week (Monday to Sunday)" if period == "weekly" else UNIT[period]
 
     @dg.asset(
         name=name,
@@ -170,7 +165,9 @@ def _metrics_asset(period: Period) -> dg.AssetsDefinition:
             f"Stored in data/processed/{name}/{{key}}.json."
         ),
     )
-    def _asset(context: dg.AssetExecutionContext, store: DataStore) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, store: DataStore, org: OrgResource
+    ) -> dg.MaterializeResult:
         table, history = load_contributors(store)
         if table is None:
             context.log.warning(
@@ -181,7 +178,7 @@ def _metrics_asset(period: Period) -> dg.AssetsDefinition:
         per_key: dict[str, dict[str, object]] = {}
         for key in context.partition_keys:
             try:
-                metrics = window_metrics(store, period, key, table=table, history=history)
+                metrics = window_metrics(store, org, period, key, table=table, history=history)
             except MissingDaysError as exc:
                 raise dg.Failure(description=str(exc)) from None
             store.write("processed", name, key, metrics.model_dump(mode="json"))
@@ -196,6 +193,5 @@ def _metrics_asset(period: Period) -> dg.AssetsDefinition:
     return _asset
 
 
-daily_metrics = _metrics_asset("daily")
-weekly_metrics = _metrics_asset("weekly")
-monthly_metrics = _metrics_asset("monthly")
+def build_metrics_assets(parts: OrgPartitions) -> list[dg.AssetsDefinition]:
+    return [metrics_asset(period, parts.of(period)) for period in PERIODS]

@@ -12,12 +12,13 @@ from pathlib import Path
 import dagster as dg
 
 from sparky_assets.defs.common import OWNERS
-from sparky_assets.defs.digests import daily_digest, digest_index, monthly_digest, weekly_digest
+from sparky_assets.defs.digests import digest_index
 from sparky_assets.lib.index import commit_message
+from sparky_resources.clock import PERIODS
 from sparky_resources.publisher import GitPublisherResource, digest_files
 from sparky_resources.store import DataStore
 
-DIGESTS = (daily_digest, weekly_digest, monthly_digest)
+DIGESTS = tuple(dg.AssetKey(f"{period}_digest") for period in PERIODS)
 
 
 @dg.asset(
@@ -27,7 +28,7 @@ DIGESTS = (daily_digest, weekly_digest, monthly_digest)
     owners=OWNERS,
     description=(
         "The digests, index.md, feed.xml and metrics.md committed to the [publish] docs "
-        "repository as \"digest: {period} {key}\" (no commit when nothing changed), pushed "
+        'repository as "digest: {period} {key}" (no commit when nothing changed), pushed '
         "when [publish].push is true: never forced, a rejected push is fetched, rebased and "
         "retried. Credentials only from SPARKY_PUBLISH_TOKEN."
     ),
@@ -74,8 +75,7 @@ def new_digest_materializations(
     digests (asset/partition) they were; (None, []) when there are none."""
     newest: int | None = None
     seen: list[str] = []
-    for asset in DIGESTS:
-        key = asset.key
+    for key in DIGESTS:
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=1000
         ).records
