@@ -20,7 +20,7 @@ import re
 import sys
 from pathlib import Path
 
-from sparky_assets.lib.daily import DAY_FORMAT
+from sparky_resources.clock import DAY_FORMAT
 from sparky_resources.config import ConfigError, SparkyConfig, get_config
 
 _KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -118,7 +118,7 @@ def _before_start(config: SparkyConfig, period: str, key: str) -> tuple[str, boo
     """One line naming the window's days before `[sparky].start_date`, and whether that is the
     whole window; None when there are none. Those days are no daily partition, so no run will
     ever collect them (re-running the window later won't)."""
-    from sparky_assets.lib.window import window_dates
+    from sparky_resources.clock import window_dates
 
     first, after = window_dates(period, key)  # type: ignore[arg-type]
     start = config.sparky.start_date
@@ -138,7 +138,7 @@ def _before_start(config: SparkyConfig, period: str, key: str) -> tuple[str, boo
 
 def _digest_path(config: SparkyConfig, period: str, key: str) -> Path:
     """`<output_dir>/<period>/<key>.md` for a key that is its window's first day, YYYY-MM-DD."""
-    from sparky_assets.lib.window import window_dates
+    from sparky_resources.clock import window_dates
 
     try:
         if not _KEY.fullmatch(key):

@@ -24,16 +24,20 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
 )
 from gitrepo import Person, Repo
+from sparky_defs import assets, session_org
 from test_pipeline import read
 
-from sparky_assets.defs.collect import raw_commits, repositories
-from sparky_assets.defs.github import github_activity
-from sparky_assets.defs.identity import contributors
-from sparky_assets.defs.metrics import daily_metrics, monthly_metrics, weekly_metrics
 from sparky_resources.clock import window as make_window
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.store import DataStore
+
+raw_commits, repositories = assets("raw_commits", "repositories")
+(github_activity,) = assets("raw_pull_requests")
+(contributors,) = assets("contributors")
+daily_metrics, monthly_metrics, weekly_metrics = assets(
+    "daily_metrics", "monthly_metrics", "weekly_metrics"
+)
 
 NY = ZoneInfo("America/New_York")
 ALICE = Person("Alice Archer", "alice@example.com")
@@ -103,6 +107,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     resources = {
         "local_git": LocalGitResource(repos=[str(repo.path)], cache_dir=str(tmp / "cache")),
         "github": GitHubResource(),
+        "org": session_org(),
         "store": DataStore(data_dir=str(tmp / "data"), output_dir=str(tmp / "output")),
     }
     with dg.instance_for_test() as instance:
@@ -239,8 +244,16 @@ def test_a_week_spanning_two_months_splits_between_the_months(world) -> None:
     assert week["days"] == [d["partition"] for d in days]
     assert week["days_collected"] == 7
     # Additive figures of a week are the sums of its days.
-    for figure in ("commits", "human_commits", "merges", "lines_added", "lines_deleted",
-                   "files_changed", "bot_commits", "human_lines_added"):
+    for figure in (
+        "commits",
+        "human_commits",
+        "merges",
+        "lines_added",
+        "lines_deleted",
+        "files_changed",
+        "bot_commits",
+        "human_lines_added",
+    ):
         assert week[figure] == sum(d[figure] for d in days), figure
     # Distinct counts are not: Carol is active on 10-30 and 11-03 but one person in the week.
     assert week["active_contributors"] < sum(d["active_contributors"] for d in days)
@@ -333,8 +346,16 @@ def test_change_against_the_previous_window(world) -> None:
 def test_without_github_the_github_figures_are_not_available(world) -> None:
     tmp, _, _ = world
     month = _metrics(tmp, "monthly", "2024-10-01")
-    for figure in ("prs_opened", "prs_merged", "prs_open_at_end", "issues_opened",
-                   "issues_open_at_end", "releases", "pull_requests", "issues"):
+    for figure in (
+        "prs_opened",
+        "prs_merged",
+        "prs_open_at_end",
+        "issues_opened",
+        "issues_open_at_end",
+        "releases",
+        "pull_requests",
+        "issues",
+    ):
         assert month[figure] is None, figure
     assert "not collected" in month["github_note"]
 
@@ -360,8 +381,14 @@ def test_contributor_absence_factor_per_repo_and_org(world) -> None:
 def test_a_window_before_any_history_is_empty(world) -> None:
     tmp, _, _ = world
     week = _metrics(tmp, "weekly", "2024-09-16")
-    zeros = ("commits", "merges", "active_contributors", "lines_added", "active_repos",
-             "new_contributors")
+    zeros = (
+        "commits",
+        "merges",
+        "active_contributors",
+        "lines_added",
+        "active_repos",
+        "new_contributors",
+    )
     assert {f: week[f] for f in zeros} == dict.fromkeys(zeros, 0)
     assert (week["caf"], week["top_contributor_share"], week["days_collected"]) == (None, None, 7)
     assert [r["repo"] for r in week["per_repo"]] == ["season"]  # listed, quiet
@@ -377,7 +404,7 @@ def test_a_window_whose_days_were_never_collected_names_them(world) -> None:
 
     # Its days 05-01 ... 05-05 were never collected: it says which, instead of inventing zeros.
     with pytest.raises(MissingDaysError, match="2024-05-01"):
-        window_metrics(store, "weekly", "2024-04-29", table=None, history=None)
+        window_metrics(store, session_org(), "weekly", "2024-04-29", table=None, history=None)
 
 
 def test_git_log_itself_agrees_with_the_commit_count(world) -> None:
@@ -414,9 +441,20 @@ def test_change_by_hand() -> None:
     from sparky_assets.lib.window import WindowMetrics, change_against
 
     def metrics(**figures) -> WindowMetrics:
-        base = dict(partition="k", commits=0, merges=0, active_contributors=0,
-                    human_contributors=0, bot_commits=0, lines_added=0, lines_deleted=0,
-                    files_changed=0, active_repos=0, per_repo=[], top_contributors=[])
+        base = dict(
+            partition="k",
+            commits=0,
+            merges=0,
+            active_contributors=0,
+            human_contributors=0,
+            bot_commits=0,
+            lines_added=0,
+            lines_deleted=0,
+            files_changed=0,
+            active_repos=0,
+            per_repo=[],
+            top_contributors=[],
+        )
         return WindowMetrics(**(base | figures))
 
     now, before = metrics(commits=15, merges=3, prs_opened=4), metrics(commits=12, merges=0)
@@ -424,6 +462,9 @@ def test_change_by_hand() -> None:
     # 15 vs 12: +3, +25.0 %; 3 vs 0: +3, no percent; prs_opened unknown before: nothing.
     assert change["commits"].model_dump() == {"previous": 12, "absolute": 3, "percent": 25.0}
     assert change["merges"].model_dump() == {"previous": 0, "absolute": 3, "percent": None}
-    assert change["prs_opened"].model_dump() == {"previous": None, "absolute": None,
-                                                 "percent": None}
+    assert change["prs_opened"].model_dump() == {
+        "previous": None,
+        "absolute": None,
+        "percent": None,
+    }
     assert change_against(now, None)["commits"].absolute is None

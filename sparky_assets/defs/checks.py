@@ -45,6 +45,7 @@ from sparky_assets.defs.automation import automation_status
 from sparky_assets.defs.common import partition_checks
 from sparky_assets.defs.metrics import MissingDaysError, load_window_inputs
 from sparky_assets.lib.insights import Insights
+from sparky_assets.lib.render import without_front_matter
 from sparky_assets.lib.sanitize import WORD_JOINER, md_text
 from sparky_assets.partitions import OrgPartitions
 from sparky_resources import clock
@@ -129,11 +130,7 @@ _GITHUB = re.compile(
 
 def summary_part(markdown: str) -> str:
     """The digest from after its front matter to `## Key numbers` (the insights' part)."""
-    body = markdown
-    if body.startswith("---\n"):
-        _, sep, rest = body[4:].partition("\n---\n")
-        body = rest if sep else body
-    return body.split(KEY_NUMBERS, 1)[0]
+    return without_front_matter(markdown).split(KEY_NUMBERS, 1)[0]
 
 
 def _plain(text: str) -> str:

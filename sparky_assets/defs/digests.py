@@ -26,7 +26,7 @@ from sparky_assets.lib.index import (
     tag_uri,
 )
 from sparky_assets.lib.insights import FactSheet, Insights, failed_repo_names
-from sparky_assets.lib.render import digest_sidecar, render_digest
+from sparky_assets.lib.render import digest_sidecar, render_digest, without_front_matter
 from sparky_assets.lib.window import WindowMetrics
 from sparky_assets.partitions import OrgPartitions
 from sparky_resources.clock import PERIODS, UNIT, Period
@@ -44,14 +44,6 @@ def window_coverage(store: DataStore, org: OrgResource, period: Period, key: str
         if raw:
             out.append(Coverage.model_validate(raw))
     return out
-
-
-def without_front_matter(markdown: str) -> str:
-    if markdown.startswith("---\n"):
-        _, sep, body = markdown[4:].partition("\n---\n")
-        if sep:
-            return body.lstrip("\n")
-    return markdown
 
 
 def write_digest(

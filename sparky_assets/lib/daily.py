@@ -9,9 +9,6 @@ from zoneinfo import ZoneInfo
 
 from sparky_resources import clock
 
-# Transitional: sparky_assets/cli.py imports DAY_FORMAT from here; the clock owns it.
-from sparky_resources.clock import DAY_FORMAT as DAY_FORMAT
-
 
 def split_by_day(
     records: Iterable[Mapping[str, Any]], keys: Sequence[str], tz: ZoneInfo

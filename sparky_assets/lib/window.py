@@ -27,9 +27,6 @@ from sparky_assets.lib.identity import ContributorsTable, display_name, extend_t
 from sparky_assets.lib.metrics import ActivityMetrics, compute_activity
 from sparky_resources.clock import Period, Window, parse_instant, previous_window
 
-# Transitional: sparky_assets/cli.py imports window_dates from here; the clock owns it.
-from sparky_resources.clock import window_dates as window_dates
-
 QUIET_LOOKBACK = 4  # "gone quiet": active in each of the previous 4 windows, not in this one
 LISTED = 20  # names listed per figure (new, gone quiet); the counts are complete
 
