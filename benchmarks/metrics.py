@@ -27,7 +27,11 @@ Usage: python benchmarks/metrics.py [--commits N] [--pull-requests N] [--repos N
        [--contributors N] [--year 2025] [--seed S] [--keep DIR]
 
 Prints `key=value` lines: sizes (`commits=`, `pull_requests=`, `raw_mb=`), `generate_s=`,
-then the measured figures: `contributors_s=` (the identity table over the year),
+then the measured figures: `contributors_s=` (the identity table over the year, rebuilt from
+the raw files), `contributors_first_run_s=` (the contributors asset's first run over all days
+but the last: day tallies and state written), `contributors_add_day_s=` and
+`contributors_add_day_cpu_s=` (its next run, the last day added: wall and CPU seconds),
+`contributors_add_day_vs_rebuild=` (that run over the full rebuild; the tables must be equal),
 `daily_metrics_s=`, `weekly_metrics_s=`, `year_monthly_s=` (all twelve months),
 `peak_rss_mb=` (the measuring process's peak), a few figures of the month to sanity-check, and
 as the last line `monthly_metrics_s=`. `--keep DIR` writes the data under DIR and keeps it;
@@ -829,24 +833,47 @@ def _hwm_mb() -> float | None:
     return None
 
 
+def _update_contributors(
+    store: Any, days: list[str], org: Any, update: Callable[..., Any], write: Callable[..., Any]
+) -> tuple[float, float, Any]:
+    """One contributors run over `days` (update the table, write it and the state): wall and
+    CPU seconds (this machine may be shared), and the table."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    table, state = update(store, days, org)
+    write(store, days, table, state)
+    return time.perf_counter() - wall, time.process_time() - cpu, table
+
+
 def measure(root: Path, year: int) -> int:
     os.environ["SPARKY_CONFIG"] = str(root / "sparky.toml")
     warnings.filterwarnings("ignore", message=r".* is currently in beta")
-    from sparky_assets.defs.identity import build_table, collected_days
+    from sparky_assets.defs.identity import build_table, collected_days, update_table, write_table
     from sparky_assets.defs.metrics import window_metrics
+    from sparky_resources.org import OrgResource
     from sparky_resources.store import DataStore
 
     store = DataStore(data_dir=str(root / "data"), output_dir=str(root / "output"))
+    org = OrgResource(timezone="UTC", start_date=f"{year}-01-01")  # as _config writes it
     month, week, day = _keys(year)
 
     t0 = time.perf_counter()
-    days = collected_days(store)
-    table = build_table(store, days)
+    days = collected_days(store, org)
+    table = build_table(store, days, org)
     contributors_s = time.perf_counter() - t0
+
+    # The contributors asset's run when one day is added to the rest of the year: the state
+    # and day tallies of every day but the last first (untimed), then the run with all.
+    update_s = _update_contributors(store, days[:-1], org, update_table, write_table)[0]
+    add_day_s, add_day_cpu_s, added = _update_contributors(
+        store, days, org, update_table, write_table
+    )
+    if added.model_dump(mode="json") != table.model_dump(mode="json"):
+        print("error: the incremental contributors table differs from the full rebuild")
+        return 1
 
     def timed(period: str, key: str) -> tuple[float, Any]:
         t = time.perf_counter()
-        result = window_metrics(store, period, key, table=table, history=days)  # type: ignore[arg-type]
+        result = window_metrics(store, org, period, key, table=table, history=days)  # type: ignore[arg-type]
         return time.perf_counter() - t, result
 
     daily_s, _ = timed("daily", day)
@@ -858,7 +885,7 @@ def measure(root: Path, year: int) -> int:
     year_commits = year_merges = year_prs = 0
     for n in range(1, 13):
         result = window_metrics(
-            store, "monthly", dt.date(year, n, 1).isoformat(), table=table, history=days
+            store, org, "monthly", dt.date(year, n, 1).isoformat(), table=table, history=days
         )
         year_commits += result.commits
         year_merges += result.merges
@@ -869,6 +896,10 @@ def measure(root: Path, year: int) -> int:
     print(f"identities={len(people)}")
     print(f"bot_identities={sum(1 for p in people if p.is_bot)}")
     print(f"contributors_s={contributors_s:.3f}")
+    print(f"contributors_first_run_s={update_s:.3f}")
+    print(f"contributors_add_day_s={add_day_s:.3f}")
+    print(f"contributors_add_day_cpu_s={add_day_cpu_s:.3f}")
+    print(f"contributors_add_day_vs_rebuild={add_day_s / contributors_s:.4f}")
     print(f"daily_metrics_s={daily_s:.3f}")
     print(f"weekly_metrics_s={weekly_s:.3f}")
     print(f"year_monthly_s={year_s:.3f}")

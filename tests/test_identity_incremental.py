@@ -10,20 +10,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import dagster as dg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_identity import commit, issue, pull
 
+from sparky_assets.defs.identity import build_table, collected_days, contributors
 from sparky_assets.lib.identity import (
     STATE_VERSION,
     ContributorsTable,
     IdentityBuilder,
     day_tally,
+    dumps_indented,
     resume_builder,
 )
+from sparky_resources.org import OrgResource
+from sparky_resources.store import DataStore
 
 NY = ZoneInfo("America/New_York")
 # Days around both 2024 DST changes in New York, and a few ordinary ones.
@@ -232,3 +238,94 @@ def test_a_pull_request_counts_on_the_first_day_that_holds_it() -> None:
     assert by_id["alice"].pull_requests == 1
     assert "bob" not in by_id
     assert history.asked == ["2024-06-01", "2024-06-02"]  # an earlier day: started over
+
+
+# --- through the real asset --------------------------------------------------------------------
+
+READS: list[tuple[str, str, str]] = []
+
+
+class CountingStore(DataStore):
+    """The real DataStore, noting every file read (every read goes through read_versioned)."""
+
+    def read_versioned(self, layer: Any, asset: str, partition: str) -> tuple[int, Any]:
+        READS.append((layer, asset, partition))
+        return super().read_versioned(layer, asset, partition)
+
+
+def _collect(store: DataStore, day: str, records: tuple[list[Any], list[Any], list[Any]]) -> None:
+    commits, pulls, issues = records
+    store.write("raw", "raw_commits", day, commits)
+    store.write("raw", "raw_pull_requests", day, pulls)
+    store.write("raw", "raw_issues", day, issues)
+
+
+def _run(store: DataStore, org: OrgResource) -> None:
+    READS.clear()
+    result = dg.materialize([contributors], resources={"store": store, "org": org})
+    assert result.success
+
+
+def test_the_asset_reads_only_a_new_or_recollected_days_raw_files(tmp_path: Path) -> None:
+    store = CountingStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out"))
+    org = OrgResource(
+        timezone="America/New_York", start_date="2024-03-01", bots=BOTS, aliases=ALIASES
+    )
+    rnd = random.Random(11)
+    for day in DAYS[:4]:
+        _collect(store, day, make_day(rnd, day))
+    _run(store, org)
+    assert {p for layer, a, p in READS if layer == "raw"} == set(DAYS[:4])
+
+    def check() -> None:
+        """The stored table, days and .mailmap are the full rebuild's, in store.write's text."""
+        days = collected_days(store, org)
+        full = build_table(store, days, org)
+        stored = store.read("processed", "contributors", "contributors")
+        assert stored["days"] == days
+        assert stored["table"] == full.model_dump(mode="json")
+        path = store.path("processed", "contributors", "contributors")
+        mailmap = path.with_name("suggested.mailmap").read_text(encoding="utf-8")
+        assert mailmap == "".join(f"{line}\n" for line in full.suggested_mailmap)
+        other = DataStore(data_dir=str(tmp_path / "ref"), output_dir=str(tmp_path / "ref"))
+        payload = {"days": days, "table": full.model_dump(mode="json")}
+        reference = other.write("processed", "contributors", "contributors", payload)
+        assert path.read_bytes() == reference.read_bytes()
+
+    check()
+    _collect(store, DAYS[4], make_day(rnd, DAYS[4]))
+    _run(store, org)
+    raw = sorted((a, p) for layer, a, p in READS if layer == "raw")
+    assert raw == [
+        ("raw_commits", DAYS[4]),
+        ("raw_issues", DAYS[4]),
+        ("raw_pull_requests", DAYS[4]),
+    ]
+    check()
+
+    _collect(store, DAYS[1], make_day(rnd, DAYS[1]))  # re-collected
+    _run(store, org)
+    assert {p for layer, a, p in READS if layer == "raw"} == {DAYS[1]}
+    check()
+
+    for asset in ("raw_commits", "raw_pull_requests", "raw_issues"):
+        store.path("raw", asset, DAYS[0]).unlink()  # a day removed
+    _run(store, org)
+    assert not [p for layer, a, p in READS if layer == "raw"]
+    assert not store.path("processed", "contributor_days", DAYS[0]).exists()
+    check()
+
+
+def test_dumps_indented_is_json_dumps_with_indent() -> None:
+    values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        max_leaves=30,
+    )
+
+    @settings(max_examples=300, deadline=None)
+    @given(value=values)
+    def same(value: Any) -> None:
+        assert dumps_indented(value) == json.dumps(value, indent=2, ensure_ascii=False)
+
+    same()

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -54,6 +55,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
+
+_escape = json.encoder.encode_basestring  # the C escaper json.dumps uses (ensure_ascii off)
 
 # GitHub Apps commit as "<name>[bot]" with a users.noreply address ending in "[bot]@...".
 _BOT_EMAIL_MARK = "[bot]@"
@@ -972,6 +975,48 @@ def day_tally(
         "reported": builder._reported,
         "items": items,
     }
+
+
+def dumps_indented(value: Any) -> str:
+    """`json.dumps(value, indent=2, ensure_ascii=False)`, the text `DataStore.write` writes.
+
+    The same text, several times faster for the contributors table: `json` falls back to its
+    pure-Python encoder when asked to indent, and the table's long lists of strings (active
+    days, repositories) are joined here by C-level escaping instead.
+    """
+    return _indented(value, "\n")
+
+
+def _indented(value: Any, newline: str) -> str:
+    cls = value.__class__
+    if cls is str:
+        return _escape(value)
+    if cls is dict:
+        if not value:
+            return "{}"
+        inner = newline + "  "
+        body = ("," + inner).join(
+            f"{_escape(key)}: {_indented(item, inner)}" for key, item in value.items()
+        )
+        return f"{{{inner}{body}{newline}}}"
+    if cls is list or cls is tuple:
+        if not value:
+            return "[]"
+        inner = newline + "  "
+        if all(item.__class__ is str for item in value):
+            body = ("," + inner).join(map(_escape, value))
+        else:
+            body = ("," + inner).join(_indented(item, inner) for item in value)
+        return f"[{inner}{body}{newline}]"
+    if cls is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return json.dumps(value)  # floats as `json` writes them (repr, NaN, Infinity)
 
 
 def resume_builder(
