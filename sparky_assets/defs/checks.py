@@ -42,7 +42,7 @@ import dagster as dg
 from pydantic import ValidationError
 
 from sparky_assets.defs.automation import automation_status
-from sparky_assets.defs.common import partition_checks
+from sparky_assets.defs.check_evaluations import partition_checks
 from sparky_assets.defs.metrics import MissingDaysError, load_window_inputs
 from sparky_assets.lib.insights import Insights
 from sparky_assets.lib.render import without_front_matter

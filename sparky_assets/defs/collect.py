@@ -7,10 +7,10 @@ from typing import Any
 
 import dagster as dg
 
+from sparky_assets.defs.check_evaluations import partition_checks
 from sparky_assets.defs.common import (
     COVERAGE,
     daily,
-    partition_checks,
     partition_metadata,
     range_label,
     read_upstream,

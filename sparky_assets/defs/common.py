@@ -1,17 +1,13 @@
-"""Policy shared by every Sparky asset, applied in one place, and per-partition reporting."""
+"""Policy shared by every Sparky asset, applied in one place, and per-partition metadata."""
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-    AssetCheckEvaluationTargetMaterializationData,
-)
 
 from sparky_resources.store import DataStore, Layer, MissingDataError
 
 OWNERS = ["team:sparky"]
-
 
 
 def daily(partitions_def: dg.PartitionsDefinition) -> dict[str, Any]:
@@ -23,6 +19,7 @@ def daily(partitions_def: dg.PartitionsDefinition) -> dict[str, Any]:
         backfill_policy=dg.BackfillPolicy.single_run(),
         owners=OWNERS,
     )
+
 
 COVERAGE = "_coverage/raw_commits"
 
@@ -50,46 +47,3 @@ def partition_metadata(
     """
     for key, metadata in per_day.items():
         context.add_asset_metadata(dict(metadata), partition_key=key)
-
-
-def partition_checks(
-    context: dg.OpExecutionContext,
-    spec: dg.AssetCheckSpec,
-    results: Mapping[str, tuple[bool, Mapping[str, Any]]],
-    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.WARN,
-    descriptions: Mapping[str, str] | None = None,
-) -> Iterator[Any]:
-    """One check evaluation per partition, each tied to that day's materialization.
-
-    `AssetCheckResult` cannot name a partition, so a range run would record one unpartitioned
-    result; Dagster's own `AssetCheckEvaluation` can. Yield this after the MaterializeResult
-    (from an `@asset_check`, pass `context.op_execution_context`). `descriptions` gives a
-    partition's evaluation its one-line description (what failed, and the numbers).
-    """
-    for key, (passed, metadata) in results.items():
-        records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=spec.asset_key, asset_partitions=[key]), limit=1
-        ).records
-        target = (
-            AssetCheckEvaluationTargetMaterializationData(
-                storage_id=records[0].storage_id,
-                run_id=records[0].run_id,
-                timestamp=records[0].timestamp,
-            )
-            if records
-            else None
-        )
-        yield dg.AssetCheckEvaluation(
-            asset_key=spec.asset_key,
-            check_name=spec.name,
-            partition=key,
-            passed=passed,
-            metadata=dict(metadata),
-            severity=severity,
-            blocking=spec.blocking,
-            target_materialization_data=target,
-            description=(descriptions or {}).get(key),
-        )
-    # The check's output must be produced once, as an AssetCheckResult would.
-    output = context.assets_def.get_output_name_for_asset_check_key(spec.key)
-    yield dg.Output(None, output_name=output)

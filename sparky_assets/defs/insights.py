@@ -14,9 +14,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from sparky_assets.defs.check_evaluations import partition_checks
 from sparky_assets.defs.common import (
     OWNERS,
-    partition_checks,
     partition_metadata,
     range_label,
     read_upstream,
