@@ -4,7 +4,7 @@ A single-run backfill runs a check once for the whole range; `AssetCheckResult` 
 partition (Dagster 1.13 has no public way to), so it would record one unpartitioned result.
 Dagster's public `AssetCheckEvaluation` can name one, but tying it to that partition's
 materialization needs `AssetCheckEvaluationTargetMaterializationData`, which Dagster does not
-export. It is used here only; tests/test_check_evaluations.py pins its import and fields, so a
+export. It is used here only; tests/test_dagster_pins.py pins its import and fields, so a
 Dagster upgrade that moves it fails there, in one line, not in every check.
 """
 

@@ -1,8 +1,12 @@
-"""The private Dagster class behind per-partition check results, pinned in one place.
+"""Where Sparky keeps code of its own instead of a Dagster feature, pinned: each test fails when
+Dagster changes what made the choice.
 
-`sparky_assets/defs/check_evaluations.py` is the only module that imports it. If a Dagster
-upgrade moves or reshapes it, these tests fail first and say so; the checks' own tests then
-say what it broke.
+- The private class behind per-partition check results: `sparky_assets/defs/check_evaluations.py`
+  is the only module that imports it. If an upgrade moves or reshapes it, these tests fail first.
+- `yesterday_digest_by_2am` instead of `build_time_partition_freshness_checks`: Dagster's check
+  expects the *last* partition by the deadline, and with `end_offset=1` (today is a partition,
+  so the demo shows today) that is today's, which the 00:30 run never writes: it would fail
+  every day. Measured below.
 """
 
 import inspect
@@ -66,3 +70,33 @@ def test_a_range_run_records_one_evaluation_per_day_tied_to_that_days_materializ
             ).records
             target = evaluation.target_materialization_data
             assert target.storage_id == record.storage_id and target.run_id == result.run_id
+
+
+def test_dagsters_freshness_check_expects_today_where_today_is_a_partition() -> None:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from dagster._core.test_utils import freeze_time
+
+    tz = "America/New_York"
+    days = dg.DailyPartitionsDefinition(start_date="2026-11-01", timezone=tz, end_offset=1)
+
+    @dg.asset(partitions_def=days)
+    def daily_digest() -> None:
+        return None
+
+    checks = dg.build_time_partition_freshness_checks(
+        assets=[daily_digest], deadline_cron="0 2 * * *", timezone=tz
+    )
+    job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(*checks))
+    defs = dg.Definitions(assets=[daily_digest], asset_checks=checks, jobs=[job])
+    with (
+        dg.instance_for_test() as instance,
+        freeze_time(dt.datetime(2026, 11, 20, 2, 5, tzinfo=ZoneInfo(tz))),
+    ):
+        # Yesterday's digest, written at 00:30 as the daily schedule does: what Sparky checks.
+        dg.materialize([daily_digest], instance=instance, partition_key="2026-11-19")
+        result = defs.resolve_job_def("freshness").execute_in_process(instance=instance)
+        (evaluation,) = result.get_asset_check_evaluations()
+    assert not evaluation.passed
+    assert "2026-11-20" in (evaluation.description or "")
