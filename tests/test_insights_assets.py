@@ -29,10 +29,10 @@ from fakes.github_org import Org, build_org
 from fakes.github_server import FakeGitHub
 from fakes.ollama_answers import INJECTED, facts_of, grounded_answer, hostile_answer
 from fakes.ollama_server import FakeOllama
-from sparky_defs import assets, session_org
+from sparky_defs import assets, session_defs, session_org
 
 from sparky_assets.defs.insights import insights_asset
-from sparky_assets.defs.publish import publish_new_digests
+from sparky_assets.defs.publish import DIGESTS, publish_new_digests
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.ollama import OllamaResource
@@ -498,21 +498,27 @@ def test_publishing_pushes_the_digests_once_and_then_nothing(digests, tmp_path: 
 
 def test_the_publish_sensor_asks_once_per_new_digest(digests) -> None:
     world, _ = digests
-    context = dg.build_sensor_context(instance=world.instance)
-    result = publish_new_digests(context)
-    (request,) = result.run_requests
+
+    def tick(cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
+        context = dg.build_multi_asset_sensor_context(
+            monitored_assets=list(DIGESTS),
+            instance=world.instance,
+            cursor=cursor,
+            definitions=session_defs(),
+        )
+        result = publish_new_digests(context)
+        requests = [result] if isinstance(result, dg.RunRequest) else []
+        return requests, context.cursor
+
+    (request,), cursor = tick(None)
     assert "daily_digest 2024-06-03" in request.tags["sparky/digests"]
     # Nothing new since that cursor: the sensor skips.
-    again = publish_new_digests(
-        dg.build_sensor_context(instance=world.instance, cursor=result.cursor)
-    )
-    assert not again.run_requests and again.skip_reason
-    # A new digest materialization: one more request, with a new run key.
+    again, same = tick(cursor)
+    assert not again and same == cursor
+    # A new digest materialization: one more request, with a new run key, naming it.
     world.instance.report_runless_asset_event(
         dg.AssetMaterialization(asset_key="weekly_digest", partition=WEEK)
     )
-    more = publish_new_digests(
-        dg.build_sensor_context(instance=world.instance, cursor=result.cursor)
-    )
-    (request2,) = more.run_requests
-    assert request2.run_key != request.run_key and int(more.cursor) > int(result.cursor)
+    (request2,), later = tick(cursor)
+    assert request2.run_key != request.run_key and later != cursor
+    assert request2.tags["sparky/digests"] == f"weekly_digest {WEEK}"

@@ -3,11 +3,13 @@
 `published_digests` copies `output/` into the `[publish]` target with `GitPublisherResource`
 and commits only when something changed. `publish_new_digests` (a sensor, STOPPED by default:
 publishing writes to someone's repository, so it is switched on deliberately) starts a
-publishing run whenever a digest has been materialized since its last tick.
+publishing run whenever a digest has been materialized since its last tick (a multi-asset sensor:
+Dagster keeps its cursor over the digests' materialization events).
 """
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -68,24 +70,9 @@ publish_job = dg.define_asset_job(
 )
 
 
-def new_digest_materializations(
-    instance: dg.DagsterInstance, after: int | None
-) -> tuple[int | None, list[str]]:
-    """The newest storage id among the digests' materializations after `after`, and which
-    digests (asset/partition) they were; (None, []) when there are none."""
-    newest: int | None = None
-    seen: list[str] = []
-    for key in DIGESTS:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, after_storage_id=after), limit=1000
-        ).records
-        for r in records:
-            newest = max(newest or 0, r.storage_id)
-            seen.append(f"{key.to_user_string()} {r.partition_key or ''}".strip())
-    return newest, sorted(seen)
-
-
-@dg.sensor(
+@dg.multi_asset_sensor(
+    name="publish_new_digests",
+    monitored_assets=list(DIGESTS),
     job=publish_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.STOPPED,
@@ -94,17 +81,19 @@ def new_digest_materializations(
         "tick. Stopped by default: turn it on once [publish] points at your docs repository."
     ),
 )
-def publish_new_digests(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-    after = int(context.cursor) if context.cursor else None
-    newest, seen = new_digest_materializations(context.instance, after)
-    if newest is None:
-        return dg.SensorResult(skip_reason="no digest materialized since the last publish")
-    return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(run_key=f"publish-{newest}", tags={"sparky/digests": _tag(seen)})
-        ],
-        cursor=str(newest),
-    )
+def publish_new_digests(context: dg.MultiAssetSensorEvaluationContext) -> Any:
+    """Dagster keeps the cursor (one per digest asset, over its materialization events): each
+    new digest, of any partition, starts one publishing run, named by the newest event."""
+    seen: list[str] = []
+    newest = 0
+    for key in DIGESTS:
+        for partition, record in context.latest_materialization_records_by_partition(key).items():
+            newest = max(newest, record.storage_id)
+            seen.append(f"{key.to_user_string()} {partition}")
+    if not seen:
+        return dg.SkipReason("no digest materialized since the last publish")
+    context.advance_all_cursors()
+    return dg.RunRequest(run_key=f"publish-{newest}", tags={"sparky/digests": _tag(sorted(seen))})
 
 
 def _tag(seen: Sequence[str]) -> str:
