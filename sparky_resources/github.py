@@ -83,8 +83,8 @@ import httpx
 from pydantic import SecretStr
 from tenacity import RetryCallState
 
+from sparky_resources import clock, retry, secrets
 from sparky_resources import github_queries as gq
-from sparky_resources import retry, secrets
 from sparky_resources.store import atomic_write_text
 from sparky_resources.text import one_line
 
@@ -876,9 +876,8 @@ class GitHubClient:
     def _note_graphql_cost(self, rate_limit: Any) -> None:
         if not isinstance(rate_limit, dict):
             return
-        reset_at = None
-        if isinstance(rate_limit.get("resetAt"), str):
-            reset_at = dt.datetime.fromisoformat(rate_limit["resetAt"]).timestamp()
+        reset_text = rate_limit.get("resetAt")
+        reset_at = clock.epoch(reset_text) if isinstance(reset_text, str) else None
         with self._lock:
             self.counters.graphql_points += _int(rate_limit.get("cost")) or 0
             old = self.rate_limits.get("graphql")

@@ -31,6 +31,7 @@ import dagster as dg
 from pydantic import Field, SecretStr
 
 from sparky_resources import github_queries as gq
+from sparky_resources.clock import in_window, parse_instant
 from sparky_resources.github import (
     GitHubClient,
     GitHubError,
@@ -48,7 +49,6 @@ from sparky_resources.github_records import (
     IssueRecord,
     PullRequestRecord,
     ReleaseRecord,
-    instant,
     oldest_first,
     parse_backlog_node,
     parse_commit_history,
@@ -56,7 +56,6 @@ from sparky_resources.github_records import (
     parse_pull_request_node,
     parse_releases,
     parse_repository_node,
-    within,
 )
 
 Entity = Literal["repositories", "commits", "pull_requests", "issues", "releases", "backlog"]
@@ -108,10 +107,10 @@ class GitHubWindow:
     def backlog_at(self, end: dt.datetime) -> BacklogSnapshot | EntityCoverage | None:
         """The snapshot at `end`, its failure, or None when it was not asked for."""
         for snapshot in self.backlog:
-            if instant(snapshot.at) == end:
+            if parse_instant(snapshot.at) == end:
                 return snapshot
         for problem in self.coverage:
-            if problem.entity == "backlog" and problem.at and instant(problem.at) == end:
+            if problem.entity == "backlog" and problem.at and parse_instant(problem.at) == end:
                 return problem
         return None
 
@@ -159,7 +158,8 @@ def comment_times(node: Mapping[str, Any]) -> list[str]:
 
 
 def active_in(events: Iterable[str], start: dt.datetime, end: dt.datetime) -> bool:
-    return any(within(t, start, end) for t in events)
+    """Whether any of an item's ISO event times falls in `[start, end)`."""
+    return any(in_window(parse_instant(t), start, end) for t in events)
 
 
 def _repository_nodes(client: GitHubClient, org: str) -> Iterator[dict[str, Any]]:
@@ -188,7 +188,7 @@ def list_repositories(
     found: list[GitHubRepository] = []
     for node in _repository_nodes(client, org):
         repo = parse_repository_node(node)
-        pushed = instant(repo.pushed_at)
+        pushed = parse_instant(repo.pushed_at)
         if pushed is None or pushed < pushed_since:
             break
         found.append(repo)
@@ -276,7 +276,7 @@ class _Scope:
                     failed[page.name] = "the repository could not be read (deleted or no access)"
                     continue
                 commits[page.name] += [
-                    c for c in page.commits if start.timestamp() <= c.committed_ts < end.timestamp()
+                    c for c in page.commits if in_window(c.committed_ts, start, end)
                 ]
                 target = page.next_target()
                 if target is not None:
@@ -306,7 +306,7 @@ class _Scope:
             repo.name: [
                 r
                 for r in by_repo.get(f"{org}/{repo.name}", [])
-                if within(r.published_at, self.start, self.end)
+                if in_window(parse_instant(r.published_at), self.start, self.end)
             ]
             for repo in batch
         }

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sparky_resources import github_queries as gq
+from sparky_resources.clock import in_window, parse_instant
 from sparky_resources.models import CommitRecord
 
 
@@ -24,14 +25,10 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def instant(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text) if text else None
-
-
 def within(text: str | None, start: dt.datetime, end: dt.datetime) -> bool:
-    """Whether GitHub's ISO time `text` falls in `[start, end)` (None never does)."""
-    when = instant(text)
-    return when is not None and start <= when < end
+    """Whether GitHub's ISO time `text` falls in `[start, end)` (None never does): the clock's
+    parser and predicate, for callers that hold GitHub's text."""
+    return in_window(parse_instant(text), start, end)
 
 
 class _GitHubRecord(BaseModel):
@@ -163,14 +160,6 @@ class GitHubCommitRecord(CommitRecord):
 # Parsers (pure)
 
 
-def _parse_time(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-
-
-def _epoch(text: str) -> int:
-    return int(_parse_time(text).timestamp())
-
-
 def _lower(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) else None
 
@@ -226,7 +215,7 @@ def first_response_at(
         login = actor_login(actor)
         if not when or login is None or login == author or is_bot(actor, bots):
             continue
-        moment = _parse_time(when)
+        moment = parse_instant(when)
         if best is None or moment < best[0]:
             best = (moment, when)
     return best[1] if best else None
@@ -319,7 +308,8 @@ def parse_issue_node(node: Mapping[str, Any], bots: Collection[str] = ()) -> Iss
 
 
 def parse_commit_node(repo: str, node: Mapping[str, Any]) -> GitHubCommitRecord:
-    """A `SparkyCommit` node of a commit-history query."""
+    """A `SparkyCommit` node of a commit-history query (`CommitRecord` derives the epochs
+    `authored_ts`/`committed_ts` from the ISO texts)."""
     parents = node.get("parents") or {}
     parent_oids = [p["oid"] for p in _nodes(parents)]
     parent_count = _int(parents.get("totalCount"))
@@ -336,8 +326,6 @@ def parse_commit_node(repo: str, node: Mapping[str, Any]) -> GitHubCommitRecord:
         committer_email=committer.get("email") or "",
         authored_at=node["authoredDate"],
         committed_at=node["committedDate"],
-        authored_ts=_epoch(node["authoredDate"]),
-        committed_ts=_epoch(node["committedDate"]),
         subject=node.get("messageHeadline") or "",
         additions=int(node.get("additions") or 0),
         deletions=int(node.get("deletions") or 0),
@@ -475,6 +463,6 @@ def parse_backlog_node(node: Mapping[str, Any]) -> BacklogItem:
 def oldest_first(items: Iterable[BacklogItem], limit: int) -> list[BacklogItem]:
     """The `limit` oldest of several searches' oldest-first lists, merged by creation time."""
     unique = {(i.repo, i.number): i for i in items}
-    return sorted(unique.values(), key=lambda i: (_parse_time(i.created_at), i.repo, i.number))[
+    return sorted(unique.values(), key=lambda i: (parse_instant(i.created_at), i.repo, i.number))[
         :limit
     ]

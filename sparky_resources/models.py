@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sparky_resources import clock
 
 
 class _Record(BaseModel):
@@ -52,12 +53,14 @@ class CommitRecord(_Record):
 
     @model_validator(mode="before")
     @classmethod
-    def _from_version_1(cls, data: Any) -> Any:
-        """Version-1 files have no epochs: derive them from the ISO texts they do have."""
+    def _epochs_from_text(cls, data: Any) -> Any:
+        """Version-1 files and GitHub's commit nodes have no epochs: derive them from the ISO
+        texts they do have (the clock's rule)."""
         if isinstance(data, dict):
             for text, epoch in (("authored_at", "authored_ts"), ("committed_at", "committed_ts")):
                 if epoch not in data and isinstance(data.get(text), str):
-                    data = {**data, epoch: int(dt.datetime.fromisoformat(data[text]).timestamp())}
+                    seconds = clock.epoch(data[text])
+                    data = data if seconds is None else {**data, epoch: int(seconds)}
         return data
 
 
@@ -114,5 +117,6 @@ class Coverage(_Record):
     @property
     def is_partial(self) -> bool:
         """Collected before the window ended: the day's numbers may still grow."""
-        collected = dt.datetime.fromisoformat(self.collected_at)
-        return collected < dt.datetime.fromisoformat(self.window_end)
+        collected = clock.parse_instant(self.collected_at)
+        end = clock.parse_instant(self.window_end)
+        return collected is not None and end is not None and collected < end

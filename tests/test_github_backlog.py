@@ -325,8 +325,11 @@ def test_the_asset_writes_each_days_backlog(org: Org, server: FakeGitHub, tmp_pa
     (America/New_York) day, equal to the ground truth at that instant."""
     import dagster as dg
 
-    from sparky_assets.partitions import daily_partitions
+    from sparky_assets.partitions import build_daily_partitions
+    from sparky_resources.config import get_config
     from sparky_resources.store import DataStore
+
+    daily_partitions = build_daily_partitions(get_config())  # the session's, as the assets'
 
     days = [org.day, org.day + dt.timedelta(days=1)]
     resources = {

@@ -120,7 +120,8 @@ def test_the_github_assets_write_each_days_files(org: Org, server: FakeGitHub, t
     )
 
     (github_activity,) = assets("raw_pull_requests")
-    from sparky_assets.partitions import daily_partitions
+    from sparky_assets.partitions import build_daily_partitions
+    from sparky_resources.config import get_config
     from sparky_resources.github_collect import GitHubResource
     from sparky_resources.store import DataStore
 
@@ -148,6 +149,7 @@ def test_the_github_assets_write_each_days_files(org: Org, server: FakeGitHub, t
             },
         )
     assert result.success
+    daily_partitions = build_daily_partitions(get_config())  # the session's, as the assets'
     for day in days:
         window = daily_partitions.time_window_for_partition_key(str(day))
         start, end = window.start.astimezone(dt.UTC), window.end.astimezone(dt.UTC)
@@ -181,7 +183,8 @@ def test_daily_metrics_count_the_orgs_pull_requests_issues_and_releases(
     raw_commits, repositories = assets("raw_commits", "repositories")
     (github_activity,) = assets("raw_pull_requests")
     (daily_metrics,) = assets("daily_metrics")
-    from sparky_assets.partitions import daily_partitions
+    from sparky_assets.partitions import build_daily_partitions
+    from sparky_resources.config import get_config
     from sparky_resources.github_collect import GitHubResource
     from sparky_resources.local_git import LocalGitResource
     from sparky_resources.store import DataStore
@@ -206,6 +209,7 @@ def test_daily_metrics_count_the_orgs_pull_requests_issues_and_releases(
         for entry in instance.all_logs(result.run_id):
             assert TOKEN not in str(entry)
     assert result.success
+    daily_partitions = build_daily_partitions(get_config())  # the session's, as the assets'
     window = daily_partitions.time_window_for_partition_key(key)
     start, end = window.start.astimezone(dt.UTC), window.end.astimezone(dt.UTC)
 

@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
+from sparky_resources.clock import in_window, parse_instant
 from sparky_resources.github_records import GitHubItem
 
 LISTED = 20  # pull requests / issues listed per figure; the counts are complete
@@ -179,21 +180,9 @@ class ReleaseMetrics(BaseModel):
 _EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
-def parse_instant(text: str | None) -> dt.datetime | None:
-    """GitHub's ISO text as an aware instant; a time without an offset is taken as UTC."""
-    if not text:
-        return None
-    moment = dt.datetime.fromisoformat(text)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
-
-
 def _check_window(start: dt.datetime, end: dt.datetime) -> None:
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("a window's start and end must be aware datetimes")
-
-
-def _inside(moment: dt.datetime | None, start: dt.datetime, end: dt.datetime) -> bool:
-    return moment is not None and start <= moment < end
 
 
 def _hours(clock: dt.datetime, event: dt.datetime) -> float:
@@ -349,7 +338,7 @@ def pull_request_metrics(
         merged_at = parse_instant(record.get("merged_at"))
         reviews = _qualifying_reviews(record, ask)
 
-        if _inside(created, start, end):
+        if in_window(created, start, end):
             m.opened += 1
             m.human_opened += not bot
             opened.append((created, _pr_ref(record, bot)))
@@ -358,7 +347,7 @@ def pull_request_metrics(
             draft = record.get("is_draft") or (ready_after is not None and ready_after >= end)
             if not bot and not draft and _waiting(record, end):
                 waiting.append((created, _pr_ref(record, bot)))
-        if merged_at is not None and _inside(merged_at, start, end):
+        if merged_at is not None and in_window(merged_at, start, end):
             m.merged += 1
             m.human_merged += not bot
             hours = _hours(clock, merged_at)
@@ -374,17 +363,17 @@ def pull_request_metrics(
             if any(when <= merged_at for when, _ in reviews):
                 m.merged_with_review += 1
             merged.append(_pr_ref(record, bot))
-        if merged_at is None and _inside(parse_instant(record.get("closed_at")), start, end):
+        if merged_at is None and in_window(parse_instant(record.get("closed_at")), start, end):
             m.closed_unmerged += 1
         responded = parse_instant(record.get("first_response_at"))
-        if responded is not None and _inside(responded, start, end):
+        if responded is not None and in_window(responded, start, end):
             first_response.append(_hours(clock, responded))
         if reviews:
             first = min(when for when, _ in reviews)
-            if _inside(first, start, end):
+            if in_window(first, start, end):
                 first_review.append(_hours(clock, first))
         for when, login in reviews:
-            if _inside(when, start, end):
+            if in_window(when, start, end):
                 m.reviews += 1
                 reviewers.add(login)
 
@@ -465,20 +454,20 @@ def issue_metrics(
         if created is None:  # not an issue record; the contract requires created_at
             continue
         closed_at = parse_instant(record.get("closed_at"))
-        if _inside(created, start, end):
+        if in_window(created, start, end):
             m.opened += 1
             human = not _author_is_bot(record, ask)
             m.human_opened += human
             opened.append((created, _issue_ref(record)))
             if human and _waiting(record, end):
                 waiting.append((created, _issue_ref(record)))
-        if closed_at is not None and _inside(closed_at, start, end):
+        if closed_at is not None and in_window(closed_at, start, end):
             m.closed += 1
             m.closed_by_reason[close_reason(record.get("state_reason"))] += 1
             to_close.append(_hours(created, closed_at))
             closed.append((closed_at, _issue_ref(record)))
         responded = parse_instant(record.get("first_response_at"))
-        if responded is not None and _inside(responded, start, end):
+        if responded is not None and in_window(responded, start, end):
             first_response.append(_hours(created, responded))
 
     m.time_to_first_response = durations(first_response)
@@ -504,7 +493,7 @@ def release_metrics(
     items: list[tuple[dt.datetime, ReleaseRef]] = []
     for record in latest_records(records):
         published = parse_instant(record.get("published_at"))
-        if published is None or not _inside(published, start, end):
+        if published is None or not in_window(published, start, end):
             continue
         if record.get("kind") == "tag":
             m.tags += 1
