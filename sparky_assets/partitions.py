@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -44,18 +45,18 @@ def build_daily_partitions(config: SparkyConfig) -> dg.DailyPartitionsDefinition
 
 
 def build_weekly_partitions(config: SparkyConfig) -> dg.WeeklyPartitionsDefinition:
-    return dg.WeeklyPartitionsDefinition(
-        start_date=clock.key_of("weekly", config.sparky.start_date),
-        timezone=config.sparky.timezone,
-        fmt=DAY_FORMAT,
-        day_offset=1,
-        end_offset=1,
-    )
+    return dg.WeeklyPartitionsDefinition(day_offset=1, **_window_args("weekly", config))
 
 
 def build_monthly_partitions(config: SparkyConfig) -> dg.MonthlyPartitionsDefinition:
-    return dg.MonthlyPartitionsDefinition(
-        start_date=clock.key_of("monthly", config.sparky.start_date),
+    return dg.MonthlyPartitionsDefinition(**_window_args("monthly", config))
+
+
+def _window_args(period: Period, config: SparkyConfig) -> dict[str, Any]:
+    """What weekly and monthly partitions share: they start with the window holding
+    start_date, in the org timezone, keyed `YYYY-MM-DD`, the current window included."""
+    return dict(
+        start_date=clock.key_of(period, config.sparky.start_date),
         timezone=config.sparky.timezone,
         fmt=DAY_FORMAT,
         end_offset=1,

@@ -55,7 +55,38 @@ def build_collect_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         store: DataStore,
         org: OrgResource,
     ) -> dg.MaterializeResult:
-        return collect_repositories(context, local_git, github, store, org)
+        keys = list(context.partition_keys)
+        windows = [org.window("daily", k) for k in keys]
+        per_clone = local_git.inspect_at([w.end for w in windows])  # per clone, one per day
+        # GitHub keeps no history of pushes: its repositories are listed as GitHub reports them
+        # now, each day holding those pushed since that day began (`pushed_at` is the last push).
+        org_repos, github_error = _org_repositories(context, github, windows[0].start)
+        per_day: dict[str, dict[str, Any]] = {}
+        infos: list[RepoInfo] = []
+        for i, key in enumerate(keys):
+            infos = [states[i] for states in per_clone]
+            day_start = windows[i].start
+            from_github = [
+                r.model_dump(mode="json")
+                for r in org_repos
+                if (pushed := parse_instant(r.pushed_at)) and pushed >= day_start
+            ]
+            rows = [r.model_dump(mode="json") for r in infos] + from_github
+            store.write("raw", "repositories", key, rows)
+            per_day[key] = {
+                "github_repositories": len(from_github),
+                "repositories": len(infos),
+                "unreadable": sum(1 for r in infos if r.error),
+                "table": dg.MetadataValue.md(_table(infos)),
+            }
+        for info in infos:
+            if info.error:
+                context.log.warning(f"repository {info.name} ({info.path}): {info.error}")
+            elif info.default_branch_fallback:
+                context.log.warning(f"repository {info.name}: {info.default_branch_reason}")
+        partition_metadata(context, per_day)
+        github_meta = {"github_error": github_error} if github_error else {}
+        return dg.MaterializeResult(metadata={"range": range_label(keys), **github_meta})
 
     @dg.asset(
         name="raw_commits",
@@ -94,47 +125,6 @@ RAW_COMMITS_DESCRIPTION = (
     "for the whole range and writes one file per day. A clone that fails is reported in "
     "data/raw/_coverage/raw_commits/{day}.json and the others are collected."
 )
-
-
-def collect_repositories(
-    context: dg.AssetExecutionContext,
-    local_git: LocalGitResource,
-    github: GitHubResource,
-    store: DataStore,
-    org: OrgResource,
-) -> dg.MaterializeResult:
-    keys = list(context.partition_keys)
-    windows = [org.window("daily", k) for k in keys]
-    per_clone = local_git.inspect_at([w.end for w in windows])  # per clone, one per day
-    # GitHub keeps no history of pushes: its repositories are listed as GitHub reports them
-    # now, each day holding those pushed since that day began (`pushed_at` is the last push).
-    org_repos, github_error = _org_repositories(context, github, windows[0].start)
-    per_day: dict[str, dict[str, Any]] = {}
-    infos: list[RepoInfo] = []
-    for i, key in enumerate(keys):
-        infos = [states[i] for states in per_clone]
-        day_start = windows[i].start
-        from_github = [
-            r.model_dump(mode="json")
-            for r in org_repos
-            if (pushed := parse_instant(r.pushed_at)) and pushed >= day_start
-        ]
-        rows = [r.model_dump(mode="json") for r in infos] + from_github
-        store.write("raw", "repositories", key, rows)
-        per_day[key] = {
-            "github_repositories": len(from_github),
-            "repositories": len(infos),
-            "unreadable": sum(1 for r in infos if r.error),
-            "table": dg.MetadataValue.md(_table(infos)),
-        }
-    for info in infos:
-        if info.error:
-            context.log.warning(f"repository {info.name} ({info.path}): {info.error}")
-        elif info.default_branch_fallback:
-            context.log.warning(f"repository {info.name}: {info.default_branch_reason}")
-    partition_metadata(context, per_day)
-    github_meta = {"github_error": github_error} if github_error else {}
-    return dg.MaterializeResult(metadata={"range": range_label(keys), **github_meta})
 
 
 def _org_repositories(
