@@ -1,8 +1,9 @@
 """Session setup: a real git repository with known history and a config that points at it.
 
-Sparky's definitions read `sparky.toml` when they are imported (partitions need the start date
-and timezone), so the session config is written and `SPARKY_CONFIG` set before any test
-imports `sparky_assets`.
+Importing Sparky reads no config: `build_definitions(config)` builds the graph for any config
+(tests/test_definitions_per_config.py builds two side by side). The session config written here
+is the one `sparky_defs.session_defs()`, the CLI and Dagster's code location load, through
+`SPARKY_CONFIG`.
 """
 
 from __future__ import annotations
