@@ -454,7 +454,7 @@ def commit_message(changed: Sequence[str]) -> str:
     if not keys:
         return "digest: index"
     parts = []
-    for period in ("daily", "weekly", "monthly"):
+    for period in PERIODS:
         found = sorted(keys.get(period, ()))
         if not found:
             continue
