@@ -310,7 +310,7 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 
 
-class GitHubClient:
+class GitHubClient(retry.HttpClient):
     """GitHub's REST and GraphQL APIs over one `httpx.Client`, following GitHub's documented
     rules for pagination, rate limits, retries, redirects and conditional requests."""
 
@@ -388,15 +388,6 @@ class GitHubClient:
             f"GitHubClient(api_url={self.api_url!r}, graphql_url={self.graphql_url!r}, "
             f"token={token})"
         )
-
-    def __enter__(self) -> GitHubClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     @property
     def has_token(self) -> bool:

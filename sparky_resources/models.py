@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sparky_resources import clock
+
+T = TypeVar("T")
+# A pydantic field holding a list that starts empty (`merged: ListField[Item]`): the type and
+# its empty default said once, in the annotation (pydantic reads `Field` inside `Annotated`).
+ListField = Annotated[list[T], Field(default_factory=list)]
 
 
 class _Record(BaseModel):

@@ -255,58 +255,43 @@ def _is_model_missing(status: int, text: str) -> bool:
     return status == 404 and "not found" in text
 
 
-class OllamaClient:
-    """Ollama's HTTP API, retried as the module says. Use as a context manager, or `close()`."""
+class OllamaClient(retry.HttpClient):
+    """Ollama's HTTP API, retried as the module says. Use as a context manager, or `close()`.
+
+    Its settings are an `OllamaResource`'s (declared there once); `base_url` replaces the
+    configured URL (the resource passes `OLLAMA_HOST`'s). `sleep`, `transport` and the backoff
+    are the client's own, for tests.
+    """
 
     def __init__(
         self,
-        base_url: str = DEFAULT_BASE_URL,
-        model: str = DEFAULT_MODEL,
+        settings: OllamaResource,
         *,
-        timeout_s: float = 120.0,
-        connect_timeout_s: float = 5.0,
-        num_ctx: int = 8192,
-        num_predict: int = 1024,
-        seed: int = 42,
-        keep_alive: str = "5m",
-        pull_missing: bool = False,
-        max_retries: int = 3,
+        base_url: str | None = None,
         backoff_s: float = 0.5,
         backoff_max_s: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ):
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.timeout_s = timeout_s
-        self.connect_timeout_s = connect_timeout_s
-        self.num_ctx = num_ctx
-        self.num_predict = num_predict
-        self.seed = seed
-        self.keep_alive = keep_alive
-        self.pull_missing = pull_missing
-        self.max_retries = max(0, max_retries)
+        self.settings = settings
+        self.base_url = (base_url or settings.base_url).rstrip("/")
+        self.max_retries = max(0, settings.max_retries)
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
         self._sleep = sleep
         self.counters = Counters()
         self._http = httpx.Client(
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            timeout=httpx.Timeout(settings.timeout_s, connect=settings.connect_timeout_s),
             transport=transport,
             headers={"Accept": "application/json, application/x-ndjson"},
         )
 
+    @property
+    def model(self) -> str:
+        return self.settings.model
+
     def __repr__(self) -> str:
         return f"OllamaClient(base_url={self.base_url!r}, model={self.model!r})"
-
-    def __enter__(self) -> OllamaClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -356,7 +341,7 @@ class OllamaClient:
         `OllamaModelMissing`."""
         if self.has_model(self.model):
             return
-        if not self.pull_missing:
+        if not self.settings.pull_missing:
             raise OllamaModelMissing(self.model, url=self.base_url)
         self.pull(self.model)
 
@@ -391,12 +376,12 @@ class OllamaClient:
             "stream": stream,
             "options": {
                 "temperature": 0,
-                "seed": self.seed,
-                "num_ctx": self.num_ctx,
+                "seed": self.settings.seed,
+                "num_ctx": self.settings.num_ctx,
                 # The answer's room in the context: prompt + answer stay within num_ctx.
-                "num_predict": self.num_predict,
+                "num_predict": self.settings.num_predict,
             },
-            "keep_alive": self.keep_alive,
+            "keep_alive": self.settings.keep_alive,
         }
         if schema is not None:
             body["format"] = schema if isinstance(schema, str) else dict(schema)
@@ -418,7 +403,7 @@ class OllamaClient:
         try:
             return self._chat(body, stream)
         except OllamaModelMissing:
-            if not self.pull_missing:
+            if not self.settings.pull_missing:
                 raise
             log.warning("Ollama model %s missing at %s: pulling it", self.model, self.base_url)
             self.pull(self.model)
@@ -533,12 +518,12 @@ class OllamaClient:
                     ) from None
         except httpx.ConnectTimeout:
             raise _Retry(
-                f"no connection within {self.connect_timeout_s:g} s", unreachable=True
+                f"no connection within {self.settings.connect_timeout_s:g} s", unreachable=True
             ) from None
         except httpx.TimeoutException:
             raise _Retry(
-                f"no answer within {self.timeout_s:g} s (timeout_s); the model may be loading "
-                "or too slow for this machine"
+                f"no answer within {self.settings.timeout_s:g} s (timeout_s); the model may be "
+                "loading or too slow for this machine"
             ) from None
         except httpx.ConnectError as exc:
             raise _Retry(f"{type(exc).__name__}: {one_line(exc)}", unreachable=True) from None
@@ -625,19 +610,7 @@ class OllamaResource(dg.ConfigurableResource):
         sleep: Callable[[float], None] = time.sleep,
     ) -> OllamaClient:
         """A new client (close it, or use it as a context manager)."""
-        return OllamaClient(
-            resolve_base_url(self.base_url, env),
-            self.model,
-            timeout_s=self.timeout_s,
-            connect_timeout_s=self.connect_timeout_s,
-            num_ctx=self.num_ctx,
-            num_predict=self.num_predict,
-            seed=self.seed,
-            keep_alive=self.keep_alive,
-            pull_missing=self.pull_missing,
-            max_retries=self.max_retries,
-            sleep=sleep,
-        )
+        return OllamaClient(self, base_url=resolve_base_url(self.base_url, env), sleep=sleep)
 
     def health(self) -> Health:
         with self.client() as c:

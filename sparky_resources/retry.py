@@ -1,5 +1,8 @@
 """Retrying an HTTP attempt: the scaffolding the GitHub and Ollama clients share.
 
+`HttpClient` is what each client is around its one `httpx.Client`: a context manager that
+closes it.
+
 An attempt that may succeed when repeated raises `Transient` (or a subclass carrying what its
 client needs); `retrying` builds tenacity's `Retrying` around it: retried only on `Transient`,
 the wait given by the client (`backoff` by default), a `sleep` tests replace, and one warning
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Self
 
 from tenacity import (
     RetryCallState,
@@ -20,7 +24,25 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+if TYPE_CHECKING:
+    import httpx
+
 Wait = wait_base | Callable[[RetryCallState], float]
+
+
+class HttpClient:
+    """A client that owns one `httpx.Client` (`_http`): use it in a `with`, or `close()` it."""
+
+    _http: httpx.Client
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
 
 
 class Transient(Exception):

@@ -9,7 +9,7 @@ import pytest
 from fakes.ollama_server import FakeOllama
 
 from sparky_assets.lib.llm_writer import LlmWriter, build_messages, cache_key
-from sparky_resources.ollama import OllamaClient
+from sparky_resources.ollama import OllamaClient, OllamaResource
 
 MODEL = "qwen2.5-coder:1.5b"
 FACTS = {
@@ -55,16 +55,20 @@ def fake():
     assert not f.internal_errors, f.internal_errors
 
 
+def settings(fake: FakeOllama) -> OllamaResource:
+    return OllamaResource(base_url=fake.base_url, model=MODEL, max_retries=0)
+
+
 def writer(fake: FakeOllama, tmp_path: Path) -> LlmWriter:
     def available() -> str | None:
-        with OllamaClient(fake.base_url, MODEL, max_retries=0) as c:
+        with OllamaClient(settings(fake)) as c:
             health = c.health()
         return None if health.reachable and health.model_present else health.reason or "no"
 
     return LlmWriter(
         model=MODEL,
         cache_dir=tmp_path / "llm",
-        chat=lambda: OllamaClient(fake.base_url, MODEL, max_retries=0),
+        chat=lambda: OllamaClient(settings(fake)),
         available=available,
         org="acme",
     )
@@ -187,7 +191,7 @@ def test_each_client_is_closed_after_its_call(fake, tmp_path) -> None:
             super().close()
 
     def chat() -> OllamaClient:
-        opened.append(Recording(fake.base_url, MODEL, max_retries=0))
+        opened.append(Recording(settings(fake)))
         return opened[-1]
 
     w = writer(fake, tmp_path)

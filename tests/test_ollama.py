@@ -38,11 +38,12 @@ class Sleeps(list):
         self.append(seconds)
 
 
-def client(fake: FakeOllama, **kwargs) -> OllamaClient:
-    kwargs.setdefault("sleep", Sleeps())
-    kwargs.setdefault("timeout_s", 5.0)
-    kwargs.setdefault("connect_timeout_s", 1.0)
-    return OllamaClient(fake.base_url, MODEL, **kwargs)
+def client(fake: FakeOllama, sleep: Sleeps | None = None, **settings) -> OllamaClient:
+    """A client of `fake` with `settings` (OllamaResource's fields) and a recorded `sleep`."""
+    settings.setdefault("timeout_s", 5.0)
+    settings.setdefault("connect_timeout_s", 1.0)
+    resource = OllamaResource(base_url=fake.base_url, model=MODEL, **settings)
+    return OllamaClient(resource, sleep=Sleeps() if sleep is None else sleep)
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_health_with_server(fake):
 def test_health_without_server_never_raises():
     url = f"http://127.0.0.1:{closed_port()}"
     sleeps = Sleeps()
-    with OllamaClient(url, MODEL, max_retries=3, sleep=sleeps) as c:
+    with OllamaClient(OllamaResource(base_url=url, model=MODEL, max_retries=3), sleep=sleeps) as c:
         health = c.health()
         # health() tries once: no backoff sleeps before it answers.
         assert sleeps == []

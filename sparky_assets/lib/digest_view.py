@@ -13,13 +13,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from sparky_assets.lib.github_metrics import Durations
 from sparky_assets.lib.insights import FactSheet
 from sparky_assets.lib.window import Change, WindowMetrics
 from sparky_resources.clock import Period, window_dates
-from sparky_resources.models import Coverage
+from sparky_resources.models import Coverage, ListField
 
 NOT_AVAILABLE = "not available"
 LISTED = 10  # items per highlight or attention list
@@ -150,20 +150,20 @@ class DigestView(BaseModel):
     # could not be read): said above the headline, since "no commits" may only mean "not read".
     incomplete: str | None = None
     rows: list[Row]
-    merged: list[Item] = Field(default_factory=list)
-    releases: list[Item] = Field(default_factory=list)
-    newcomers: list[str] = Field(default_factory=list)
-    review: list[Duration] = Field(default_factory=list)
-    stale_prs: list[Item] = Field(default_factory=list)
-    old_issues: list[Item] = Field(default_factory=list)
-    unanswered: list[Item] = Field(default_factory=list)
-    chart_labels: list[str] = Field(default_factory=list)
-    chart_values: list[int] = Field(default_factory=list)
-    chart_missing: list[str] = Field(default_factory=list)
-    repos: list[RepoLine] = Field(default_factory=list)
+    merged: ListField[Item]
+    releases: ListField[Item]
+    newcomers: ListField[str]
+    review: ListField[Duration]
+    stale_prs: ListField[Item]
+    old_issues: ListField[Item]
+    unanswered: ListField[Item]
+    chart_labels: ListField[str]
+    chart_values: ListField[int]
+    chart_missing: ListField[str]
+    repos: ListField[RepoLine]
     days_collected: str
     github: str  # how GitHub was collected for the window, in words
-    doc_links: list[tuple[str, str]] = Field(default_factory=list)  # definitions shown
+    doc_links: ListField[tuple[str, str]]  # definitions shown
 
 
 # English month names from a table: strftime's %B follows the machine's locale (LC_TIME), and

@@ -58,6 +58,7 @@ from pydantic import BaseModel, Field
 
 from sparky_resources.clock import in_window, parse_instant
 from sparky_resources.github_records import GitHubItem
+from sparky_resources.models import ListField
 
 LISTED = 20  # pull requests / issues listed per figure; the counts are complete
 IsBot = Callable[[str | None], bool]
@@ -121,13 +122,13 @@ class PullRequestMetrics(BaseModel):
     merged_with_review: int = 0
     merged_with_review_share: float | None = None
     # Merged in the window, largest first (lines, then repo and number; unknown sizes last).
-    merged_list: list[PullRequestRef] = Field(default_factory=list)
+    merged_list: ListField[PullRequestRef]
     # Opened in the window, newest first.
-    opened_list: list[PullRequestRef] = Field(default_factory=list)
+    opened_list: ListField[PullRequestRef]
     # Opened in the window by a person, not a draft, still open and without a first response
     # at the window's end; oldest first.
     unanswered: int = 0
-    unanswered_list: list[PullRequestRef] = Field(default_factory=list)
+    unanswered_list: ListField[PullRequestRef]
 
 
 class IssueRef(BaseModel):
@@ -151,11 +152,11 @@ class IssueMetrics(BaseModel):
     time_to_first_response: Durations = Field(default_factory=Durations)
     time_to_close: Durations = Field(default_factory=Durations)
     # Opened in the window, newest first; closed in the window, most recently closed first.
-    opened_list: list[IssueRef] = Field(default_factory=list)
-    closed_list: list[IssueRef] = Field(default_factory=list)
+    opened_list: ListField[IssueRef]
+    closed_list: ListField[IssueRef]
     # Opened in the window by a person, still open and without a first response at its end.
     unanswered: int = 0
-    unanswered_list: list[IssueRef] = Field(default_factory=list)
+    unanswered_list: ListField[IssueRef]
 
 
 class ReleaseRef(BaseModel):
@@ -171,7 +172,7 @@ class ReleaseMetrics(BaseModel):
     releases: int = 0
     prereleases: int = 0
     tags: int = 0
-    items: list[ReleaseRef] = Field(default_factory=list)  # the window's releases, newest first
+    items: ListField[ReleaseRef]  # the window's releases, newest first
 
 
 # ---------------------------------------------------------------------------------------------
