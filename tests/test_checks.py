@@ -25,11 +25,12 @@ from test_pipeline import CHAIN, DAY, run
 
 from sparky_assets.defs.automation import automation_status
 from sparky_assets.defs.checks import (
-    WindowRefs,
     build_freshness_schedule,
     digest_freshness_job,
+    links_and_html,
     yesterday_digest_by_2am,
 )
+from sparky_assets.lib.facts import WindowRefs
 from sparky_assets.lib.sanitize import WORD_JOINER
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.ollama import OllamaResource
@@ -326,6 +327,32 @@ def test_links_must_point_into_the_window() -> None:
     assert "outside the org acme" in refs.problem("https://github.com/evil/proj/pull/12")
     assert "not a link to a GitHub" in refs.problem("https://example.com/proj")
     assert "has no commit" in refs.problem("https://github.com/acme/other")
+
+
+def test_links_and_html_are_what_commonmark_reads() -> None:
+    summary = (
+        "- See [proj#12](https://github.com/acme/proj/pull/12) and <https://example.com/x>.\n"
+        "- A [reference][r] link, an image ![alt](https://img.example/p.png) (not a link).\n"
+        "- Inert: `<b>code</b>`, \\<i>escaped\\</i>, and 3 < 4.\n"
+        "- Live: <span class=x>hi</span> twice <span>.\n"
+        "\n"
+        "<div>\nblock\n</div>\n"
+        "\n"
+        "[r]: https://github.com/acme/tools/issues/3\n"
+    )
+    links, html = links_and_html(summary)
+    assert links == [
+        "https://github.com/acme/proj/pull/12",
+        "https://example.com/x",
+        "https://github.com/acme/tools/issues/3",
+    ]
+    # Each tag with the rest of its line (the second <span> after the first), then the block.
+    assert html == [
+        "<span class=x>hi</span> twice <span>.",
+        "</span> twice <span>.",
+        "<span>.",
+        "<div>",
+    ]
 
 
 # --- 4. yesterday's digest by 02:00 (warn), alone in its job --------------------------------

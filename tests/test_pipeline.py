@@ -156,7 +156,7 @@ def test_rematerializing_a_partition_is_idempotent_and_sees_new_commits(
 
     def snapshot() -> dict[Path, bytes]:
         files = sorted(p for p in tmp_path.rglob("*") if p.is_file() and "repos" not in p.parts)
-        return {p: p.read_bytes() for p in files if "_coverage" not in p.parts}
+        return {p: _without_collection_time(p) for p in files if "_coverage" not in p.parts}
 
     first = snapshot()
     time.sleep(1.1)  # a later collection time must not change what the digest says
@@ -177,6 +177,17 @@ def test_rematerializing_a_partition_is_idempotent_and_sees_new_commits(
     assert second != first
     run(instance, [upstream], tmp_path)
     assert snapshot() == second
+
+
+def _without_collection_time(path: Path) -> bytes:
+    """A file's bytes; a window's facts file without the collection times of the coverage it
+    carries (the coverage files themselves are left out of the snapshot for the same reason)."""
+    if path.parent.name.endswith("_facts"):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        for coverage in document["coverages"]:
+            coverage.pop("collected_at")
+        return json.dumps(document, sort_keys=True).encode("utf-8")
+    return path.read_bytes()
 
 
 def test_a_clone_that_disappears_does_not_double_count(

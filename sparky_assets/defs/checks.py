@@ -18,7 +18,8 @@ per partition through `common.partition_checks`, as the assets' own checks do.
   collected when the week was), and fails, naming them, when they do not.
 - `<period>_digest` / `summary_grounded` (WARN, not blocking): nothing the grounding dropped is
   in the digest's summary, every link there points to a pull request, issue or commit in the
-  window's raw data, and no raw HTML tag or live @mention is in it. The digest is already on
+  window's raw data (as its metrics asset recorded them in the window's facts), and no raw
+  HTML tag or live @mention is in it (as CommonMark reads it). The digest is already on
   disk when the check runs (a weekly or monthly one already listed in the index), so blocking
   could only stop the daily job's `digest_index` in the same run, while
   `publish_new_digests` publishes on the digest's materialization whatever its checks say:
@@ -32,18 +33,20 @@ per partition through `common.partition_checks`, as the assets' own checks do.
 import datetime as dt
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from markdown_it import MarkdownIt
 from pydantic import ValidationError
 
 from sparky_assets.defs.automation import automation_status
 from sparky_assets.defs.check_evaluations import partition_checks
-from sparky_assets.defs.metrics import MissingDaysError, load_window_inputs
+from sparky_assets.defs.metrics import read_window_facts
+from sparky_assets.lib.facts import WindowRefs
 from sparky_assets.lib.insights import Insights
 from sparky_assets.lib.render import without_front_matter
 from sparky_assets.lib.sanitize import WORD_JOINER, md_text
@@ -119,13 +122,11 @@ def weekly_consistency(
     return Verdict(True, done + (f"; {note}" if note else ""), meta)
 
 
-_LINK = re.compile(r"(?<!\\)(?<!!)\[(?P<text>(?:[^\]\\]|\\.)*)\]\((?P<url>[^)\s]*)\)")
-_AUTOLINK = re.compile(r"(?<!\\)<(?P<url>[A-Za-z][A-Za-z0-9+.-]*:[^\s<>]*)>")
-_TAG = re.compile(r"(?<!\\)<(?=[A-Za-z/!?])")
-_GITHUB = re.compile(
-    r"(?i)^https://github\.com/(?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+)"
-    r"(?:/(?P<kind>pull|issues)/(?P<number>\d+)|/commit/(?P<sha>[0-9a-f]{7,40}))?/?$"
-)
+# CommonMark with GFM tables, as the digests are read (as lib/grounding reads the model's text).
+# Any destination counts as a link, even one markdown-it would refuse to render (javascript:):
+# the check names every link target it finds, as it did with regexes.
+_MARKDOWN = MarkdownIt("commonmark").enable("table")
+_MARKDOWN.validateLink = lambda url: True
 
 
 def summary_part(markdown: str) -> str:
@@ -137,58 +138,6 @@ def _plain(text: str) -> str:
     """Text without markdown escapes, word joiners and repeated spaces, case-folded."""
     text = re.sub(r"\\(.)", r"\1", text.replace(WORD_JOINER, ""))
     return " ".join(text.split()).casefold()
-
-
-@dataclass
-class WindowRefs:
-    """What the window's raw data lets a digest link to."""
-
-    org: str | None
-    repos: set[str] = field(default_factory=set)  # short names, lower case
-    numbers: set[tuple[str, int]] = field(default_factory=set)  # pull requests and issues
-    shas: set[tuple[str, str]] = field(default_factory=set)
-
-    @classmethod
-    def from_records(
-        cls,
-        org: str | None,
-        commits: Iterable[Mapping[str, Any]],
-        pull_requests: Iterable[Mapping[str, Any]] = (),
-        issues: Iterable[Mapping[str, Any]] = (),
-    ) -> "WindowRefs":
-        refs = cls(org=org)
-        for c in commits:
-            repo = _short(c.get("repo"))
-            refs.repos.add(repo)
-            refs.shas.add((repo, str(c.get("sha", "")).lower()))
-        for item in [*pull_requests, *issues]:
-            repo = _short(item.get("repo"))
-            refs.repos.add(repo)
-            refs.numbers.add((repo, int(item["number"])))
-        return refs
-
-    def problem(self, url: str) -> str | None:
-        """Why `url` is not a link to this window's data; None when it is."""
-        m = _GITHUB.match(url)
-        if m is None:
-            return f"{url} is not a link to a GitHub repository, pull request or commit"
-        if not self.org or m["owner"].lower() != self.org.lower():
-            return f"{url} is outside the org {self.org or '(no [github].org configured)'}"
-        repo = m["repo"].lower()
-        if m["number"] is not None:
-            if (repo, int(m["number"])) not in self.numbers:
-                return f"{url}: {repo}#{m['number']} is not in the window's pull requests or issues"
-        elif m["sha"] is not None:
-            sha = m["sha"].lower()
-            if not any(r == repo and s.startswith(sha) for r, s in self.shas):
-                return f"{url}: commit {sha} of {repo} is not in the window's commits"
-        elif repo not in self.repos:
-            return f"{url}: {repo} has no commit, pull request or issue in the window"
-        return None
-
-
-def _short(repo: Any) -> str:
-    return str(repo or "").rsplit("/", 1)[-1].lower()
 
 
 def live_mentions(text: str) -> list[str]:
@@ -204,6 +153,33 @@ def live_mentions(text: str) -> list[str]:
     return out
 
 
+def links_and_html(markdown: str) -> tuple[list[str], list[str]]:
+    """The link targets in `markdown` (inline and reference links, autolinks; not images), and
+    each raw HTML tag or block with the rest of its line, as a CommonMark reader parses it: an
+    escaped `<` or one in a code span is text, not a tag."""
+    links: list[str] = []
+    html: list[str] = []
+    for block in _MARKDOWN.parse(markdown):
+        if block.type == "html_block":
+            html.append(block.content.split("\n", 1)[0])
+            continue
+        if block.type != "inline":
+            continue
+        source, at = block.content, 0  # the inline source, and where the last tag was found
+        for tok in block.children or []:
+            if tok.type == "link_open":
+                links.append(str(tok.attrGet("href") or ""))
+            elif tok.type == "html_inline":
+                # Inline tokens carry no column: the tag is found in the source, after the last.
+                found = source.find(tok.content, at)
+                if found < 0:
+                    html.append(tok.content)
+                    continue
+                html.append(source[found:].split("\n", 1)[0])
+                at = found + len(tok.content)
+    return links, html
+
+
 def grounding_problems(markdown: str, insights: Insights, refs: WindowRefs) -> list[str]:
     """What in the digest's summary is not grounded or not inert; empty when all is well."""
     summary = summary_part(markdown)
@@ -214,14 +190,9 @@ def grounding_problems(markdown: str, insights: Insights, refs: WindowRefs) -> l
             form and form in plain_summary for form in {_plain(d.text), _plain(md_text(d.text))}
         ):
             problems.append(f"dropped {d.kind} is in the digest: {d.text!r} ({d.reason})")
-    links = [m["url"] for m in _LINK.finditer(summary)]
-    links += [m["url"] for m in _AUTOLINK.finditer(summary)]
+    links, html = links_and_html(summary)
     problems += [p for url in links if (p := refs.problem(url))]
-    without_autolinks = _AUTOLINK.sub("", summary)
-    problems += [
-        f"raw HTML in the summary: {without_autolinks[m.start() :].splitlines()[0][:40]!r}"
-        for m in _TAG.finditer(without_autolinks)
-    ]
+    problems += [f"raw HTML in the summary: {tag[:40]!r}" for tag in html]
     problems += [f"live @mention in the summary: {c!r}" for c in live_mentions(summary)]
     return problems
 
@@ -355,19 +326,18 @@ def _grounding_check(
     def _check(
         context: dg.AssetCheckExecutionContext,
         store: DataStore,
-        org: OrgResource,
         github: GitHubResource,
     ) -> Iterator[Any]:
         verdicts: dict[str, Verdict] = {}
         for key in context.partition_keys:
-            verdicts[key] = _grounding_verdict(store, org, period, key, github.org)
+            verdicts[key] = _grounding_verdict(store, period, key, github.org)
         yield from _per_partition(context, verdicts, dg.AssetCheckSeverity.WARN)
 
     return _check
 
 
 def _grounding_verdict(
-    store: DataStore, org: OrgResource, period: Period, key: str, github_org: str | None
+    store: DataStore, period: Period, key: str, github_org: str | None
 ) -> Verdict:
     path = store.output_path(period, key, ".md")
     if not path.exists():
@@ -380,13 +350,13 @@ def _grounding_verdict(
     except ValidationError as exc:
         return Verdict(False, f"{period}_insights {key} is not valid: {exc.errors()[0]['msg']}")
     try:
-        inputs = load_window_inputs(store, org, org.window(period, key))
-        refs = WindowRefs.from_records(
-            github_org, inputs.commits, inputs.pull_requests, inputs.issues
-        )
+        refs = read_window_facts(store, period, key).refs.model_copy(update={"org": github_org})
         note = ""
-    except MissingDaysError as exc:
+    except StoreError as exc:
         refs, note = WindowRefs(org=github_org), f" (links cannot be verified: {exc})"
+    except ValidationError as exc:
+        why = f"{period}_facts {key} is not valid: {exc.errors()[0]['msg']}"
+        refs, note = WindowRefs(org=github_org), f" (links cannot be verified: {why})"
     problems = grounding_problems(path.read_text(encoding="utf-8"), insights, refs)
     meta = {"digest": dg.MetadataValue.path(str(path)), "dropped": len(insights.dropped)}
     if problems:

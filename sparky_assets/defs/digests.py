@@ -12,12 +12,12 @@ from pathlib import Path
 import dagster as dg
 
 from sparky_assets.defs.common import (
-    COVERAGE,
     OWNERS,
     partition_metadata,
     range_label,
     read_upstream,
 )
+from sparky_assets.defs.metrics import upstream_facts
 from sparky_assets.lib.index import (
     SkippedFile,
     render_feed,
@@ -25,39 +25,28 @@ from sparky_assets.lib.index import (
     scan_digests,
     tag_uri,
 )
-from sparky_assets.lib.insights import FactSheet, Insights, failed_repo_names
+from sparky_assets.lib.insights import Insights
 from sparky_assets.lib.render import digest_sidecar, render_digest, without_front_matter
 from sparky_assets.lib.window import WindowMetrics
 from sparky_assets.partitions import OrgPartitions
 from sparky_resources.clock import PERIODS, UNIT, Period
 from sparky_resources.github_collect import GitHubResource
-from sparky_resources.models import Coverage
 from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore, atomic_write_json, atomic_write_text
-
-
-def window_coverage(store: DataStore, org: OrgResource, period: Period, key: str) -> list[Coverage]:
-    """The coverage files of the window's collected days, oldest first."""
-    out = []
-    for day in org.window(period, key).days:
-        raw = store.read_or("raw", COVERAGE, day, None)
-        if raw:
-            out.append(Coverage.model_validate(raw))
-    return out
 
 
 def write_digest(
     store: DataStore, org: OrgResource, github_org: str | None, period: Period, key: str
 ) -> tuple[str, dict[str, object]]:
-    """Render one window's digest and sidecar from its stored metrics and insights."""
+    """Render one window's digest and sidecar from its stored metrics, facts and insights."""
     name = github_org or "local"
     metrics = WindowMetrics.model_validate(
         read_upstream(store, "processed", f"{period}_metrics", key)
     )
     insights = Insights.model_validate(read_upstream(store, "processed", f"{period}_insights", key))
-    coverages = window_coverage(store, org, period, key)
-    failed = sorted({name for c in coverages for name in failed_repo_names(c)})
-    facts = FactSheet(period=period, partition=key, metrics=metrics, failed_repos=failed)
+    window = upstream_facts(store, period, key)
+    coverages = window.coverages
+    facts = window.plain_sheet(metrics)
     markdown = render_digest(
         facts,
         insights,

@@ -1,11 +1,12 @@
 """Insights layer: words about each window's computed facts, from the local LLM or the fallback.
 
-`daily_insights`, `weekly_insights` and `monthly_insights` build the window's fact sheet from
-its metrics file and raw records, ask Ollama through `lib/summarize.py` (one call, or a
-map-reduce when the facts overflow the model's context), ground and sanitize the answer, and
-write `data/processed/<period>_insights/<key>.json`. Without a reachable Ollama and model the
-deterministic writer's text is written instead and the `written_by_llm` check warns; the run
-does not fail. The `ollama` pool lets the instance cap concurrent LLM work (README).
+`daily_insights`, `weekly_insights` and `monthly_insights` read the window's metrics file and
+the facts its metrics asset wrote with it (never the raw records), ask Ollama through
+`lib/summarize.py` (one call, or a map-reduce when the facts overflow the model's context),
+ground and sanitize the answer, and write `data/processed/<period>_insights/<key>.json`.
+Without a reachable Ollama and model the deterministic writer's text is written instead and
+the `written_by_llm` check warns; the run does not fail. The `ollama` pool lets the instance
+cap concurrent LLM work (README).
 """
 
 import functools
@@ -21,8 +22,7 @@ from sparky_assets.defs.common import (
     range_label,
     read_upstream,
 )
-from sparky_assets.defs.metrics import MissingDaysError, load_window_inputs
-from sparky_assets.lib.facts import full_fact_sheet
+from sparky_assets.defs.metrics import upstream_facts
 from sparky_assets.lib.insights import DeterministicWriter, FactSheet, Insights
 from sparky_assets.lib.llm_writer import LlmWriter, facts_budget
 from sparky_assets.lib.summarize import Trace, summarize
@@ -31,7 +31,6 @@ from sparky_assets.partitions import OrgPartitions
 from sparky_resources.clock import PERIODS, UNIT, Period
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.ollama import OllamaResource, is_transient
-from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore
 
 RETRIES = 2  # a transient Ollama failure retries the step; the last attempt falls back
@@ -73,33 +72,18 @@ def llm_writer(
     return writer
 
 
-def window_facts(
-    store: DataStore, org: OrgResource, period: Period, key: str
-) -> tuple[dict, FactSheet]:
+def window_facts(store: DataStore, period: Period, key: str) -> tuple[dict, FactSheet]:
     """The window's full LLM fact sheet and the deterministic writer's, from its stored metrics
-    and raw records."""
+    and the facts its metrics asset wrote."""
     metrics = WindowMetrics.model_validate(
         read_upstream(store, "processed", f"{period}_metrics", key)
     )
-    try:
-        inputs = load_window_inputs(store, org, org.window(period, key))
-    except MissingDaysError as exc:
-        raise dg.Failure(description=str(exc)) from None
-    full = full_fact_sheet(
-        metrics,
-        inputs.commits,
-        pull_requests=inputs.pull_requests if metrics.github_available else None,
-        failed_repos=inputs.failed_repos,
-    )
-    plain = FactSheet(
-        period=period, partition=key, metrics=metrics, failed_repos=inputs.failed_repos
-    )
-    return full, plain
+    facts = upstream_facts(store, period, key)
+    return facts.fact_sheet, facts.plain_sheet(metrics)
 
 
 def write_window_insights(
     store: DataStore,
-    org: OrgResource,
     period: Period,
     key: str,
     *,
@@ -107,8 +91,8 @@ def write_window_insights(
     ollama: OllamaResource,
     github_org: str | None,
 ) -> tuple[Insights, Trace]:
-    """One window's insights from its stored metrics and raw records (see the module doc)."""
-    full, plain = window_facts(store, org, period, key)
+    """One window's insights from its stored metrics and facts (see the module doc)."""
+    full, plain = window_facts(store, period, key)
     return summarize(
         full,
         DeterministicWriter().write(plain),
@@ -167,7 +151,6 @@ def insights_asset(
         context: dg.AssetExecutionContext,
         store: DataStore,
         ollama: OllamaResource,
-        org: OrgResource,
         github: GitHubResource,
     ):
         policy = context.op_def.retry_policy
@@ -186,7 +169,7 @@ def insights_asset(
         fallbacks: dict[str, list[str]] = {}
         for key in context.partition_keys:
             insights, trace = write_window_insights(
-                store, org, period, key, llm=writer, ollama=ollama, github_org=github.org
+                store, period, key, llm=writer, ollama=ollama, github_org=github.org
             )
             store.write("processed", name, key, insights.model_dump(mode="json"))
             calls += trace.calls

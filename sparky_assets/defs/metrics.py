@@ -4,6 +4,11 @@ Daily, weekly (Monday) and monthly windows each read the raw files of their days
 monthly through `TimeWindowPartitionMapping`) and compute their own numbers: distinct counts
 and medians do not add up, so a week is never the sum of its days' files. Definitions:
 docs/metrics.md.
+
+Each window's metrics asset also writes the window's facts (`lib/facts.WindowFacts`: the LLM's
+fact sheet, the failed repositories, the coverage of its days and what a digest may link to)
+to `data/processed/<period>_facts/<key>.json`, from the raw records it has just read: it is
+their one producer, and insights, digests and checks read that file, never the raw files.
 """
 
 import warnings
@@ -19,6 +24,7 @@ from sparky_assets.defs.common import (
 )
 from sparky_assets.defs.github import GITHUB_COVERAGE
 from sparky_assets.defs.identity import CONTRIBUTORS, load_contributors
+from sparky_assets.lib.facts import WindowFacts, window_facts
 from sparky_assets.lib.identity import ContributorsTable
 from sparky_assets.lib.window import (
     WindowInputs,
@@ -28,8 +34,9 @@ from sparky_assets.lib.window import (
 )
 from sparky_assets.partitions import OrgPartitions
 from sparky_resources.clock import PERIODS, UNIT, Period, Window, previous_window
+from sparky_resources.models import Coverage
 from sparky_resources.org import OrgResource
-from sparky_resources.store import DataStore
+from sparky_resources.store import DataStore, MissingDataError, StoreError
 
 RAW = ("raw_commits", "raw_pull_requests", "raw_issues", "raw_releases", "raw_backlog")
 # Plain numbers per partition in the materialization metadata: the UI plots them over time.
@@ -63,7 +70,6 @@ def load_window_inputs(store: DataStore, org: OrgResource, window: Window) -> Wi
     inputs = WindowInputs()
     missing: list[str] = []
     repos: set[str] = set()
-    failed: set[str] = set()
     for key in org.partition_days(window):
         if not store.path("raw", "raw_commits", key).exists():
             missing.append(key)
@@ -74,7 +80,6 @@ def load_window_inputs(store: DataStore, org: OrgResource, window: Window) -> Wi
         inputs.day_commits[key] = sum(1 for c in day if not c.get("is_merge"))
         coverage = store.read_or("raw", COVERAGE, key, {"repos": []})
         repos.update(r["repo"] for r in coverage["repos"] if r["status"] == "ok")
-        failed.update(r["repo"] for r in coverage["repos"] if r["status"] == "failed")
         github = store.read_or("raw", GITHUB_COVERAGE, key, None)
         if not github or not github.get("configured"):
             continue
@@ -91,8 +96,88 @@ def load_window_inputs(store: DataStore, org: OrgResource, window: Window) -> Wi
             f"materialize the collect assets for those days first"
         )
     inputs.repos = sorted(repos)
-    inputs.failed_repos = sorted(failed)
     return inputs
+
+
+def window_coverage(store: DataStore, window: Window) -> list[Coverage]:
+    """The coverage files of the window's collected days, oldest first."""
+    out = []
+    for day in window.days:
+        raw = store.read_or("raw", COVERAGE, day, None)
+        if raw:
+            out.append(Coverage.model_validate(raw))
+    return out
+
+
+def facts_asset_name(period: Period) -> str:
+    """Where a window's facts are stored: data/processed/<period>_facts/<key>.json."""
+    return f"{period}_facts"
+
+
+def read_window_facts(store: DataStore, period: Period, key: str) -> WindowFacts:
+    """The window's facts as its metrics asset wrote them; when there are none, a StoreError
+    that says to materialize the metrics (a metrics file written before the facts existed has
+    none)."""
+    try:
+        raw = store.read("processed", facts_asset_name(period), key)
+    except MissingDataError:
+        path = store.path("processed", facts_asset_name(period), key)
+        raise MissingDataError(
+            f"{period}_metrics has written no facts for {key} ({path}); materialize "
+            f"{period}_metrics for {key} first"
+        ) from None
+    return WindowFacts.model_validate(raw)
+
+
+def upstream_facts(store: DataStore, period: Period, key: str) -> WindowFacts:
+    """`read_window_facts` for an asset downstream of the metrics: a missing or unreadable file
+    fails the step with the line that says what to do."""
+    try:
+        return read_window_facts(store, period, key)
+    except StoreError as exc:
+        raise dg.Failure(description=str(exc)) from None
+
+
+def measure_window(
+    store: DataStore,
+    org: OrgResource,
+    period: Period,
+    key: str,
+    *,
+    table: ContributorsTable | None,
+    history: Iterable[str] | None,
+) -> tuple[WindowMetrics, WindowInputs]:
+    """One window's metrics, with the change against the previous window of the same kind, and
+    the window's raw records they were computed from.
+
+    The previous window is computed from its own raw files too (not read from its metrics
+    file), so a window's file depends only on raw data and the contributors table; when the
+    previous window has no collected day, the change is empty ("not available"). Its metrics
+    file could differ: it was written with the contributors table and raw files of its own
+    run (new contributors, a day collected again since), or not at all.
+    """
+    days = set(history) if history is not None else None
+
+    def compute(window: Window) -> tuple[WindowMetrics, WindowInputs]:
+        inputs = load_window_inputs(store, org, window)
+        metrics = compute_window_metrics(
+            window, inputs, table=table, history=days, bots=org.bots, aliases=org.aliases
+        )
+        return metrics, inputs
+
+    window = org.window(period, key)
+    current, inputs = compute(window)
+    before = previous_window(window)
+    before_key = before.key
+    previous: WindowMetrics | None = None
+    try:
+        candidate, _ = compute(before)
+        previous = candidate if candidate.days_collected else None
+    except MissingDaysError:
+        previous = None
+    current.previous_partition = before_key if previous is not None else None
+    current.change = change_against(current, previous)
+    return current, inputs
 
 
 def window_metrics(
@@ -104,37 +189,31 @@ def window_metrics(
     table: ContributorsTable | None,
     history: Iterable[str] | None,
 ) -> WindowMetrics:
-    """One window's metrics, with the change against the previous window of the same kind.
+    """One window's metrics (`measure_window` without the raw records)."""
+    return measure_window(store, org, period, key, table=table, history=history)[0]
 
-    The previous window is computed from its own raw files too (not read from its metrics
-    file), so a window's file depends only on raw data and the contributors table; when the
-    previous window has no collected day, the change is empty ("not available").
-    """
-    days = set(history) if history is not None else None
 
-    def compute(window: Window) -> WindowMetrics:
-        return compute_window_metrics(
-            window,
-            load_window_inputs(store, org, window),
-            table=table,
-            history=days,
-            bots=org.bots,
-            aliases=org.aliases,
-        )
-
-    window = org.window(period, key)
-    current = compute(window)
-    before = previous_window(window)
-    before_key = before.key
-    previous: WindowMetrics | None = None
-    try:
-        candidate = compute(before)
-        previous = candidate if candidate.days_collected else None
-    except MissingDaysError:
-        previous = None
-    current.previous_partition = before_key if previous is not None else None
-    current.change = change_against(current, previous)
-    return current
+def write_window(
+    store: DataStore,
+    org: OrgResource,
+    period: Period,
+    key: str,
+    *,
+    table: ContributorsTable | None,
+    history: Iterable[str] | None,
+) -> WindowMetrics:
+    """Write one window's metrics file and its facts file (see the module's docstring)."""
+    metrics, inputs = measure_window(store, org, period, key, table=table, history=history)
+    stored = metrics.model_dump(mode="json")
+    # The facts are built from the metrics as readers get them: read back from their JSON.
+    facts = window_facts(
+        WindowMetrics.model_validate(stored),
+        inputs,
+        window_coverage(store, org.window(period, key)),
+    )
+    store.write("processed", f"{period}_metrics", key, stored)
+    store.write("processed", facts_asset_name(period), key, facts.model_dump(mode="json"))
+    return metrics
 
 
 def metrics_asset(period: Period, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -162,7 +241,9 @@ def metrics_asset(period: Period, partitions: dg.PartitionsDefinition) -> dg.Ass
             "and everyone), new and gone-quiet contributors, pull requests, issues, releases, "
             "Contributor Absence Factor, and the change against the previous "
             f"{unit.split(' ')[0]}. Definitions: docs/metrics.md. "
-            f"Stored in data/processed/{name}/{{key}}.json."
+            f"Stored in data/processed/{name}/{{key}}.json, and the window's facts for its "
+            "insights, digest and checks in "
+            f"data/processed/{facts_asset_name(period)}/{{key}}.json."
         ),
     )
     def _asset(
@@ -178,10 +259,9 @@ def metrics_asset(period: Period, partitions: dg.PartitionsDefinition) -> dg.Ass
         per_key: dict[str, dict[str, object]] = {}
         for key in context.partition_keys:
             try:
-                metrics = window_metrics(store, org, period, key, table=table, history=history)
+                metrics = write_window(store, org, period, key, table=table, history=history)
             except MissingDaysError as exc:
                 raise dg.Failure(description=str(exc)) from None
-            store.write("processed", name, key, metrics.model_dump(mode="json"))
             per_key[key] = {
                 figure: getattr(metrics, figure)
                 for figure in PLOTTED

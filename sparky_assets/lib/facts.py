@@ -8,20 +8,27 @@ quieter repositories, merged pull requests ...), and what was dropped is recorde
 A window too busy for one prompt is map-reduced (`lib/summarize.py`): `repo_fact_sheet` cuts
 the full sheet to one repository's items for the map calls, and `reduce_fact_sheet` keeps the
 org's figures plus what the repository summaries cite, for the final call.
+
+`WindowFacts` is everything later assets and checks need of a window beyond its metrics, built
+once (`window_facts`) by the window's metrics asset from the raw records it read.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
 from sparky_assets.lib.github_metrics import latest_records, size_class
-from sparky_assets.lib.window import HEADLINE, WindowMetrics
-from sparky_resources.clock import in_window, parse_instant
+from sparky_assets.lib.insights import FactSheet, failed_repo_names
+from sparky_assets.lib.metrics import ActivityMetrics
+from sparky_assets.lib.window import HEADLINE, WindowInputs, WindowMetrics
+from sparky_resources.clock import Period, in_window, parse_instant
+from sparky_resources.models import Coverage
 
 TITLE_CHARS = 120
 BODY_CHARS = 300  # of a pull request's description: what the change is, not its checklist
@@ -295,3 +302,123 @@ def reduce_fact_sheet(
     sheet["releases"] = list(full["releases"])  # few, and each one news
     sheet["repo_summaries"] = list(summaries)
     return sheet
+
+
+# --- a window's facts, computed once ---------------------------------------------------------
+
+_GITHUB_LINK = re.compile(
+    r"(?i)^https://github\.com/(?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+)"
+    r"(?:/(?P<kind>pull|issues)/(?P<number>\d+)|/commit/(?P<sha>[0-9a-f]{7,40}))?/?$"
+)
+
+
+def _short(repo: Any) -> str:
+    return str(repo or "").rsplit("/", 1)[-1].lower()
+
+
+class WindowRefs(BaseModel):
+    """What the window's raw data lets a digest link to: repositories (short names, lower case),
+    pull request and issue numbers, commit shas. `org` is whose links they are; it is the
+    reader's (the `github` resource's), not the window's, so it is not stored."""
+
+    org: str | None = Field(default=None, exclude=True)
+    repos: set[str] = Field(default_factory=set)
+    numbers: set[tuple[str, int]] = Field(default_factory=set)  # pull requests and issues
+    shas: set[tuple[str, str]] = Field(default_factory=set)
+
+    @field_serializer("repos", "numbers", "shas")
+    def _sorted(self, values: set[Any]) -> list[Any]:
+        """Sorted: a set's order changes with the interpreter's hash seed, the file must not."""
+        return sorted(values)
+
+    @classmethod
+    def from_records(
+        cls,
+        org: str | None,
+        commits: Iterable[Mapping[str, Any]],
+        pull_requests: Iterable[Mapping[str, Any]] = (),
+        issues: Iterable[Mapping[str, Any]] = (),
+    ) -> WindowRefs:
+        refs = cls(org=org)
+        for c in commits:
+            repo = _short(c.get("repo"))
+            refs.repos.add(repo)
+            refs.shas.add((repo, str(c.get("sha", "")).lower()))
+        for item in [*pull_requests, *issues]:
+            repo = _short(item.get("repo"))
+            refs.repos.add(repo)
+            refs.numbers.add((repo, int(item["number"])))
+        return refs
+
+    def problem(self, url: str) -> str | None:
+        """Why `url` is not a link to this window's data; None when it is."""
+        m = _GITHUB_LINK.match(url)
+        if m is None:
+            return f"{url} is not a link to a GitHub repository, pull request or commit"
+        if not self.org or m["owner"].lower() != self.org.lower():
+            return f"{url} is outside the org {self.org or '(no [github].org configured)'}"
+        repo = m["repo"].lower()
+        if m["number"] is not None:
+            if (repo, int(m["number"])) not in self.numbers:
+                return f"{url}: {repo}#{m['number']} is not in the window's pull requests or issues"
+        elif m["sha"] is not None:
+            sha = m["sha"].lower()
+            if not any(r == repo and s.startswith(sha) for r, s in self.shas):
+                return f"{url}: commit {sha} of {repo} is not in the window's commits"
+        elif repo not in self.repos:
+            return f"{url}: {repo} has no commit, pull request or issue in the window"
+        return None
+
+
+def failed_repos(coverages: Iterable[Coverage]) -> list[str]:
+    """The repositories that failed to collect on any day of the window, by name: the one
+    definition the digest, the deterministic writer and the LLM's facts share."""
+    return sorted({name for c in coverages for name in failed_repo_names(c)})
+
+
+class WindowFacts(BaseModel):
+    """Everything insights, digests and checks need of a window beyond its metrics file.
+
+    Written once per window by its metrics asset, from the raw records it already read, so that
+    no later asset or check reads the window's raw files again: the LLM's untrimmed fact sheet,
+    the repositories that failed to collect, the coverage of the window's collected days
+    (oldest first) and what a digest may link to.
+    """
+
+    period: Period
+    partition: str
+    fact_sheet: dict[str, Any]
+    failed_repos: list[str] = Field(default_factory=list)
+    coverages: list[Coverage] = Field(default_factory=list)
+    refs: WindowRefs = Field(default_factory=WindowRefs)
+
+    def plain_sheet(self, metrics: ActivityMetrics) -> FactSheet:
+        """The deterministic writer's and the digest's facts: the metrics and failed repos."""
+        return FactSheet(
+            period=self.period,
+            partition=self.partition,
+            metrics=metrics,
+            failed_repos=self.failed_repos,
+        )
+
+
+def window_facts(
+    metrics: WindowMetrics, inputs: WindowInputs, coverages: Sequence[Coverage]
+) -> WindowFacts:
+    """A window's facts from its metrics (as stored: read back from their JSON), the raw
+    records they were computed from and the coverage of the window's days."""
+    failed = failed_repos(coverages)
+    sheet = full_fact_sheet(
+        metrics,
+        inputs.commits,
+        pull_requests=inputs.pull_requests if metrics.github_available else None,
+        failed_repos=failed,
+    )
+    return WindowFacts(
+        period=metrics.period,
+        partition=metrics.partition,
+        fact_sheet=sheet,
+        failed_repos=failed,
+        coverages=list(coverages),
+        refs=WindowRefs.from_records(None, inputs.commits, inputs.pull_requests, inputs.issues),
+    )
