@@ -69,15 +69,11 @@ _STABLE = [arg for key, value in _PINNED_CONFIG.items() for arg in ("-c", f"{key
 # repeated last: the parser checks it to prove the fields did not shift.
 _FIELDS = ["%H", "%P", "%aN", "%aE", "%cN", "%cE", "%at", "%ct", "%aI", "%cI", "%s", "%H"]
 _FORMAT = "%x00".join(_FIELDS)
-_LOG_OPTS = [
-    "-z",
-    "--no-color",
-    "--no-textconv",
-    "--no-ext-diff",
-    "--diff-merges=off",
-    "--numstat",
-    "-M",
-]
+# NUL-terminated fields, and a diff as git itself computes it: no colour, no textconv filters,
+# no external diff driver (a repository's .gitattributes cannot change what is counted).
+_PLAIN = ["-z", "--no-color", "--no-textconv", "--no-ext-diff"]
+# Lines added and deleted per file (`--numstat`), renames as one file (`-M`), no merge diffs.
+_LOG_OPTS = [*_PLAIN, "--diff-merges=off", "--numstat", "-M"]
 _SHA = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 _STAT = re.compile(rb"(\d+|-)\t(\d+|-)\t")
 
@@ -295,9 +291,7 @@ def open_clone(
     bare, shallow, git_dir = out[0] == "true", out[1] == "true", Path(out[2])
     boundary: frozenset[str] = frozenset()
     if shallow:
-        common = Path(
-            git.text(["rev-parse", "--path-format=absolute", "--git-common-dir"]).strip()
-        )
+        common = Path(git.text(["rev-parse", "--path-format=absolute", "--git-common-dir"]).strip())
         shallow_file = common / "shallow"
         if shallow_file.exists():
             boundary = frozenset(shallow_file.read_text(encoding="ascii").split())
@@ -329,8 +323,9 @@ class Listing:
     @classmethod
     def build(cls, tips: list[str], pairs: Sequence[tuple[int, bytes]], width: int) -> Listing:
         ordered = sorted(pairs)
-        return cls(tips, array("q", (t for t, _ in ordered)), b"".join(s for _, s in ordered),
-                   width)
+        return cls(
+            tips, array("q", (t for t, _ in ordered)), b"".join(s for _, s in ordered), width
+        )
 
     def __len__(self) -> int:
         return len(self.cts)
@@ -443,8 +438,12 @@ class ListingCache:
         ):
             new = sorted(_list(clone.git, [*tips, "--not", *cached.tips]))
             if not new or not len(cached) or new[0][0] >= cached.cts[-1]:
-                fresh = Listing(tips, cached.cts + array("q", (t for t, _ in new)),
-                                cached.shas + b"".join(sha for _, sha in new), width)
+                fresh = Listing(
+                    tips,
+                    cached.cts + array("q", (t for t, _ in new)),
+                    cached.shas + b"".join(sha for _, sha in new),
+                    width,
+                )
             else:  # new commits dated among the old ones (skewed clocks): re-sort
                 fresh = Listing.build(tips, cached.pairs() + new, width)
         else:
@@ -677,9 +676,7 @@ def inspect_repo_at(
             info.model_copy(
                 update={
                     "head_sha": best[1] if best else None,
-                    "head_committed_at": (
-                        _iso_utc(best[0]) if best else None
-                    ),
+                    "head_committed_at": (_iso_utc(best[0]) if best else None),
                     "history_complete_since": complete_since,
                 }
             )
@@ -744,9 +741,7 @@ class LocalGitResource(dg.ConfigurableResource):
             p = work_tree_path(raw)
             name = repo_name(p)
             try:
-                clone = open_clone(
-                    p, timeout_s=self.timeout_s, count_unpushed=self.count_unpushed
-                )
+                clone = open_clone(p, timeout_s=self.timeout_s, count_unpushed=self.count_unpushed)
                 commits = read_clone(clone, start, end, cache=cache)
                 listing = cache.listing(clone) if clone.shallow and clone.default.refs else None
             except GitError as exc:
