@@ -103,13 +103,19 @@ class IssueRecord(_GitHubRecord, GitHubItem):
     first_response_at: str | None
 
 
-class ReleaseRecord(_GitHubRecord):
-    """A published release, or a tag (`kind="tag"`, dated by its tagger or its commit)."""
+class GitHubRelease(BaseModel):
+    """What names a release or tag: declared once for the records and for the references to
+    them in metrics (`github_metrics.ReleaseRef`)."""
 
     repo: str
     tag_name: str
     name: str | None
     url: str
+
+
+class ReleaseRecord(_GitHubRecord, GitHubRelease):
+    """A published release, or a tag (`kind="tag"`, dated by its tagger or its commit)."""
+
     author_login: str | None
     published_at: str | None
     is_prerelease: bool

@@ -51,17 +51,18 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from sparky_resources.clock import in_window, parse_instant
-from sparky_resources.github_records import GitHubItem
+from sparky_resources.github_records import GitHubItem, GitHubRelease
 from sparky_resources.models import ListField
 
 LISTED = 20  # pull requests / issues listed per figure; the counts are complete
 IsBot = Callable[[str | None], bool]
+Records = Iterable[Mapping[str, Any]]  # raw records as JSON dicts (`github_records`' models)
 
 # Kubernetes' size labels by lines changed (additions + deletions):
 # https://github.com/kubernetes/test-infra/tree/master/prow/plugins/size
@@ -87,6 +88,10 @@ class Durations(BaseModel):
     p90_h: float | None = None
 
 
+# A timing field of the metrics, empty (count 0) until the window's events are measured.
+Timing = Annotated[Durations, Field(default_factory=Durations)]
+
+
 class SizeDistribution(BaseModel):
     """Lines changed (additions + deletions) of the pull requests merged in the window."""
 
@@ -106,16 +111,29 @@ class PullRequestRef(GitHubItem):
     created_at: str
 
 
+class IssueRef(BaseModel):
+    """An issue as metrics list it: what names it, and when and why it was closed."""
+
+    repo: str
+    number: int
+    title: str
+    url: str
+    author_login: str | None
+    created_at: str
+    closed_at: str | None
+    state_reason: str | None
+
+
 class PullRequestMetrics(BaseModel):
     opened: int = 0
     human_opened: int = 0
     merged: int = 0
     human_merged: int = 0
     closed_unmerged: int = 0
-    time_to_first_response: Durations = Field(default_factory=Durations)
-    time_to_first_review: Durations = Field(default_factory=Durations)
-    time_to_merge: Durations = Field(default_factory=Durations)
-    human_time_to_merge: Durations = Field(default_factory=Durations)
+    time_to_first_response: Timing
+    time_to_first_review: Timing
+    time_to_merge: Timing
+    human_time_to_merge: Timing
     size: SizeDistribution = Field(default_factory=SizeDistribution)
     reviews: int = 0
     reviewers: int = 0
@@ -131,17 +149,6 @@ class PullRequestMetrics(BaseModel):
     unanswered_list: ListField[PullRequestRef]
 
 
-class IssueRef(BaseModel):
-    repo: str
-    number: int
-    title: str
-    url: str
-    author_login: str | None
-    created_at: str
-    closed_at: str | None
-    state_reason: str | None
-
-
 class IssueMetrics(BaseModel):
     opened: int = 0
     human_opened: int = 0
@@ -149,8 +156,8 @@ class IssueMetrics(BaseModel):
     closed_by_reason: dict[str, int] = Field(
         default_factory=lambda: dict.fromkeys(CLOSE_REASONS, 0)
     )
-    time_to_first_response: Durations = Field(default_factory=Durations)
-    time_to_close: Durations = Field(default_factory=Durations)
+    time_to_first_response: Timing
+    time_to_close: Timing
     # Opened in the window, newest first; closed in the window, most recently closed first.
     opened_list: ListField[IssueRef]
     closed_list: ListField[IssueRef]
@@ -159,11 +166,10 @@ class IssueMetrics(BaseModel):
     unanswered_list: ListField[IssueRef]
 
 
-class ReleaseRef(BaseModel):
-    repo: str
-    tag_name: str
-    name: str | None
-    url: str
+class ReleaseRef(GitHubRelease):
+    """A release as metrics list it: the record's naming fields (`GitHubRelease`, declared
+    once), when it was published and whether it is a prerelease."""
+
     published_at: str | None
     is_prerelease: bool
 
@@ -257,7 +263,7 @@ def _key(record: Mapping[str, Any]) -> tuple[Any, ...]:
     return (0, str(record.get("repo") or ""), int(record.get("number") or 0))
 
 
-def latest_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def latest_records(records: Records) -> list[dict[str, Any]]:
     """One record per pull request or issue `(repo, number)`, or per release `(repo,
     tag_name, kind)`: the snapshot with the greatest `updated_at` (a tie, or a release, which
     has none: the last seen, i.e. the later day's file). Sorted by that key, so the result does
@@ -276,13 +282,21 @@ def latest_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]
 # Pull requests
 
 
+def _naming(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields that name a pull request or issue in a reference to it (a title or URL
+    missing from a record is empty)."""
+    return {
+        "repo": record["repo"],
+        "number": int(record["number"]),
+        "title": record.get("title") or "",
+        "url": record.get("url") or "",
+        "author_login": record.get("author_login"),
+    }
+
+
 def _pr_ref(record: Mapping[str, Any], bot: bool) -> PullRequestRef:
     return PullRequestRef(
-        repo=record["repo"],
-        number=int(record["number"]),
-        title=record.get("title") or "",
-        url=record.get("url") or "",
-        author_login=record.get("author_login"),
+        **_naming(record),
         author_is_bot=bot,
         lines=_lines(record),
         merged_at=record.get("merged_at"),
@@ -308,11 +322,7 @@ def _qualifying_reviews(
 
 
 def pull_request_metrics(
-    records: Iterable[Mapping[str, Any]],
-    start: dt.datetime,
-    end: dt.datetime,
-    *,
-    is_bot: IsBot | None = None,
+    records: Records, start: dt.datetime, end: dt.datetime, *, is_bot: IsBot | None = None
 ) -> PullRequestMetrics:
     """The window's pull-request figures (module docstring) from raw PullRequestRecord dicts;
     duplicate snapshots are reduced to the newest first. One pass: linear in the records."""
@@ -416,11 +426,7 @@ def _oldest(items: list[tuple[dt.datetime, Any]]) -> tuple[int, list[Any]]:
 
 def _issue_ref(record: Mapping[str, Any]) -> IssueRef:
     return IssueRef(
-        repo=record["repo"],
-        number=int(record["number"]),
-        title=record.get("title") or "",
-        url=record.get("url") or "",
-        author_login=record.get("author_login"),
+        **_naming(record),
         created_at=record["created_at"],
         closed_at=record.get("closed_at"),
         state_reason=record.get("state_reason"),
@@ -434,11 +440,7 @@ def close_reason(state_reason: str | None) -> str:
 
 
 def issue_metrics(
-    records: Iterable[Mapping[str, Any]],
-    start: dt.datetime,
-    end: dt.datetime,
-    *,
-    is_bot: IsBot | None = None,
+    records: Records, start: dt.datetime, end: dt.datetime, *, is_bot: IsBot | None = None
 ) -> IssueMetrics:
     """The window's issue figures (module docstring) from raw IssueRecord dicts."""
     _check_window(start, end)
@@ -485,9 +487,7 @@ def issue_metrics(
 # Releases
 
 
-def release_metrics(
-    records: Iterable[Mapping[str, Any]], start: dt.datetime, end: dt.datetime
-) -> ReleaseMetrics:
+def release_metrics(records: Records, start: dt.datetime, end: dt.datetime) -> ReleaseMetrics:
     """The window's releases and tags (module docstring) from raw ReleaseRecord dicts."""
     _check_window(start, end)
     m = ReleaseMetrics()
