@@ -18,7 +18,7 @@ from sparky_assets.lib.insights import DeterministicWriter, FactSheet, Insights
 from sparky_assets.lib.llm_writer import LlmWriter, build_messages, prompt_tokens
 from sparky_assets.lib.summarize import summarize
 from sparky_assets.lib.window import WindowMetrics
-from sparky_resources.ollama import OllamaClient
+from sparky_resources.ollama import OllamaClient, OllamaResource
 
 MODEL = "qwen2.5-coder:1.5b"
 WINDOW = {
@@ -91,16 +91,20 @@ def fake():
     assert not f.internal_errors, f.internal_errors
 
 
+def settings(fake: FakeOllama) -> OllamaResource:
+    return OllamaResource(base_url=fake.base_url, model=MODEL, max_retries=0)
+
+
 def writer(fake: FakeOllama, cache_dir: Path, *, org: str = "acme") -> LlmWriter:
     def available() -> str | None:
-        with OllamaClient(fake.base_url, MODEL, max_retries=0) as c:
+        with OllamaClient(settings(fake)) as c:
             health = c.health()
         return None if health.reachable and health.model_present else health.reason or "no"
 
     return LlmWriter(
         model=MODEL,
         cache_dir=cache_dir,
-        chat=lambda: OllamaClient(fake.base_url, MODEL, max_retries=0),
+        chat=lambda: OllamaClient(settings(fake)),
         available=available,
         org=org,
     )

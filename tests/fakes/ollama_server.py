@@ -2,7 +2,7 @@
 
     with FakeOllama(models=["qwen2.5-coder:1.5b"]) as ol:   # or ol = FakeOllama().start()
         ol.answers.append('{"ok": true}')                   # or ol.answer_fn = lambda body: ...
-        client = OllamaClient(ol.base_url, ...)
+        client = OllamaClient(OllamaResource(base_url=ol.base_url, ...))
         ol.http_500_times = 2                               # faults, see below
         ol.requests[-1].body["options"], ol.calls["POST /api/chat"]
 
