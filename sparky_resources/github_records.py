@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sparky_resources import github_queries as gq
-from sparky_resources.clock import in_window, parse_instant
+from sparky_resources.clock import parse_instant
 from sparky_resources.models import CommitRecord
 
 
@@ -23,12 +23,6 @@ def _int(value: Any) -> int | None:
         return int(str(value).strip())
     except (TypeError, ValueError):
         return None
-
-
-def within(text: str | None, start: dt.datetime, end: dt.datetime) -> bool:
-    """Whether GitHub's ISO time `text` falls in `[start, end)` (None never does): the clock's
-    parser and predicate, for callers that hold GitHub's text."""
-    return in_window(parse_instant(text), start, end)
 
 
 class _GitHubRecord(BaseModel):

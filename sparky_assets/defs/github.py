@@ -22,7 +22,7 @@ from sparky_assets.defs.common import daily, range_label
 from sparky_resources.clock import Window
 from sparky_resources.github import GitHubTokenMissing, GitHubUnreachable
 from sparky_resources.github_collect import EntityCoverage, GitHubResource, GitHubWindow
-from sparky_resources.github_records import BacklogSnapshot, within
+from sparky_resources.github_records import BacklogSnapshot
 from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore
 
@@ -135,7 +135,7 @@ def collect_github(
     backlog_meta: dict[str, dict[str, Any]] = {}
     for key in keys:
         day = days[key]
-        files = split_day(collected, day.start, day.end)
+        files = split_day(collected, day)
         per_day[key] = {}
         for asset, records in files.items():
             with store.locked("raw", asset, key):
@@ -290,10 +290,9 @@ def write_backlog(
         return {"collected": False}
 
 
-def split_day(
-    collected: GitHubWindow, start: dt.datetime, end: dt.datetime
-) -> dict[str, list[dict[str, Any]]]:
+def split_day(collected: GitHubWindow, day: Window) -> dict[str, list[dict[str, Any]]]:
     """The records of one day, by their own events (an item may be in several days)."""
+    start, end = day.start, day.end
     return {
         "raw_pull_requests": [
             pr.model_dump(mode="json")
@@ -306,13 +305,9 @@ def split_day(
             if collected.active_on("issue", issue.repo, issue.number, start, end)
         ],
         "raw_releases": [
-            r.model_dump(mode="json")
-            for r in collected.releases
-            if within(r.published_at, start, end)
+            r.model_dump(mode="json") for r in collected.releases if day.contains(r.published_at)
         ],
         "raw_github_commits": [
-            c.model_dump(mode="json")
-            for c in collected.commits
-            if start.timestamp() <= c.committed_ts < end.timestamp()
+            c.model_dump(mode="json") for c in collected.commits if day.contains(c.committed_ts)
         ],
     }
