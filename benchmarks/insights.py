@@ -59,8 +59,9 @@ import metrics as raw_data  # noqa: E402
 from fakes.ollama_answers import grounded_answer  # noqa: E402
 from fakes.ollama_server import FakeOllama  # noqa: E402
 
+from sparky_resources.clock import PERIODS  # noqa: E402
+
 MODEL = "qwen2.5-coder:1.5b"
-PERIODS = ("daily", "weekly", "monthly")
 
 
 class MonthGenerator(raw_data.Generator):
@@ -147,7 +148,7 @@ def run_insights(
         run = runs[period]
         for key in keys[period]:
             insights, trace = write_window_insights(
-                store, period, key, llm=writer, settings=settings, org=raw_data.ORG
+                store, period, key, llm=writer, ollama=settings, github_org=raw_data.ORG
             )
             run.calls += trace.calls
             run.cached_calls += trace.cached_calls
@@ -163,7 +164,7 @@ def run_insights(
 
 def full_facts_tokens(store: Any, period: str, key: str) -> int:
     """Estimated tokens of the window's untrimmed fact sheet, built as `write_window_insights`
-    builds it (from the stored metrics file and the window's raw records)."""
+    builds it (from the stored metrics and facts files)."""
     from sparky_assets.defs.insights import window_facts
     from sparky_assets.lib.facts import estimate_tokens
 
@@ -180,26 +181,27 @@ def _mean(values: list[int]) -> int:
 
 
 def measure(root: Path, month: dt.date, num_ctx: int, map_repos: int) -> int:
-    os.environ["SPARKY_CONFIG"] = str(root / "sparky.toml")  # read when sparky_* is imported
     warnings.filterwarnings("ignore", message=r".* is currently in beta")
     from sparky_assets.defs.identity import build_table, collected_days
-    from sparky_assets.defs.metrics import window_metrics
+    from sparky_assets.defs.metrics import write_window
+    from sparky_assets.defs.resources import build_resources
     from sparky_assets.lib.llm_writer import facts_budget, prompt_tokens
-    from sparky_resources.config import LlmSection
-    from sparky_resources.ollama import OllamaClient
+    from sparky_resources.config import load_config
+    from sparky_resources.ollama import OllamaClient, OllamaResource
     from sparky_resources.store import DataStore
 
-    settings = LlmSection(num_ctx=num_ctx, map_repos=map_repos)
+    settings = OllamaResource(model=MODEL, num_ctx=num_ctx, map_repos=map_repos)
+    org = build_resources(load_config(root / "sparky.toml"))["org"]
     store = DataStore(data_dir=str(root / "data"), output_dir=str(root / "output"))
     keys = windows(month)
 
     t0 = time.perf_counter()
-    history = collected_days(store)
-    table = build_table(store, history)
+    history = collected_days(store, org)
+    table = build_table(store, history, org)
     for period in PERIODS:
         for key in keys[period]:
-            m = window_metrics(store, period, key, table=table, history=history)  # type: ignore[arg-type]
-            store.write("processed", f"{period}_metrics", key, m.model_dump(mode="json"))
+            # The metrics file and the window's facts file, as the metrics asset writes them.
+            m = write_window(store, org, period, key, table=table, history=history)  # type: ignore[arg-type]
     print(f"month_active_repos={m.active_repos}")  # the last window computed: the month
     print(f"month_prs_opened={m.prs_opened}")
     print(f"month_prs_merged={m.prs_merged}")
@@ -214,11 +216,13 @@ def measure(root: Path, month: dt.date, num_ctx: int, map_repos: int) -> int:
 
         def chat() -> OllamaClient:
             return OllamaClient(
-                fake.base_url,
-                MODEL,
-                num_ctx=settings.num_ctx,
-                num_predict=settings.num_predict,
-                max_retries=0,
+                OllamaResource(
+                    base_url=fake.base_url,
+                    model=MODEL,
+                    num_ctx=settings.num_ctx,
+                    num_predict=settings.num_predict,
+                    max_retries=0,
+                )
             )
 
         cold, cold_s = run_insights(store, keys, chat=chat, settings=settings, cache_dir=cache_dir)

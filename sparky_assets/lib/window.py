@@ -188,7 +188,6 @@ class WindowInputs:
     releases: list[Mapping[str, Any]] = field(default_factory=list)
     backlog: Mapping[str, Any] | None = None
     repos: list[str] = field(default_factory=list)
-    failed_repos: list[str] = field(default_factory=list)  # failed to collect on some day
     day_commits: dict[str, int] = field(default_factory=dict)  # collected day -> non-merge commits
     days_collected: list[str] = field(default_factory=list)
     github_days: int = 0
