@@ -31,7 +31,9 @@ then the measured figures: `contributors_s=` (the identity table over the year, 
 the raw files), `contributors_first_run_s=` (the contributors asset's first run over all days
 but the last: day tallies and state written), `contributors_add_day_s=` and
 `contributors_add_day_cpu_s=` (its next run, the last day added: wall and CPU seconds),
-`contributors_add_day_vs_rebuild=` (that run over the full rebuild; the tables must be equal),
+`contributors_add_day_rebuilt=` (the identities that run built; the others' text is copied),
+`contributors_add_day_vs_rebuild=` (that run over the full rebuild; the stored table and
+suggested.mailmap must equal the full rebuild's),
 `daily_metrics_s=`, `weekly_metrics_s=`, `year_monthly_s=` (all twelve months),
 `peak_rss_mb=` (the measuring process's peak), a few figures of the month to sanity-check, and
 as the last line `monthly_metrics_s=`. `--keep DIR` writes the data under DIR and keeps it;
@@ -836,12 +838,12 @@ def _hwm_mb() -> float | None:
 def _update_contributors(
     store: Any, days: list[str], org: Any, update: Callable[..., Any], write: Callable[..., Any]
 ) -> tuple[float, float, Any]:
-    """One contributors run over `days` (update the table, write it and the state): wall and
-    CPU seconds (this machine may be shared), and the table."""
+    """One contributors run over `days` (update the table, write it, suggested.mailmap and the
+    state): wall and CPU seconds (this machine may be shared), and what it built."""
     wall, cpu = time.perf_counter(), time.process_time()
-    table, state = update(store, days, org)
-    write(store, days, table, state)
-    return time.perf_counter() - wall, time.process_time() - cpu, table
+    built = update(store, days, org)
+    write(store, days, built)
+    return time.perf_counter() - wall, time.process_time() - cpu, built
 
 
 def measure(root: Path, year: int) -> int:
@@ -867,7 +869,11 @@ def measure(root: Path, year: int) -> int:
     add_day_s, add_day_cpu_s, added = _update_contributors(
         store, days, org, update_table, write_table
     )
-    if added.model_dump(mode="json") != table.model_dump(mode="json"):
+    stored = store.read("processed", "contributors", "contributors")
+    mailmap = store.path("processed", "contributors", "suggested").with_suffix(".mailmap")
+    if stored != {"days": days, "table": table.model_dump(mode="json")} or mailmap.read_text(
+        encoding="utf-8"
+    ) != "".join(f"{line}\n" for line in table.suggested_mailmap):
         print("error: the incremental contributors table differs from the full rebuild")
         return 1
 
@@ -899,6 +905,7 @@ def measure(root: Path, year: int) -> int:
     print(f"contributors_first_run_s={update_s:.3f}")
     print(f"contributors_add_day_s={add_day_s:.3f}")
     print(f"contributors_add_day_cpu_s={add_day_cpu_s:.3f}")
+    print(f"contributors_add_day_rebuilt={len(added.parts.fresh)}")
     print(f"contributors_add_day_vs_rebuild={add_day_s / contributors_s:.4f}")
     print(f"daily_metrics_s={daily_s:.3f}")
     print(f"weekly_metrics_s={weekly_s:.3f}")

@@ -2,13 +2,15 @@
 
 The reference is the full rebuild: every collected day's raw records streamed through one
 `IdentityBuilder` in date order, as `build_table` does. Whatever order days arrive in, are
-re-collected or removed, the incremental table must be the same JSON.
+re-collected or removed, the incremental table must be the same JSON, byte for byte in the
+file, whether its contributors were rebuilt or copied from the previous file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -19,14 +21,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_identity import commit, issue, pull
 
-from sparky_assets.defs.identity import build_table, collected_days, contributors
+from sparky_assets.defs.identity import (
+    build_table,
+    collected_days,
+    contributors,
+    update_table,
+    write_table,
+)
 from sparky_assets.lib.identity import (
     STATE_VERSION,
     ContributorsTable,
     IdentityBuilder,
     day_tally,
+    dump_state,
     dumps_indented,
+    load_state,
     resume_builder,
+    table_cache,
+    table_document,
 )
 from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore
@@ -118,15 +130,18 @@ def _json(value: Any) -> Any:
 
 
 class History:
-    """Collected days with a fingerprint each, tallies kept per day, and the stored state."""
+    """Collected days with a fingerprint each, tallies kept per day, the stored state and the
+    table's file."""
 
     def __init__(self) -> None:
         self.contents: dict[str, tuple[list[Any], list[Any], list[Any]]] = {}
         self.marks: dict[str, int] = {}
         self.tallies: dict[str, tuple[int, Any]] = {}
         self.state: Any = None
+        self.text: bytes | None = None  # the table's file, as the last update wrote it
         self.computed: list[str] = []  # days whose tally was made from raw records
         self.asked: list[str] = []  # days whose tally the update asked for
+        self.rebuilt: list[str] = []  # contributors the last update built (not copied)
         self.version = 0
 
     def collect(self, day: str, records: tuple[list[Any], list[Any], list[Any]]) -> None:
@@ -148,12 +163,24 @@ class History:
         return tally
 
     def update(self) -> ContributorsTable:
+        """The table as the asset makes it: resumed, partly rebuilt, written, stored."""
         self.asked, self.computed = [], []
         builder, state = resume_builder(
             self.state, dict(self.marks), self.tally_of, tz=NY, bots=BOTS, aliases=ALIASES
         )
-        self.state = _json(state)
-        return builder.build()
+        cache = self.state.get("table") if self.state is not None else None
+        parts = builder.build_parts(cache)
+        pieces, spans = table_document({"days": sorted(self.contents)}, parts, self.text)
+        self.text = b"".join(pieces)
+        self.rebuilt = sorted(parts.fresh)
+        self.state = load_state(dump_state({**state, "table": table_cache(parts, spans)}))
+        return ContributorsTable.model_validate(json.loads(self.text)["table"])
+
+    def expected_text(self) -> bytes:
+        """The file of the full rebuild, as json.dumps writes it."""
+        table = full_rebuild(self.contents).model_dump(mode="json")
+        document = {"days": sorted(self.contents), "table": table}
+        return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
 
 
 OPS = st.lists(
@@ -177,6 +204,7 @@ def test_incremental_table_equals_a_full_rebuild(ops: list[tuple[str, str]], rnd
         table = history.update()
         expected = full_rebuild(history.contents)
         assert table.model_dump(mode="json") == expected.model_dump(mode="json")
+        assert history.text == history.expected_text()
         assert sorted(history.state["days"]) == sorted(history.contents)
 
 
@@ -207,6 +235,51 @@ def test_appending_a_day_reads_only_that_days_tally() -> None:
     assert history.computed == []
     assert history.asked == DAYS[1:6]
     assert table == full_rebuild(history.contents)
+
+
+def test_appending_a_day_rebuilds_only_the_contributors_it_touches() -> None:
+    """A day with one commit by Bob: only Bob's contributor is built again; every other one is
+    copied from the previous file, and the file is still the full rebuild's."""
+    rnd = random.Random(5)
+    history = History()
+    for day in DAYS[:5]:
+        history.collect(day, make_day(rnd, day))
+    history.update()
+    assert history.text == history.expected_text()
+    before = full_rebuild(history.contents)
+
+    bob = commit("b0b", "Bob", "bob@work.org", _stamp(DAYS[5], 3600), repo="r9")
+    history.collect(DAYS[5], ([bob], [], []))
+    table = history.update()
+    after = full_rebuild(history.contents)
+    # Bob's id as the full rebuild names it (the alias joins bob@work.org to bob@example.com).
+    assert history.rebuilt == [after.handles["email:bob@work.org"]]
+    assert len(table.contributors) == len(before.contributors) + (
+        "email:bob@work.org" not in before.handles
+    )
+    assert len(table.contributors) > 1
+    assert history.text == history.expected_text()
+    assert "r9" in table.by_id()[history.rebuilt[0]].repos
+
+    history.update()  # nothing new: nothing built, the same file
+    assert history.rebuilt == []
+    assert history.text == history.expected_text()
+
+
+def test_other_identity_settings_rebuild_every_contributor() -> None:
+    """Bots and aliases decide verdicts and merges: a state built under others is resumed
+    (no tally read again) but no contributor's text is copied."""
+    rnd = random.Random(9)
+    history = History()
+    for day in DAYS[:4]:
+        history.collect(day, make_day(rnd, day))
+    history.update()
+    history.state["table"]["config"] = "another configuration"
+    history.collect(DAYS[4], make_day(rnd, DAYS[4]))
+    table = history.update()
+    assert history.asked == [DAYS[4]]
+    assert history.rebuilt == sorted(c.id for c in table.contributors)
+    assert history.text == history.expected_text()
 
 
 def test_a_state_of_another_version_or_timezone_starts_over() -> None:
@@ -316,10 +389,92 @@ def test_the_asset_reads_only_a_new_or_recollected_days_raw_files(tmp_path: Path
     check()
 
 
+def _corrupt_in_place(path: Path) -> None:
+    """Change the file's bytes as an editor would not notice: same size, same inode, and its
+    modification time put back."""
+    info = path.stat()
+    data = path.read_bytes()
+    assert b'"is_bot": false' in data
+    with path.open("r+b") as handle:
+        handle.write(data.replace(b'"is_bot": false', b'"is_bot": fals3'))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert path.stat().st_size == info.st_size and path.stat().st_ino == info.st_ino
+
+
+def _reference(store: DataStore, org: OrgResource, tmp_path: Path) -> bytes:
+    """contributors.json of the full rebuild from raw files, as DataStore.write writes it."""
+    days = collected_days(store, org)
+    payload = {"days": days, "table": build_table(store, days, org).model_dump(mode="json")}
+    other = DataStore(data_dir=str(tmp_path / "ref"), output_dir=str(tmp_path / "ref"))
+    return other.write("processed", "contributors", "contributors", payload).read_bytes()
+
+
+def test_a_previous_file_changed_by_someone_else_is_not_copied(tmp_path: Path) -> None:
+    """The fast path copies contributors from the file the last run wrote, and only from it: a
+    file changed since (here in place, same size, mtime put back) is rebuilt whole."""
+    store = DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out"))
+    org = OrgResource(
+        timezone="America/New_York", start_date="2024-03-01", bots=BOTS, aliases=ALIASES
+    )
+    rnd = random.Random(21)
+    for day in DAYS[:4]:
+        _collect(store, day, make_day(rnd, day))
+    days = collected_days(store, org)
+    first = update_table(store, days, org)
+    assert first.previous is None and not first.parts.kept  # nothing to copy yet
+    write_table(store, days, first)
+    path = store.path("processed", "contributors", "contributors")
+    assert path.read_bytes() == _reference(store, org, tmp_path)
+
+    bob = commit("b0b", "Bob", "bob@work.org", _stamp(DAYS[4], 3600))
+    _collect(store, DAYS[4], ([bob], [], []))
+    days = collected_days(store, org)
+    update = update_table(store, days, org)
+    assert update.previous is not None and update.parts.kept  # copied from the last file
+    write_table(store, days, update)
+    assert path.read_bytes() == _reference(store, org, tmp_path)
+
+    _corrupt_in_place(path)
+    _collect(store, DAYS[5], ([bob], [], []))
+    days = collected_days(store, org)
+    update = update_table(store, days, org)
+    assert update.previous is None and not update.parts.kept
+    write_table(store, days, update)
+    assert path.read_bytes() == _reference(store, org, tmp_path)
+
+    path.unlink()  # removed: rebuilt whole too
+    update = update_table(store, days, org)
+    assert update.previous is None and not update.parts.kept
+    write_table(store, days, update)
+    assert path.read_bytes() == _reference(store, org, tmp_path)
+
+
+def test_a_damaged_state_starts_over_from_the_day_tallies(tmp_path: Path) -> None:
+    store = CountingStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out"))
+    org = OrgResource(
+        timezone="America/New_York", start_date="2024-03-01", bots=BOTS, aliases=ALIASES
+    )
+    rnd = random.Random(4)
+    for day in DAYS[:3]:
+        _collect(store, day, make_day(rnd, day))
+    _run(store, org)
+    state = next((tmp_path / "data" / "cache" / "contributors").glob("state.*"))
+    state.write_bytes(state.read_bytes()[:100])  # cut short
+    _run(store, org)
+    assert not [p for layer, a, p in READS if layer == "raw"]  # the day tallies, not raw files
+    assert sorted(p for layer, a, p in READS if a == "contributor_days") == DAYS[:3]
+    path = store.path("processed", "contributors", "contributors")
+    assert path.read_bytes() == _reference(store, org, tmp_path)
+
+
 def test_dumps_indented_is_json_dumps_with_indent() -> None:
     values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+        lambda inner: (
+            st.lists(inner)
+            | st.dictionaries(st.text(), inner)
+            | st.dictionaries(st.integers() | st.booleans() | st.none(), inner)
+        ),
         max_leaves=30,
     )
 

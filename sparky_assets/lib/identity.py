@@ -47,16 +47,22 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
+import marshal
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 _escape = json.encoder.encode_basestring  # the C escaper json.dumps uses (ensure_ascii off)
+_ONLY_STR = {str}
 
 # GitHub Apps commit as "<name>[bot]" with a users.noreply address ending in "[bot]@...".
 _BOT_EMAIL_MARK = "[bot]@"
@@ -138,9 +144,17 @@ _ID_NODE = "\x00id:"  # extend_table: a stored contributor, linking its stored h
 _BUCKET = 900  # seconds: every UTC offset in use is a multiple of 15 minutes
 _VARIES = object()
 _EPOCH_DAY = dt.date(1970, 1, 1).toordinal()
-# The format of `day_tally` and `IdentityBuilder.state`: a stored state or tally of another
-# version is rebuilt from the raw files, never misread.
-STATE_VERSION = 1
+# The format of `day_tally`: a stored tally of another version is made again from the raw files.
+TALLY_VERSION = 1
+# The format of `IdentityBuilder.state` and the table cache beside it (`dump_state`): a state of
+# another version is rebuilt from the day tallies, never misread.
+STATE_VERSION = 2
+# The contributors table's text: each contributor is an item of `table.contributors`, three
+# levels into the document `DataStore.write` writes, so its text is the same wherever it sits.
+_ITEM_NEWLINE = "\n      "
+_ITEM_SEPARATOR = ("," + _ITEM_NEWLINE).encode()
+_PLACEHOLDER = "\x00contributors\x00"  # where the contributors go in the document's text
+_STATE_MAGIC = b"sparky contributors state\n"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,6 +221,24 @@ class ContributorsTable(BaseModel):
 
     def by_id(self) -> dict[str, Contributor]:
         return {c.id: c for c in self.contributors}
+
+
+@dataclass
+class TableParts:
+    """A built table as `table_document` writes it: each contributor either built now
+    (`fresh`) or left as it was, its text at `kept[id]` (a byte span) in the previous file."""
+
+    ids: list[str]  # every contributor, in the table's order
+    fresh: dict[str, Contributor]
+    kept: dict[str, tuple[int, int]]
+    named: dict[str, _Named]
+    handles: dict[str, str]
+    suggested_mailmap: list[str]
+    unresolved: list[UnresolvedIdentity]
+    config: str  # IdentityBuilder.config_key of the build
+
+    def bots(self) -> int:
+        return sum(1 for person in self.named.values() if person.is_bot)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,11 +309,17 @@ def _first(ranked: Mapping[str, int]) -> str | None:
 
 
 class _Tally:
-    """What one handle did, kept as counts and sets (never the records themselves)."""
+    """What one handle did, kept as counts and bitmaps (never the records themselves).
+
+    Repositories and active days are bitmaps (Python ints), so that a stored tally is a few
+    numbers and groups join with `|`: `repos` over the builder's repository index, `days`
+    with bit i for org-timezone day `day_base + i` (days since 1970-01-01).
+    """
 
     __slots__ = (
         "automated",
         "commits",
+        "day_base",
         "days",
         "first_commit",
         "first_issue",
@@ -301,8 +339,9 @@ class _Tally:
         self.pulls = 0
         self.issues = 0
         self.names: dict[str, int] = {}
-        self.repos: set[str] = set()
-        self.days: set[int] = set()  # org-timezone dates, as days since 1970-01-01
+        self.repos = 0
+        self.day_base = 0
+        self.days = 0
         self.first_commit: float | None = None
         self.first_pull: float | None = None
         self.first_issue: float | None = None
@@ -321,26 +360,31 @@ class _Group:
         self.total = _Tally()
 
 
-def _fields(tally: _Tally) -> list[Any]:
-    """A tally as a JSON list (the order `_merge` reads)."""
-    return [
-        tally.commits,
-        tally.automated,
-        tally.sample,
-        tally.pulls,
-        tally.issues,
-        tally.names,
-        sorted(tally.repos),
-        sorted(tally.days),
-        tally.first_commit,
-        tally.first_pull,
-        tally.first_issue,
-        tally.last,
-    ]
+def _add_day(tally: _Tally, day: int) -> None:
+    if not tally.days:
+        tally.day_base, tally.days = day, 1
+    elif day >= tally.day_base:
+        tally.days |= 1 << (day - tally.day_base)
+    else:
+        tally.days = (tally.days << (tally.day_base - day)) | 1
+        tally.day_base = day
 
 
-def _merge(tally: _Tally, fields: list[Any]) -> None:
-    """Add a tally stored by `_fields` into `tally`: counts add, sets join, instants extend."""
+def _join_days(into: _Tally, other: _Tally) -> None:
+    """`into`'s days become the union of both tallies' days."""
+    if not other.days:
+        return
+    if not into.days:
+        into.day_base, into.days = other.day_base, other.days
+        return
+    base = min(into.day_base, other.day_base)
+    into.days = (into.days << (into.day_base - base)) | (other.days << (other.day_base - base))
+    into.day_base = base
+
+
+def _merge(tally: _Tally, fields: list[Any], repo_bit: Callable[[str], int]) -> None:
+    """Add a tally stored by `IdentityBuilder._fields` into `tally`: counts add, sets join,
+    instants extend."""
     (
         commits,
         automated,
@@ -364,8 +408,10 @@ def _merge(tally: _Tally, fields: list[Any]) -> None:
     mine = tally.names
     for name, count in names.items():
         mine[name] = mine.get(name, 0) + count
-    tally.repos.update(repos)
-    tally.days.update(days)
+    for repo in repos:
+        tally.repos |= repo_bit(repo)
+    for day in days:
+        _add_day(tally, day)
     tally.first_commit = _min(tally.first_commit, first_c)
     tally.first_pull = _min(tally.first_pull, first_p)
     tally.first_issue = _min(tally.first_issue, first_i)
@@ -378,6 +424,25 @@ def _min(a: float | None, b: float | None) -> float | None:
 
 def _max(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else max(a, b)
+
+
+def _members(base: int, bits: int) -> list[int]:
+    """The integers of a bitmap (bit i set: `base + i` is in), in ascending order."""
+    data = np.frombuffer(bits.to_bytes((bits.bit_length() + 7) // 8, "little"), dtype=np.uint8)
+    found: list[int] = (np.flatnonzero(np.unpackbits(data, bitorder="little")) + base).tolist()
+    return found
+
+
+class _Named(NamedTuple):
+    """What `_same_names` needs of a contributor (kept in the table cache for each one)."""
+
+    id: str
+    name: str
+    keys: tuple[str, ...]  # its names as `_name_key` compares them
+    is_bot: bool
+    commits: int
+    emails: tuple[str, ...]
+    primary_email: str | None
 
 
 def _listed_or_suffix(
@@ -425,8 +490,17 @@ class IdentityBuilder:
         self._tallies: dict[str, _Tally] = {}
         self._reported: dict[str, int] = {}  # login handle -> contributions naming it
         self._github_bots: set[str] = set()  # login handles GitHub said are Bots
-        self._seen_items: set[tuple[str, Any, Any]] = set()
+        # (kind, repo) -> numbers counted (a tuple: as stored, not looked up since)
+        self._seen: dict[tuple[str, Any], set[Any] | tuple[Any, ...]] = {}
         self._linked: set[tuple[str, str]] = set()
+        # Tallies as `state` stored them, unpacked only when a handle is used again: resuming
+        # costs what the new days touch, not the whole history.
+        self._packed: dict[str, bytes] = {}
+        self._repos: list[str] = []  # repositories by their bit in `_Tally.repos`
+        self._repo_bits: dict[str, int] = {}
+        # Handles `add_tally` touched since `from_state`; None: any may have changed (a fresh
+        # builder, or raw records added), so `build_parts` rebuilds every contributor.
+        self._touched: set[str] | None = None
         self._email_handles: dict[str, str] = {}  # raw author_email -> handle
         self._login_handles: dict[str, str] = {}  # raw login -> handle
         self._offsets: dict[int, Any] = {}
@@ -485,7 +559,59 @@ class IdentityBuilder:
     def _tally(self, handle: str) -> _Tally:
         tally = self._tallies.get(handle)
         if tally is None:
-            tally = self._tallies[handle] = _Tally()
+            packed = self._packed.pop(handle, None)
+            tally = self._tallies[handle] = _Tally() if packed is None else self._unpack(packed)
+        return tally
+
+    def _tally_if_any(self, handle: str) -> _Tally | None:
+        """A handle's tally to read: a packed one stays packed, for `state` to store as is."""
+        tally = self._tallies.get(handle)
+        if tally is None:
+            packed = self._packed.get(handle)
+            if packed is not None:
+                tally = self._unpack(packed)
+        return tally
+
+    def _repo_bit(self, repo: str) -> int:
+        """A repository's bit in `_Tally.repos` (the next free one the first time)."""
+        bit = self._repo_bits.get(repo)
+        if bit is None:
+            bit = self._repo_bits[repo] = 1 << len(self._repos)
+            self._repos.append(repo)
+        return bit
+
+    def _repo_names(self, bits: int) -> list[str]:
+        repos = self._repos
+        return sorted(repos[i] for i in _members(0, bits))
+
+    def _fields(self, tally: _Tally) -> list[Any]:
+        """A tally as a JSON list, for `day_tally` (the order `_merge` reads)."""
+        return [
+            tally.commits,
+            tally.automated,
+            tally.sample,
+            tally.pulls,
+            tally.issues,
+            tally.names,
+            self._repo_names(tally.repos),
+            _members(tally.day_base, tally.days),
+            tally.first_commit,
+            tally.first_pull,
+            tally.first_issue,
+            tally.last,
+        ]
+
+    @staticmethod
+    def _pack(tally: _Tally) -> bytes:
+        """A tally as `state` stores it, in marshal's bytes: one object per handle to store
+        and load, unpacked only when used."""
+        return marshal.dumps(tuple(getattr(tally, field) for field in _Tally.__slots__))
+
+    @staticmethod
+    def _unpack(packed: bytes) -> _Tally:
+        tally = _Tally()
+        for field, value in zip(_Tally.__slots__, marshal.loads(packed), strict=True):
+            setattr(tally, field, value)
         return tally
 
     def _day(self, ts: float) -> int:
@@ -508,12 +634,14 @@ class IdentityBuilder:
 
     def add_commits(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Non-merge commits are contributions (at `committed_ts`); merges are ignored."""
+        self._touched = None
         linked = self._linked
         reported = self._reported
         automated = _AUTOMATED.match
         email_handles = self._email_handles
         tallies = self._tallies
         offsets = self._offsets
+        repo_bits = self._repo_bits
         for record in records:
             if record.get("is_merge"):
                 continue
@@ -540,28 +668,44 @@ class IdentityBuilder:
             name = record.get("author_name") or ""
             names = tally.names
             names[name] = names.get(name, 0) + 1
-            tally.repos.add(record.get("repo") or "")
+            repo = record.get("repo") or ""
+            tally.repos |= repo_bits.get(repo) or self._repo_bit(repo)
             ts = record["committed_ts"]
             # The offset cache inlined for whole-second epochs (the common case); else `_day`.
             offset = offsets.get(ts // _BUCKET) if type(ts) is int else None
-            tally.days.add(
-                self._day(ts) if offset is None or offset is _VARIES else (ts + offset) // 86400
-            )
+            day = self._day(ts) if offset is None or offset is _VARIES else (ts + offset) // 86400
+            if tally.days and day >= tally.day_base:
+                tally.days |= 1 << (day - tally.day_base)
+            else:
+                _add_day(tally, day)
             if tally.first_commit is None or ts < tally.first_commit:
                 tally.first_commit = ts
             if tally.last is None or ts > tally.last:
                 tally.last = ts
 
+    def _first_sight(self, kind: str, repo: Any, number: Any) -> bool:
+        """Whether this pull request or issue is counted now (not seen in an earlier file)."""
+        seen = self._seen.get((kind, repo))
+        if seen is None:
+            self._seen[(kind, repo)] = {number}
+            return True
+        if seen.__class__ is tuple:
+            seen = self._seen[(kind, repo)] = set(seen)
+        if number in seen:
+            return False
+        seen.add(number)  # type: ignore[union-attr]
+        return True
+
     def _add_opened(self, records: Iterable[Mapping[str, Any]], kind: str) -> None:
+        self._touched = None
         for record in records:
-            key = (kind, record.get("repo"), record.get("number"))
-            if key in self._seen_items:
+            repo = record.get("repo")
+            if not self._first_sight(kind, repo, record.get("number")):
                 continue  # the same item is in several day files
-            self._seen_items.add(key)
             raw_login = record.get("author_login")
             login = self._login(raw_login) if raw_login else None
             self._add_item(
-                kind, key[1], login, record.get("created_at"), bool(record.get("author_is_bot"))
+                kind, repo, login, record.get("created_at"), bool(record.get("author_is_bot"))
             )
 
     def _add_item(
@@ -582,8 +726,8 @@ class IdentityBuilder:
             tally.issues += 1
             tally.first_issue = _min(tally.first_issue, ts)
         tally.last = _max(tally.last, ts)
-        tally.repos.add(repo or "")
-        tally.days.add(self._day(ts))
+        tally.repos |= self._repo_bit(repo or "")
+        _add_day(tally, self._day(ts))
 
     def add_pull_requests(self, records: Iterable[Mapping[str, Any]]) -> None:
         """Opening a pull request is a contribution (at `created_at`), once per (repo, number)."""
@@ -603,42 +747,48 @@ class IdentityBuilder:
         """
         if tally.get("tz") != self.tz.key:
             raise ValueError(f"a tally made in {tally.get('tz')!r} merged into {self.tz.key!r}")
+        touched = self._touched if self._touched is not None else set()
         for handle, fields in tally["handles"].items():
             self._node(handle)
-            _merge(self._tally(handle), fields)
+            _merge(self._tally(handle), fields, self._repo_bit)
+            touched.add(handle)
         for email, login in tally["links"]:
+            touched.add(email)
+            touched.add(login)
             if (email, login) not in self._linked:
                 self._linked.add((email, login))
                 self._union(email, login)
         for login, count in tally["reported"].items():
             self._reported[login] = self._reported.get(login, 0) + count
+            touched.add(login)
         for kind, repo, number, login, created, bot in tally["items"]:
-            key = (kind, repo, number)
-            if key in self._seen_items:
+            if not self._first_sight(kind, repo, number):
                 continue
-            self._seen_items.add(key)
             handle = None
             if login is not None:
                 handle = _LOGIN + login
                 self._node(handle)
+                touched.add(handle)
             self._add_item(kind, repo, handle, created, bot)
 
     def state(self) -> dict[str, Any]:
         """Everything the builder has seen, as JSON: `from_state` resumes from it.
 
-        Taken before `build()`, which links `[identity].aliases` into the union-find: the
-        aliases are configuration, applied afresh to every build.
+        Plain values only (`dump_state` stores it with marshal). Taken before `build()`, which
+        links `[identity].aliases` into the union-find: the aliases are configuration, applied
+        afresh to every build. Tallies not used since `from_state` are kept as they came.
         """
-        items: dict[tuple[str, Any], list[Any]] = {}
-        for kind, repo, number in self._seen_items:
-            items.setdefault((kind, repo), []).append(number)
+        tallies = dict(self._packed)
+        for handle, tally in self._tallies.items():
+            tallies[handle] = self._pack(tally)
         return {
             "tz": self.tz.key,
-            "parent": self._parent,
-            "tallies": {handle: _fields(tally) for handle, tally in self._tallies.items()},
-            "reported": self._reported,
+            "parent": dict(self._parent),
+            "tallies": tallies,
+            "repos": list(self._repos),
+            "reported": dict(self._reported),
             "github_bots": sorted(self._github_bots),
-            "items": [[kind, repo, numbers] for (kind, repo), numbers in items.items()],
+            "seen": {key: tuple(numbers) for key, numbers in self._seen.items()},
         }
 
     @classmethod
@@ -655,21 +805,26 @@ class IdentityBuilder:
             raise ValueError(f"a state made in {state.get('tz')!r} resumed in {tz.key!r}")
         builder = cls(tz=tz, bots=bots, aliases=aliases)
         builder._parent = dict(state["parent"])
-        tallies = builder._tallies
-        for handle, fields in state["tallies"].items():
-            tally = tallies[handle] = _Tally()
-            _merge(tally, fields)
+        builder._packed = dict(state["tallies"])
+        builder._repos = list(state["repos"])
+        builder._repo_bits = {repo: 1 << i for i, repo in enumerate(builder._repos)}
         builder._reported = dict(state["reported"])
         builder._github_bots = set(state["github_bots"])
-        builder._seen_items = {
-            (kind, repo, number) for kind, repo, numbers in state["items"] for number in numbers
-        }
+        builder._seen = dict(state["seen"])
+        builder._touched = set()
         return builder
+
+    def config_key(self) -> str:
+        """A digest of the configuration a build applies (`[identity].bots` and `.aliases`)."""
+        text = json.dumps([sorted(self.bots), sorted(self.aliases.items())])
+        return hashlib.sha256(text.encode()).hexdigest()
 
     # -- output --------------------------------------------------------------------------------
 
     def _link_aliases(self) -> None:
         """Follow `[identity].aliases` from every email seen (chains too, cycles stop)."""
+        if not self.aliases:
+            return
         for handle in list(self._parent):
             if not handle.startswith(_EMAIL):
                 continue
@@ -698,7 +853,7 @@ class IdentityBuilder:
                     group.github_bots.add(login)
             elif handle.startswith(_EMAIL):
                 group.emails.add(handle[len(_EMAIL) :])
-            tally = self._tallies.get(handle)
+            tally = self._tally_if_any(handle)
             if tally is None:
                 continue
             if handle.startswith(_EMAIL):
@@ -712,7 +867,7 @@ class IdentityBuilder:
             for name, count in tally.names.items():
                 total.names[name] = total.names.get(name, 0) + count
             total.repos |= tally.repos
-            total.days |= tally.days
+            _join_days(total, tally)
             total.first_commit = _min(total.first_commit, tally.first_commit)
             total.first_pull = _min(total.first_pull, tally.first_pull)
             total.first_issue = _min(total.first_issue, tally.first_issue)
@@ -755,30 +910,90 @@ class IdentityBuilder:
             commits=total.commits,
             pull_requests=total.pulls,
             issues=total.issues,
-            repos=sorted(total.repos),
-            active_days=[_day_name(d) for d in sorted(total.days)],
+            repos=self._repo_names(total.repos),
+            active_days=[_day_name(d) for d in _members(total.day_base, total.days)],
         )
 
     def build(self) -> ContributorsTable:
         """Merge, name, classify and cross-check every identity seen so far."""
         self._link_aliases()
         people: list[Contributor] = []
-        primary_email: dict[str, str | None] = {}
+        named: list[_Named] = []
         handles: dict[str, str] = {}
         for members in self._components():
-            group = self._aggregate(members)
-            ident = self._canonical(group)
-            people.append(self._contributor(ident, group))
-            primary_email[ident] = _first(group.email_commits)
-            for handle in members:
-                handles[handle] = ident
+            person, primary_email = self._person(members)
+            people.append(person)
+            named.append(_named(person, primary_email))
+            handles.update(dict.fromkeys(members, person.id))
         people.sort(key=lambda c: c.id)
-        mailmap, unresolved = _same_names(people, primary_email)
+        mailmap, unresolved = _same_names(sorted(named))
         return ContributorsTable(
             contributors=people,
             handles=dict(sorted(handles.items())),
             suggested_mailmap=mailmap,
             unresolved=unresolved,
+        )
+
+    def _person(self, members: Iterable[str]) -> tuple[Contributor, str | None]:
+        """One group's contributor, and its primary email (for suggested .mailmap lines)."""
+        group = self._aggregate(members)
+        ident = self._canonical(group)
+        return self._contributor(ident, group), _first(group.email_commits)
+
+    def build_parts(self, previous: Mapping[str, Any] | None = None) -> TableParts:
+        """What `build()` makes, rebuilding only the contributors new tallies touched.
+
+        `previous` is the `table_cache` of the build this builder's state was taken with (the
+        caller vouches that its file is unchanged). Since `from_state`, unions only joined
+        groups that hold a handle `add_tally` touched, and only those handles' tallies changed:
+        every other group is the contributor it was, so its text is copied from the previous
+        file. Without `previous`, with other `[identity]` settings, or when raw records were
+        added, every contributor is built.
+        """
+        self._link_aliases()
+        reuse = (
+            previous is not None
+            and self._touched is not None
+            and previous.get("config") == self.config_key()
+        )
+        handles: dict[str, str] = {}
+        kept: dict[str, tuple[int, int]] = {}
+        named: dict[str, _Named] = {}
+        if reuse and previous is not None and self._touched is not None:
+            find = self._find
+            roots = {find(handle) for handle in self._touched if handle in self._parent}
+            touched: dict[str, list[str]] = {}
+            for handle in self._parent:
+                root = find(handle)
+                if root in roots:
+                    touched.setdefault(root, []).append(handle)
+            groups = [sorted(members) for _, members in sorted(touched.items())]
+            old: Mapping[str, str] = previous["handles"]
+            gone = {old[handle] for members in groups for handle in members if handle in old}
+            for ident, (start, end, *facts) in previous["people"].items():
+                if ident not in gone:
+                    kept[ident] = (start, end)
+                    named[ident] = _Named(ident, *facts)
+            handles.update((h, ident) for h, ident in old.items() if ident not in gone)
+        else:
+            groups = self._components()
+        fresh: dict[str, Contributor] = {}
+        for members in groups:
+            person, primary_email = self._person(members)
+            fresh[person.id] = person
+            named[person.id] = _named(person, primary_email)
+            handles.update(dict.fromkeys(members, person.id))
+        ids = sorted(named)
+        mailmap, unresolved = _same_names([named[ident] for ident in ids])
+        return TableParts(
+            ids=ids,
+            fresh=fresh,
+            kept=kept,
+            named=named,
+            handles=dict(sorted(handles.items())),
+            suggested_mailmap=mailmap,
+            unresolved=unresolved,
+            config=self.config_key(),
         )
 
     def extend(self, table: ContributorsTable) -> ContributorsTable:
@@ -876,17 +1091,30 @@ def _display(names: Mapping[str, int], ident: str, logins: Iterable[str]) -> str
     return _local_part(ident) or ident
 
 
-def _same_names(
-    people: list[Contributor], primary_email: Mapping[str, str | None]
-) -> tuple[list[str], list[UnresolvedIdentity]]:
-    """Human identities that share a name: suggested `.mailmap` lines and one entry per group."""
+def _named(person: Contributor, primary_email: str | None) -> _Named:
+    keys = {_name_key(name) for name in [*person.names, person.name]}
+    return _Named(
+        person.id,
+        person.name,
+        tuple(sorted(key for key in keys if key is not None)),
+        person.is_bot,
+        person.commits,
+        tuple(person.emails),
+        primary_email,
+    )
+
+
+def _same_names(people: Sequence[_Named]) -> tuple[list[str], list[UnresolvedIdentity]]:
+    """Human identities that share a name: suggested `.mailmap` lines and one entry per group.
+
+    `people` in id order, as the table lists them.
+    """
     by_key: dict[str, list[str]] = {}
     for person in people:
         if person.is_bot:
             continue
-        keys = {_name_key(n) for n in [*person.names, person.name]} - {None}
-        for key in keys:
-            by_key.setdefault(key, []).append(person.id)  # type: ignore[arg-type]
+        for key in person.keys:
+            by_key.setdefault(key, []).append(person.id)
     # Identities linked through any shared name form one group (a small union-find on ids).
     parent: dict[str, str] = {}
 
@@ -912,7 +1140,7 @@ def _same_names(
             continue
         members = sorted((known[i] for i in ids), key=lambda p: (-p.commits, p.id))
         proper = members[0]
-        proper_email = primary_email.get(proper.id)
+        proper_email = proper.primary_email
         proper_name = re.sub(r"[<>]", "", proper.name).strip()
         mapped, unmappable = [], []
         for other in members[1:]:
@@ -968,9 +1196,9 @@ def day_tally(
             created = record.get("created_at") or None
             items.append([*key, login, created, bool(record.get("author_is_bot"))])
     return {
-        "version": STATE_VERSION,
+        "version": TALLY_VERSION,
         "tz": tz.key,
-        "handles": {handle: _fields(tally) for handle, tally in builder._tallies.items()},
+        "handles": {handle: builder._fields(tally) for handle, tally in builder._tallies.items()},
         "links": sorted([email, login] for email, login in builder._linked),
         "reported": builder._reported,
         "items": items,
@@ -991,7 +1219,7 @@ def _indented(value: Any, newline: str) -> str:
     cls = value.__class__
     if cls is str:
         return _escape(value)
-    if cls is dict:
+    if cls is dict and all(key.__class__ is str for key in value):
         if not value:
             return "{}"
         inner = newline + "  "
@@ -1003,7 +1231,7 @@ def _indented(value: Any, newline: str) -> str:
         if not value:
             return "[]"
         inner = newline + "  "
-        if all(item.__class__ is str for item in value):
+        if {*map(type, value)} == _ONLY_STR:
             body = ("," + inner).join(map(_escape, value))
         else:
             body = ("," + inner).join(_indented(item, inner) for item in value)
@@ -1016,7 +1244,110 @@ def _indented(value: Any, newline: str) -> str:
         return "true"
     if value is False:
         return "false"
-    return json.dumps(value)  # floats as `json` writes them (repr, NaN, Infinity)
+    # Floats, subclasses, keys json converts: json's own text, at this depth.
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", newline)
+
+
+def contributor_text(person: Contributor) -> str:
+    """One contributor's text in the table's file (an item of `table.contributors`)."""
+    return _indented(person.model_dump(mode="json"), _ITEM_NEWLINE)
+
+
+def table_document(
+    header: Mapping[str, Any], parts: TableParts, previous: bytes | None = None
+) -> tuple[list[bytes | memoryview], dict[str, tuple[int, int]]]:
+    """The contributors file, `dumps_indented({**header, "table": table}) + "\n"` as UTF-8,
+    in pieces, and where each contributor's text lies in it.
+
+    Kept contributors are copied from `previous` (the file `parts.kept` points into), runs of
+    neighbours in one piece; only fresh ones are encoded.
+    """
+    table = {
+        "contributors": [_PLACEHOLDER] if parts.ids else [],
+        "handles": parts.handles,
+        "suggested_mailmap": parts.suggested_mailmap,
+        "unresolved": [u.model_dump(mode="json") for u in parts.unresolved],
+    }
+    text = dumps_indented({**header, "table": table}) + "\n"
+    if not parts.ids:
+        return [text.encode()], {}
+    # The placeholder's first occurrence is the list's item: only days precede it.
+    head, _, tail = text.partition(_escape(_PLACEHOLDER))
+    view = memoryview(previous) if previous is not None else None
+    pieces: list[bytes | memoryview] = [head.encode()]
+    position = len(pieces[0])
+    spans: dict[str, tuple[int, int]] = {}
+    run: list[int] = []  # [start, end) of the previous file being copied, if any
+    step = len(_ITEM_SEPARATOR)
+    for n, ident in enumerate(parts.ids):
+        span = parts.kept.get(ident)
+        if n:
+            position += step
+        if span is not None and view is not None:
+            start, end = span
+            if run and n and start == run[1] + step:
+                run[1] = end  # its neighbour there too: the separator between them is copied
+            else:
+                if run:
+                    pieces.append(view[run[0] : run[1]])
+                if n:
+                    pieces.append(_ITEM_SEPARATOR)
+                run = [start, end]
+            spans[ident] = (position, position + end - start)
+            position += end - start
+            continue
+        if span is not None:
+            raise ValueError(f"contributor {ident!r} is kept but no previous file was given")
+        if run:
+            pieces.append(view[run[0] : run[1]])  # type: ignore[index]
+            run = []
+        data = contributor_text(parts.fresh[ident]).encode()
+        if n:
+            pieces.append(_ITEM_SEPARATOR)
+        pieces.append(data)
+        spans[ident] = (position, position + len(data))
+        position += len(data)
+    if run:
+        pieces.append(view[run[0] : run[1]])  # type: ignore[index]
+    pieces.append(tail.encode())
+    return pieces, spans
+
+
+def table_cache(parts: TableParts, spans: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
+    """What `build_parts` needs of this build next time: the configuration it applied, each
+    contributor's span in the file written and what `_same_names` reads, and the handles."""
+    return {
+        "config": parts.config,
+        "people": {ident: (*spans[ident], *parts.named[ident][1:]) for ident in parts.ids},
+        "handles": parts.handles,
+    }
+
+
+def dump_state(state: Mapping[str, Any]) -> bytes:
+    """A state (`resume_builder`'s, plus anything plain) as bytes, for a private cache file.
+
+    marshal, not JSON: a year of handles loads in milliseconds. Its format belongs to the
+    Python version, which the header names: `load_state` refuses another's.
+    """
+    return _STATE_MAGIC + marshal.dumps((_state_format(), dict(state)))
+
+
+def load_state(data: bytes) -> dict[str, Any] | None:
+    """A state `dump_state` wrote, or None for anything else (another version, damage)."""
+    if not data.startswith(_STATE_MAGIC):
+        return None
+    try:
+        form, state = marshal.loads(data[len(_STATE_MAGIC) :])
+    except (EOFError, ValueError, TypeError):
+        return None
+    if form != _state_format() or not isinstance(state, dict):
+        return None
+    return state
+
+
+def _state_format() -> tuple[Any, ...]:
+    """What a stored state's layout depends on: a state of another layout starts over."""
+    return (STATE_VERSION, marshal.version, *sys.version_info[:2], _Tally.__slots__)
 
 
 def resume_builder(
