@@ -34,7 +34,7 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
@@ -113,12 +113,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
 
     Stale temp files of the same target (a run killed mid-write) are removed first.
     """
+    return atomic_write_parts(path, (data,))
+
+
+def atomic_write_parts(path: Path, parts: Iterable[bytes | memoryview]) -> Path:
+    """`atomic_write_bytes` of the parts joined, without joining them in memory first (a large
+    file assembled from pieces of another, such as the contributors table)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            handle.writelines(parts)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from sparky_resources.store import (
     SchemaVersionError,
     StoreError,
     atomic_write_json,
+    atomic_write_parts,
     atomic_write_text,
     remove_stale_temps,
 )
@@ -49,6 +51,30 @@ def test_write_replaces_existing_content_and_leaves_no_temp_file(tmp_path: Path)
     assert "old" not in target.read_text(encoding="utf-8")
     assert target.read_text(encoding="utf-8").endswith("}\n")
     assert names(target.parent) == ["day.json"]
+
+
+def test_parts_are_written_as_one_file_in_order(tmp_path: Path) -> None:
+    """Pieces of another buffer (memoryviews) and bytes alike, replacing the old file whole."""
+    target = tmp_path / "t" / "table.json"
+    atomic_write_text(target, "old content that is longer than the new one\n")
+    source = memoryview(b"0123456789")
+    assert atomic_write_parts(target, [b"[", source[2:5], b",", source[7:], b"]"]) == target
+    assert target.read_bytes() == b"[234,789]"
+    assert names(target.parent) == ["table.json"]
+
+
+def test_a_part_that_fails_leaves_the_old_file_and_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "table.json"
+    atomic_write_text(target, "good\n")
+
+    def parts() -> Iterator[bytes]:
+        yield b"half"
+        raise RuntimeError("the producer died")
+
+    with pytest.raises(RuntimeError):
+        atomic_write_parts(target, parts())
+    assert target.read_text(encoding="utf-8") == "good\n"
+    assert names(tmp_path) == ["table.json"]
 
 
 def test_written_files_are_readable_by_other_tools(tmp_path: Path) -> None:

@@ -894,7 +894,9 @@ class IdentityBuilder:
         if reason is None and automation:
             reason = _automation_reason(total.commits, total.automated, total.sample)
         first = _min(_min(total.first_commit, total.first_pull), total.first_issue)
-        return Contributor(
+        # Built from values of the fields' own types: pydantic's check of a year's active days
+        # and repositories would cost more than the rest of an incremental run's work.
+        return Contributor.model_construct(
             id=ident,
             name=_display(names, ident, group.logins),
             logins=sorted(group.logins),
@@ -911,7 +913,7 @@ class IdentityBuilder:
             pull_requests=total.pulls,
             issues=total.issues,
             repos=self._repo_names(total.repos),
-            active_days=[_day_name(d) for d in _members(total.day_base, total.days)],
+            active_days=list(map(_day_name, _members(total.day_base, total.days))),
         )
 
     def build(self) -> ContributorsTable:
