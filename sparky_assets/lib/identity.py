@@ -1251,8 +1251,26 @@ def _indented(value: Any, newline: str) -> str:
 
 
 def contributor_text(person: Contributor) -> str:
-    """One contributor's text in the table's file (an item of `table.contributors`)."""
-    return _indented(person.model_dump(mode="json"), _ITEM_NEWLINE)
+    """One contributor's text in the table's file (an item of `table.contributors`):
+    `_indented` of its `model_dump(mode="json")`, read straight from the model's fields."""
+    inner = _ITEM_NEWLINE + "  "
+    item = "," + inner + "  "
+    fields = []
+    for key, name in _CONTRIBUTOR_KEYS:
+        value = getattr(person, name)
+        cls = value.__class__
+        if cls is str:
+            text = _escape(value)
+        elif cls is list and value and {*map(type, value)} == _ONLY_STR:
+            text = f"[{item[1:]}{item.join(map(_escape, value))}{inner}]"
+        else:
+            text = _indented(value, inner)
+        fields.append(key + text)
+    return f"{{{inner}{(',' + inner).join(fields)}{_ITEM_NEWLINE}}}"
+
+
+# Each field of a contributor and its key as the table's file writes it.
+_CONTRIBUTOR_KEYS = tuple((f"{_escape(name)}: ", name) for name in Contributor.model_fields)
 
 
 def table_document(
