@@ -846,6 +846,16 @@ def _update_contributors(
     return time.perf_counter() - wall, time.process_time() - cpu, built
 
 
+def _stored_as_rebuilt(store: Any, days: list[str], table: Any) -> bool:
+    """The stored contributors.json and suggested.mailmap are the full rebuild's (the parsed
+    file, a year of strings, is freed on return: the monthly peak memory is measured later)."""
+    stored = store.read("processed", "contributors", "contributors")
+    mailmap = store.path("processed", "contributors", "suggested").with_suffix(".mailmap")
+    return stored == {"days": days, "table": table.model_dump(mode="json")} and mailmap.read_text(
+        encoding="utf-8"
+    ) == "".join(f"{line}\n" for line in table.suggested_mailmap)
+
+
 def measure(root: Path, year: int) -> int:
     os.environ["SPARKY_CONFIG"] = str(root / "sparky.toml")
     warnings.filterwarnings("ignore", message=r".* is currently in beta")
@@ -869,11 +879,7 @@ def measure(root: Path, year: int) -> int:
     add_day_s, add_day_cpu_s, added = _update_contributors(
         store, days, org, update_table, write_table
     )
-    stored = store.read("processed", "contributors", "contributors")
-    mailmap = store.path("processed", "contributors", "suggested").with_suffix(".mailmap")
-    if stored != {"days": days, "table": table.model_dump(mode="json")} or mailmap.read_text(
-        encoding="utf-8"
-    ) != "".join(f"{line}\n" for line in table.suggested_mailmap):
+    if not _stored_as_rebuilt(store, days, table):
         print("error: the incremental contributors table differs from the full rebuild")
         return 1
 
