@@ -101,8 +101,9 @@ def _fingerprints(store: DataStore, days: list[str]) -> dict[str, list[list[int]
 def _collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector walks every live object on each full collection,
     and a run makes a day's records and a year's handles: several collections would cost more
-    than the run's own work. What the run makes holds no reference cycles, so nothing is lost
-    by collecting after it. https://docs.python.org/3/library/gc.html"""
+    than the run's own work. What the run makes is freed by reference counting (records,
+    tallies and models hold no cycles), and any cycle left is collected once it is re-enabled.
+    https://docs.python.org/3/library/gc.html"""
     enabled = gc.isenabled()
     gc.disable()
     try:
