@@ -879,6 +879,8 @@ def measure(root: Path, year: int) -> int:
     add_day_s, add_day_cpu_s, added = _update_contributors(
         store, days, org, update_table, write_table
     )
+    rebuilt = len(added.parts.fresh)
+    del added  # the previous file's text and the rebuilt contributors: not the months' memory
     if not _stored_as_rebuilt(store, days, table):
         print("error: the incremental contributors table differs from the full rebuild")
         return 1
@@ -911,7 +913,7 @@ def measure(root: Path, year: int) -> int:
     print(f"contributors_first_run_s={update_s:.3f}")
     print(f"contributors_add_day_s={add_day_s:.3f}")
     print(f"contributors_add_day_cpu_s={add_day_cpu_s:.3f}")
-    print(f"contributors_add_day_rebuilt={len(added.parts.fresh)}")
+    print(f"contributors_add_day_rebuilt={rebuilt}")
     print(f"contributors_add_day_vs_rebuild={add_day_s / contributors_s:.4f}")
     print(f"daily_metrics_s={daily_s:.3f}")
     print(f"weekly_metrics_s={weekly_s:.3f}")
