@@ -16,6 +16,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
@@ -37,7 +38,8 @@ def parse_instant(text: str | None) -> dt.datetime | None:
     if not text:
         return None
     moment = dt.datetime.fromisoformat(text)  # 3.11: accepts "Z"
-    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=dt.UTC)
+    # fromisoformat gives a fixed-offset tzinfo exactly when the text has an offset.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def epoch(text: str | None) -> float | None:
@@ -54,8 +56,14 @@ def require_aware(now: dt.datetime) -> dt.datetime:
 
 
 def _seconds(when: dt.datetime | float | int) -> float:
+    # Called for every record of a window: the common cases first, no extra calls.
+    kind = type(when)
+    if kind is float or kind is int:
+        return when  # type: ignore[return-value]
     if isinstance(when, dt.datetime):
-        return require_aware(when).timestamp()
+        if when.tzinfo is None:
+            require_aware(when)  # raises, in one line
+        return when.timestamp()
     return float(when)
 
 
@@ -86,11 +94,11 @@ class Window:
         assert isinstance(tz, ZoneInfo), "windows are built in the org's ZoneInfo"
         return tz
 
-    @property
+    @cached_property
     def start_ts(self) -> float:
         return self.start.timestamp()
 
-    @property
+    @cached_property
     def end_ts(self) -> float:
         return self.end.timestamp()
 
@@ -103,7 +111,9 @@ class Window:
         """Whether an instant (aware datetime, epoch seconds or ISO text) is in the window."""
         if isinstance(when, str):
             when = parse_instant(when)
-        return in_window(when, self.start_ts, self.end_ts)
+        if when is None:
+            return False
+        return self.start_ts <= _seconds(when) < self.end_ts
 
 
 def calendar_days(first: dt.date, after: dt.date) -> tuple[str, ...]:
