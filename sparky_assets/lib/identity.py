@@ -61,6 +61,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from pydantic import BaseModel, Field
 
+from sparky_resources import clock
+
 _escape = json.encoder.encode_basestring  # the C escaper json.dumps uses (ensure_ascii off)
 _ONLY_STR = {str}
 
@@ -273,14 +275,6 @@ def _local_part(email: str) -> str:
     return _ID_PREFIX.sub("", email.split("@", 1)[0])
 
 
-def _epoch(text: str) -> float:
-    """GitHub's ISO text as epoch seconds ('Z' accepted; a naive time is read as UTC)."""
-    when = dt.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.timestamp()
-
-
 def _iso(ts: float | None) -> str | None:
     return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
 
@@ -296,7 +290,7 @@ def _pick_iso(values: Iterable[str | None], *, latest: bool = False) -> str | No
     present = [v for v in values if v]
     if not present:
         return None
-    return (max if latest else min)(present, key=dt.datetime.fromisoformat)
+    return (max if latest else min)(present, key=clock.parse_instant)  # type: ignore[arg-type]
 
 
 def _first(ranked: Mapping[str, int]) -> str | None:
@@ -717,7 +711,7 @@ class IdentityBuilder:
         self._reported[login] = self._reported.get(login, 0) + 1
         if bot:
             self._github_bots.add(login)
-        ts = _epoch(created)
+        ts = clock.epoch(created)
         tally = self._tally(login)
         if kind == "pull":
             tally.pulls += 1
