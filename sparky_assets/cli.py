@@ -20,21 +20,21 @@ import re
 import sys
 from pathlib import Path
 
-from sparky_resources.clock import DAY_FORMAT
+from sparky_resources.clock import DAY_FORMAT, calendar_days
 from sparky_resources.config import ConfigError, SparkyConfig, get_config
 
 _KEY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _days(first: str, last: str) -> list[str]:
-    start = dt.datetime.strptime(first, DAY_FORMAT).date()
-    end = dt.datetime.strptime(last, DAY_FORMAT).date()
-    return [
-        (start + dt.timedelta(days=i)).strftime(DAY_FORMAT) for i in range((end - start).days + 1)
-    ]
+    """Every day key from `first` to `last`, both included."""
+    start, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    return list(calendar_days(start, end + dt.timedelta(days=1)))
 
 
 def _instant(text: str) -> dt.datetime:
+    """`--now` as typed by a person: unlike data (clock.parse_instant, where no offset means
+    UTC), an offset is required, since a local time without one is the likelier mistake."""
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
