@@ -860,7 +860,7 @@ def measure(root: Path, year: int) -> int:
     os.environ["SPARKY_CONFIG"] = str(root / "sparky.toml")
     warnings.filterwarnings("ignore", message=r".* is currently in beta")
     from sparky_assets.defs.identity import build_table, collected_days, update_table, write_table
-    from sparky_assets.defs.metrics import window_metrics
+    from sparky_assets.defs.metrics import measure_window
     from sparky_resources.org import OrgResource
     from sparky_resources.store import DataStore
 
@@ -887,7 +887,7 @@ def measure(root: Path, year: int) -> int:
 
     def timed(period: str, key: str) -> tuple[float, Any]:
         t = time.perf_counter()
-        result = window_metrics(store, org, period, key, table=table, history=days)  # type: ignore[arg-type]
+        result = measure_window(store, org, period, key, table=table, history=days)[0]  # type: ignore[arg-type]
         return time.perf_counter() - t, result
 
     daily_s, _ = timed("daily", day)
@@ -898,9 +898,9 @@ def measure(root: Path, year: int) -> int:
     t0 = time.perf_counter()
     year_commits = year_merges = year_prs = 0
     for n in range(1, 13):
-        result = window_metrics(
+        result = measure_window(
             store, org, "monthly", dt.date(year, n, 1).isoformat(), table=table, history=days
-        )
+        )[0]
         year_commits += result.commits
         year_merges += result.merges
         year_prs += result.prs_opened or 0

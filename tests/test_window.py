@@ -400,11 +400,11 @@ def test_a_window_whose_days_were_never_collected_names_them(world) -> None:
     window = make_window("weekly", "2024-04-29", NY)
     assert window.days[0] == "2024-04-29" and len(window.days) == 7
     store = DataStore(data_dir=str(tmp / "data"), output_dir=str(tmp / "output"))
-    from sparky_assets.defs.metrics import MissingDaysError, window_metrics
+    from sparky_assets.defs.metrics import MissingDaysError, measure_window
 
     # Its days 05-01 ... 05-05 were never collected: it says which, instead of inventing zeros.
     with pytest.raises(MissingDaysError, match="2024-05-01"):
-        window_metrics(store, session_org(), "weekly", "2024-04-29", table=None, history=None)
+        measure_window(store, session_org(), "weekly", "2024-04-29", table=None, history=None)
 
 
 def test_git_log_itself_agrees_with_the_commit_count(world) -> None:

@@ -180,19 +180,6 @@ def measure_window(
     return current, inputs
 
 
-def window_metrics(
-    store: DataStore,
-    org: OrgResource,
-    period: Period,
-    key: str,
-    *,
-    table: ContributorsTable | None,
-    history: Iterable[str] | None,
-) -> WindowMetrics:
-    """One window's metrics (`measure_window` without the raw records)."""
-    return measure_window(store, org, period, key, table=table, history=history)[0]
-
-
 def write_window(
     store: DataStore,
     org: OrgResource,
