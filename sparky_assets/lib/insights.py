@@ -16,6 +16,7 @@ from pydantic import AliasChoices, BaseModel, Field
 
 from sparky_assets.lib.grounding import Dropped
 from sparky_assets.lib.metrics import ActivityMetrics
+from sparky_resources.clock import Period
 from sparky_resources.models import Coverage
 
 PROMPT_VERSION = "deterministic-1"
@@ -24,7 +25,7 @@ PROMPT_VERSION = "deterministic-1"
 class FactSheet(BaseModel):
     """Everything a writer may say something about, and nothing else."""
 
-    period: Literal["daily", "weekly", "monthly"]
+    period: Period
     partition: str
     metrics: ActivityMetrics
     failed_repos: list[str] = Field(default_factory=list)
