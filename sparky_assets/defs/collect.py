@@ -10,8 +10,8 @@ import dagster as dg
 from sparky_assets.defs.check_evaluations import partition_checks
 from sparky_assets.defs.common import (
     COVERAGE,
-    daily,
     partition_metadata,
+    partitioned,
     range_label,
     read_upstream,
 )
@@ -46,7 +46,7 @@ def build_collect_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         group_name="collect",
         kinds={"git", "json"},
         description=REPOSITORIES_DESCRIPTION,
-        **daily(partitions_def),
+        **partitioned(partitions_def),
     )
     def repositories(
         context: dg.AssetExecutionContext,
@@ -95,7 +95,7 @@ def build_collect_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         kinds={"git", "json"},
         description=RAW_COMMITS_DESCRIPTION,
         check_specs=[check],
-        **daily(partitions_def),
+        **partitioned(partitions_def),
     )
     def raw_commits(
         context: dg.AssetExecutionContext,

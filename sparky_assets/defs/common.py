@@ -10,9 +10,9 @@ from sparky_resources.store import DataStore, Layer, MissingDataError
 OWNERS = ["team:sparky"]
 
 
-def daily(partitions_def: dg.PartitionsDefinition) -> dict[str, Any]:
-    """What every daily asset shares: it stores its own files per day and handles a range of
-    days in one run, so a backfill of a year is one run (and `--partition-range` works from
+def partitioned(partitions_def: dg.PartitionsDefinition) -> dict[str, Any]:
+    """What every partitioned asset shares: it stores its own files per partition and handles a
+    range in one run, so a backfill of a year is one run (and `--partition-range` works from
     the CLI)."""
     return dict(
         partitions_def=partitions_def,

@@ -14,6 +14,7 @@ import dagster as dg
 from sparky_assets.defs.common import (
     OWNERS,
     partition_metadata,
+    partitioned,
     range_label,
     read_upstream,
 )
@@ -76,9 +77,7 @@ def digest_asset(period: Period, partitions: dg.PartitionsDefinition) -> dg.Asse
         group_name="digests",
         deps=[f"{period}_insights", f"{period}_metrics"],
         kinds={"markdown"},
-        owners=OWNERS,
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        **partitioned(partitions),
         description=(
             f"The {UNIT[period]}'s digest, output/{period}/{{key}}.md with YAML front matter "
             "(and a JSON sidecar with the same facts): summary, key numbers with the change, "

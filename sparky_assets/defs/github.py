@@ -18,7 +18,7 @@ from typing import Any
 
 import dagster as dg
 
-from sparky_assets.defs.common import daily, range_label
+from sparky_assets.defs.common import partitioned, range_label
 from sparky_resources.clock import Window
 from sparky_resources.github import GitHubTokenMissing, GitHubUnreachable
 from sparky_resources.github_collect import EntityCoverage, GitHubResource, GitHubWindow
@@ -62,7 +62,7 @@ _DESCRIPTIONS = {
 
 def build_github_activity(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     """The one step that collects GitHub for a range of days (see the module's docstring)."""
-    policy = daily(partitions_def)
+    policy = partitioned(partitions_def)
 
     @dg.multi_asset(
         name="github_activity",

@@ -17,8 +17,8 @@ import dagster as dg
 
 from sparky_assets.defs.check_evaluations import partition_checks
 from sparky_assets.defs.common import (
-    OWNERS,
     partition_metadata,
+    partitioned,
     range_label,
     read_upstream,
 )
@@ -132,10 +132,8 @@ def insights_asset(
         group_name="insights",
         deps=[f"{period}_metrics"],
         kinds={"ollama", "json"},
-        owners=OWNERS,
         pool="ollama",
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        **partitioned(partitions),
         retry_policy=retry_policy
         or dg.RetryPolicy(max_retries=RETRIES, delay=10, backoff=dg.Backoff.EXPONENTIAL),
         check_specs=[check],

@@ -18,8 +18,8 @@ import dagster as dg
 
 from sparky_assets.defs.common import (
     COVERAGE,
-    OWNERS,
     partition_metadata,
+    partitioned,
     range_label,
 )
 from sparky_assets.defs.github import GITHUB_COVERAGE
@@ -220,9 +220,7 @@ def metrics_asset(period: Period, partitions: dg.PartitionsDefinition) -> dg.Ass
         group_name="metrics",
         deps=deps,
         kinds={"pandas", "json"},
-        owners=OWNERS,
-        partitions_def=partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        **partitioned(partitions),
         description=(
             f"Every figure of the {unit} computed from its own raw records: activity (humans "
             "and everyone), new and gone-quiet contributors, pull requests, issues, releases, "
