@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import yaml
 from gitrepo import KnownHistory
 from markdown_it import MarkdownIt
@@ -716,3 +717,23 @@ def test_a_clone_that_could_not_be_read_is_named_above_the_headline() -> None:
     banner = next(ln for ln in text.splitlines() if ln.startswith("> **Incomplete**"))
     assert "1 local clone(s) could not be read (gone)" in banner
     assert text.index(banner) < text.index("## Key numbers")
+
+
+@pytest.mark.parametrize(
+    ("hours", "text"),
+    [
+        (None, "not available"),
+        (0.0, "under 1 min"),
+        (0.75, "45 min"),  # 45 minutes
+        (59.6 / 60, "1 h"),  # 59.6 min rounds to the hour
+        (3 + 20 / 60, "3 h 20 min"),
+        (5.0, "5 h"),
+        (2 * 24 + 7.2, "2 d 7 h"),  # 55.2 h: 2 days, 7 hours
+        (48.0, "2 d"),
+        (14_644.3, "610 d 4 h"),  # 610 * 24 = 14,640
+    ],
+)
+def test_durations_read_as_people_say_them(hours: float | None, text: str) -> None:
+    from sparky_assets.lib.digest_view import NOT_AVAILABLE, human_duration
+
+    assert human_duration(hours) == (NOT_AVAILABLE if hours is None else text)

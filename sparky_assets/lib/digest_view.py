@@ -1,9 +1,9 @@
 """What a digest shows, worked out in Python so the templates only lay it out.
 
-Numbers are formatted here (thousands separators, hours, "not available" for a figure whose
-source was not collected: never 0), changes get their arrow (▲ up, ▼ down, = unchanged), links
-are only ever GitHub item URLs that match the shape GitHub gives them, and the coverage of a
-week or month is summed up from its days' coverage files.
+Numbers are formatted here (thousands separators, durations as people read them, "not
+available" for a figure whose source was not collected: never 0), changes get their arrow (▲ up,
+▼ down, = unchanged), links are only ever GitHub item URLs that match the shape GitHub gives
+them, and the coverage of a week or month is summed up from its days' coverage files.
 """
 
 from __future__ import annotations
@@ -185,8 +185,21 @@ def digest_title(period: Period, key: str) -> str:
     return f"Monthly digest: {MONTHS[first.month - 1]} {first.year}"
 
 
-def _hours(value: float | None) -> str:
-    return NOT_AVAILABLE if value is None else f"{value:,.1f} h"
+def human_duration(hours: float | None) -> str:
+    """A duration as people read it: "45 min", "3 h 20 min", "2 d 7 h" (a p90 of 14,644.3 h
+    reads "610 d 4 h"). Minutes are rounded under a day, hours from a day on."""
+    if hours is None:
+        return NOT_AVAILABLE
+    minutes = round(hours * 60)
+    if minutes < 1:
+        return "under 1 min"
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 24 * 60:
+        h, m = divmod(minutes, 60)
+        return f"{h} h {m} min" if m else f"{h} h"
+    d, h = divmod(round(hours), 24)
+    return f"{d:,} d {h} h" if h else f"{d:,} d"
 
 
 def _durations(m: WindowMetrics) -> list[Duration]:
@@ -205,7 +218,12 @@ def _durations(m: WindowMetrics) -> list[Duration]:
             ("Issues: time to close", m.issues.time_to_close),
         ]
     return [
-        Duration(label=label, count=d.count, median=_hours(d.median_h), p90=_hours(d.p90_h))
+        Duration(
+            label=label,
+            count=d.count,
+            median=human_duration(d.median_h),
+            p90=human_duration(d.p90_h),
+        )
         for label, d in pairs
     ]
 
