@@ -310,8 +310,8 @@ def test_when_nothing_can_be_grounded_the_fallback_writes_and_the_check_warns(
     )
     digest = _digest(world, data, day)
     assert (
-        "Summary written by the deterministic writer (no LLM): nothing in the answer could be "
-        "grounded in the facts." in digest
+        "- Text: summary by the built-in writer; nothing the model wrote could be checked "
+        "against the facts; facts" in digest
     )
     assert "4242" not in digest.split("\n---\n", 1)[1] and "evil.example" not in digest
 

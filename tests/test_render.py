@@ -21,7 +21,12 @@ from gitrepo import KnownHistory
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from sparky_assets.lib.insights import DeterministicWriter, FactSheet, failed_repo_names
+from sparky_assets.lib.insights import (
+    DeterministicWriter,
+    FactSheet,
+    Insights,
+    failed_repo_names,
+)
 from sparky_assets.lib.metrics import (
     ActivityMetrics,
     ContributorActivity,
@@ -47,7 +52,12 @@ NY = ZoneInfo("America/New_York")
 
 
 def person(
-    name: str, commits: int, added: int = 0, deleted: int = 0, *, bot: bool = False,
+    name: str,
+    commits: int,
+    added: int = 0,
+    deleted: int = 0,
+    *,
+    bot: bool = False,
     repos: tuple[str, ...] = ("alpha",),
 ) -> ContributorActivity:
     return ContributorActivity(
@@ -63,8 +73,13 @@ def person(
 
 def repo(name: str, commits: int, merges: int = 0, contributors: int = 1) -> RepoActivity:
     return RepoActivity(
-        repo=name, commits=commits, merges=merges, contributors=contributors,
-        lines_added=10 * commits, lines_deleted=commits, files_changed=commits,
+        repo=name,
+        commits=commits,
+        merges=merges,
+        contributors=contributors,
+        lines_added=10 * commits,
+        lines_deleted=commits,
+        files_changed=commits,
     )
 
 
@@ -94,7 +109,9 @@ def metrics(**changes: Any) -> ActivityMetrics:
 
 def facts(failed: list[str] | None = None, **changes: Any) -> FactSheet:
     return FactSheet(
-        period="daily", partition="2024-06-03", metrics=metrics(**changes),
+        period="daily",
+        partition="2024-06-03",
+        metrics=metrics(**changes),
         failed_repos=failed or [],
     )
 
@@ -201,7 +218,7 @@ def test_front_matter_survives_yaml_special_characters_in_org() -> None:
     assert front_matter(render(facts(), coverage(), org=org))["org"] == org
 
 
-EVIL_NAME = '<script>alert(1)</script> | *bold* [x](y) back\\|slash\nsecond line'
+EVIL_NAME = "<script>alert(1)</script> | *bold* [x](y) back\\|slash\nsecond line"
 EVIL_REPO = "evil|repo<script>_x_"
 
 
@@ -299,8 +316,9 @@ def test_hostile_commit_text_renders_as_inert_text() -> None:
         for k, name in enumerate(HOSTILE_PEOPLE)
     ]
     repos = [repo(name, 40 - 10 * k) for k, name in enumerate(HOSTILE_REPOS)]
-    f = facts(failed=[HOSTILE_REPOS[1]], per_repo=repos, top_contributors=people,
-              active_repos=len(repos))
+    f = facts(
+        failed=[HOSTILE_REPOS[1]], per_repo=repos, top_contributors=people, active_repos=len(repos)
+    )
     cov = coverage(
         repos=[
             RepoCoverage(repo=HOSTILE_REPOS[0], status="ok", commits=40),
@@ -322,15 +340,19 @@ def test_hostile_commit_text_renders_as_inert_text() -> None:
         assert links and all(str(h).startswith("../metrics.md#") for h in links)
         # The template's own <details> block is the only HTML.
         assert [t.content for t in tokens if t.type == "html_block"] == [
-            "<details><summary>Definitions</summary>\n", "</details>\n",
+            "<details><summary>Definitions</summary>\n",
+            "</details>\n",
         ]
         headings = [
-            (t.tag, _shown(tokens[i + 1])) for i, t in enumerate(tokens)
-            if t.type == "heading_open"
+            (t.tag, _shown(tokens[i + 1])) for i, t in enumerate(tokens) if t.type == "heading_open"
         ]
         assert headings == [
-            ("h1", "Daily digest: 2024-06-03"), ("h2", "Key numbers"), ("h2", "Repositories"),
-            ("h2", "Top contributors"), ("h2", "Review health"), ("h2", "Attention"),
+            ("h1", "Daily digest: 2024-06-03"),
+            ("h2", "Key numbers"),
+            ("h2", "Repositories"),
+            ("h2", "Top contributors"),
+            ("h2", "Review health"),
+            ("h2", "Attention"),
             ("h3", "Data coverage"),
         ]
         key, per_repo, top = _tables(tokens)
@@ -440,9 +462,10 @@ def test_sidecar_has_no_email_addresses(known: KnownHistory) -> None:
     assert sidecar["metrics"]["commits"] == 5
     assert sidecar["generator"] == f"sparky {VERSION}"
     assert (sidecar["period"], sidecar["partition"], sidecar["org"]) == (
-        "daily", "2024-06-03", "acme",
+        "daily",
+        "2024-06-03",
+        "acme",
     )
-
 
 
 def test_front_matter_is_read_back_by_one_function() -> None:
@@ -486,6 +509,7 @@ def test_sidecar_says_partial_as_the_front_matter_does() -> None:
         sidecar = digest_sidecar(f, insights, cov, org="acme")
         assert sidecar["partial"] is partial
 
+
 # --- DeterministicWriter -----------------------------------------------------------------
 
 
@@ -494,8 +518,7 @@ def test_headline_numbers_match_the_facts() -> None:
     for part in ["1,234 commits", "42 contributors", "2 repositories", "+56,789/-4,321"]:
         assert part in headline, (part, headline)
 
-    one = facts(commits=1, active_contributors=1, active_repos=1, lines_added=2,
-                lines_deleted=0)
+    one = facts(commits=1, active_contributors=1, active_repos=1, lines_added=2, lines_deleted=0)
     headline = DeterministicWriter().write(one).headline
     for part in ["1 commit ", "1 contributor ", "1 repository", "+2/-0"]:
         assert part in headline, (part, headline)
@@ -503,8 +526,16 @@ def test_headline_numbers_match_the_facts() -> None:
 
 def test_headline_says_when_nothing_landed() -> None:
     empty = facts(
-        commits=0, merges=0, active_contributors=0, human_contributors=0, bot_commits=0,
-        lines_added=0, lines_deleted=0, files_changed=0, active_repos=0, per_repo=[],
+        commits=0,
+        merges=0,
+        active_contributors=0,
+        human_contributors=0,
+        bot_commits=0,
+        lines_added=0,
+        lines_deleted=0,
+        files_changed=0,
+        active_repos=0,
+        per_repo=[],
         top_contributors=[],
     )
     insights = DeterministicWriter().write(empty)
@@ -565,27 +596,79 @@ FACTS_JSON: dict[str, Any] = {
     "failed_repos": [],
     "metrics": {
         "partition": "2024-06-03",
-        "commits": 1234, "merges": 7, "active_contributors": 42, "human_contributors": 39,
-        "bot_commits": 11, "lines_added": 56789, "lines_deleted": 4321, "files_changed": 876,
-        "active_repos": 2, "commits_without_line_stats": 0,
-        "prs_opened": None, "prs_merged": None, "prs_closed_unmerged": None,
-        "issues_opened": None, "issues_closed": None, "releases": None,
-        "human_commits": None, "human_lines_added": None, "human_lines_deleted": None,
-        "human_files_changed": None, "bot_contributors": None, "caf": None,
+        "commits": 1234,
+        "merges": 7,
+        "active_contributors": 42,
+        "human_contributors": 39,
+        "bot_commits": 11,
+        "lines_added": 56789,
+        "lines_deleted": 4321,
+        "files_changed": 876,
+        "active_repos": 2,
+        "commits_without_line_stats": 0,
+        "prs_opened": None,
+        "prs_merged": None,
+        "prs_closed_unmerged": None,
+        "issues_opened": None,
+        "issues_closed": None,
+        "releases": None,
+        "human_commits": None,
+        "human_lines_added": None,
+        "human_lines_deleted": None,
+        "human_files_changed": None,
+        "bot_contributors": None,
+        "caf": None,
         "top_contributor_share": None,
         "per_repo": [
-            {"repo": "alpha", "commits": 1000, "merges": 5, "contributors": 30,
-             "lines_added": 10000, "lines_deleted": 1000, "files_changed": 1000, "caf": None},
-            {"repo": "beta", "commits": 234, "merges": 2, "contributors": 15,
-             "lines_added": 2340, "lines_deleted": 234, "files_changed": 234, "caf": None},
+            {
+                "repo": "alpha",
+                "commits": 1000,
+                "merges": 5,
+                "contributors": 30,
+                "lines_added": 10000,
+                "lines_deleted": 1000,
+                "files_changed": 1000,
+                "caf": None,
+            },
+            {
+                "repo": "beta",
+                "commits": 234,
+                "merges": 2,
+                "contributors": 15,
+                "lines_added": 2340,
+                "lines_deleted": 234,
+                "files_changed": 234,
+                "caf": None,
+            },
         ],
         "top_contributors": [
-            {"name": "Ann Ace", "identity": "ann.ace@example.com", "commits": 500,
-             "lines_added": 30000, "lines_deleted": 2000, "repos": ["alpha"], "is_bot": False},
-            {"name": "Ben Bell", "identity": "ben.bell@example.com", "commits": 300,
-             "lines_added": 10000, "lines_deleted": 1000, "repos": ["alpha"], "is_bot": False},
-            {"name": "renovate[bot]", "identity": "renovate[bot]@example.com", "commits": 11,
-             "lines_added": 11, "lines_deleted": 11, "repos": ["alpha"], "is_bot": True},
+            {
+                "name": "Ann Ace",
+                "identity": "ann.ace@example.com",
+                "commits": 500,
+                "lines_added": 30000,
+                "lines_deleted": 2000,
+                "repos": ["alpha"],
+                "is_bot": False,
+            },
+            {
+                "name": "Ben Bell",
+                "identity": "ben.bell@example.com",
+                "commits": 300,
+                "lines_added": 10000,
+                "lines_deleted": 1000,
+                "repos": ["alpha"],
+                "is_bot": False,
+            },
+            {
+                "name": "renovate[bot]",
+                "identity": "renovate[bot]@example.com",
+                "commits": 11,
+                "lines_added": 11,
+                "lines_deleted": 11,
+                "repos": ["alpha"],
+                "is_bot": True,
+            },
         ],
     },
 }
@@ -638,16 +721,22 @@ def test_a_shallow_clone_is_marked_in_key_numbers_and_coverage() -> None:
 
 def test_llm_text_is_rendered_as_the_safe_markdown_it_is_and_names_the_model() -> None:
     f = facts()
-    llm = DeterministicWriter().write(f).model_copy(
-        update={
-            "writer": "ollama",
-            "model": "qwen2.5-coder:1.5b",
-            "text_format": "markdown",
-            "headline": "A *busy* day",
-            "highlights": ["alpha moved on ([alpha#12](https://github.com/acme/alpha/pull/12))"],
-            "risks": ["Review load on a few people"],
-            "dropped": [{"kind": "theme", "text": "x", "reason": "number 9 not in the facts"}],
-        }
+    llm = (
+        DeterministicWriter()
+        .write(f)
+        .model_copy(
+            update={
+                "writer": "ollama",
+                "model": "qwen2.5-coder:1.5b",
+                "text_format": "markdown",
+                "headline": "A *busy* day",
+                "highlights": [
+                    "alpha moved on ([alpha#12](https://github.com/acme/alpha/pull/12))"
+                ],
+                "risks": ["Review load on a few people"],
+                "dropped": [{"kind": "theme", "text": "x", "reason": "number 9 not in the facts"}],
+            }
+        )
     )
     text = render_daily(f, llm, None, org="acme", timezone="America/New_York")
     assert front_matter(text)["insights"] == "ollama"
@@ -737,3 +826,40 @@ def test_durations_read_as_people_say_them(hours: float | None, text: str) -> No
     from sparky_assets.lib.digest_view import NOT_AVAILABLE, human_duration
 
     assert human_duration(hours) == (NOT_AVAILABLE if hours is None else text)
+
+
+@pytest.mark.parametrize(
+    ("reason", "plain"),
+    [
+        ("the LLM is switched off ([llm].enabled = false)", "the LLM is switched off"),
+        (
+            "Ollama is not reachable at http://localhost:11434 (ConnectError: [Errno 111] "
+            "Connection refused); start it with `ollama serve`, or point base_url/OLLAMA_HOST "
+            "at it",
+            "the model was not reachable",
+        ),
+        (
+            "model 'qwen:1.5b' is not on http://h:11434; run `ollama pull qwen:1.5b`",
+            "the model is not installed",
+        ),
+        ("no answer within 0.3 s", "the model did not answer in time"),
+        (
+            "nothing in the answer could be grounded in the facts",
+            "nothing the model wrote could be checked against the facts",
+        ),
+        (
+            "Ollama POST http://h/api/chat: answer is not a JSON object",
+            "the model's answer could not be used",
+        ),
+    ],
+)
+def test_the_footer_says_why_in_plain_words_and_keeps_operator_text_out(
+    reason: str, plain: str
+) -> None:
+    from sparky_assets.lib.render import text_note
+
+    insights = Insights.model_construct(writer="deterministic", fallback_reason=reason)
+    note = text_note(insights)
+    assert note == f"summary by the built-in writer; {plain}"
+    for operator_text in ("http", "ollama pull", "ollama serve", "Errno", "[llm]", "POST"):
+        assert operator_text not in note

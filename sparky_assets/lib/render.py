@@ -76,15 +76,37 @@ def summary_markdown(insights: Insights) -> dict[str, Any]:
     }
 
 
-def writer_line(insights: Insights, *, reason: bool = True) -> str:
-    """Which writer produced the text, with which model, and (`reason`) why when it was the
-    fallback."""
+def writer_line(insights: Insights) -> str:
+    """Which local model wrote the summary (and how many ungrounded items it dropped); "" for
+    the built-in writer, which the footer names."""
+    if insights.writer != "ollama":
+        return ""
+    dropped = f", {len(insights.dropped)} ungrounded item(s) dropped" if insights.dropped else ""
+    return (
+        f"written by the local LLM {md_text(insights.model or 'unknown model')} (Ollama){dropped}"
+    )
+
+
+# Why the built-in writer wrote, in words for readers: the operator's detail (URLs, errno,
+# commands to run) stays in the insights file, the run's metadata and its log.
+_PLAIN_REASONS = (
+    ("switched off", "the LLM is switched off"),
+    ("not reachable", "the model was not reachable"),
+    ("ollama pull", "the model is not installed"),
+    ("no answer within", "the model did not answer in time"),
+    ("grounded", "nothing the model wrote could be checked against the facts"),
+)
+
+
+def text_note(insights: Insights) -> str:
+    """The footer's one plain line about who wrote the summary."""
     if insights.writer == "ollama":
-        return f"written by the local LLM {md_text(insights.model or 'unknown model')} (Ollama)" + (
-            f", {len(insights.dropped)} ungrounded item(s) dropped" if insights.dropped else ""
-        )
-    why = f": {md_text(insights.fallback_reason)}" if insights.fallback_reason and reason else ""
-    return f"written by the deterministic writer (no LLM){why}"
+        return f"summary {writer_line(insights)}"
+    reason = (insights.fallback_reason or "").lower()
+    plain = next((words for key, words in _PLAIN_REASONS if key in reason), None)
+    if plain is None and reason:
+        plain = "the model's answer could not be used"
+    return "summary by the built-in writer" + (f"; {plain}" if plain else "")
 
 
 def render_daily(
@@ -124,7 +146,7 @@ def render_digest(
         insights=insights,
         summary=summary_markdown(insights),
         writer_line=writer_line(insights),
-        writer_short=writer_line(insights, reason=False),
+        text_note=text_note(insights),
         coverage=coverages[0] if len(coverages) == 1 else None,
         org=org,
         timezone=timezone,
