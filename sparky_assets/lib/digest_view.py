@@ -50,7 +50,7 @@ KEY_FIGURES: tuple[tuple[str, str], ...] = (
     ("issues_closed", "Issues closed"),
     ("issues_open_at_end", "Issues open at the end"),
     ("releases", "Releases"),
-    ("caf", "Contributor Absence Factor"),
+    ("caf", "People who made half the commits (Contributor Absence Factor)"),
 )
 # docs/metrics.md section of each figure (the digest links every figure to its definition).
 DOC_SECTION = {
