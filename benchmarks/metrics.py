@@ -62,9 +62,10 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from json.encoder import encode_basestring  # the C escaper json.dumps uses (ensure_ascii off)
 from pathlib import Path
 from typing import Any
+
+from sparky_assets.lib.identity import dumps_indented  # the text DataStore.write writes, fast
 
 ORG = "bench"
 SCHEMA_VERSION = 2  # sparky_resources.store.SCHEMA_VERSION; checked against it on day one
@@ -115,40 +116,10 @@ _REASON = "origin/main: origin/HEAD points at it"
 
 # --- exact JSON text of DataStore.write, fast ---------------------------------------------------
 
-_esc: Callable[[str], str] = encode_basestring
-
-
-def _enc(value: Any, pad: str) -> str:
-    """`json.dumps(value, indent=2, ensure_ascii=False)` at indentation `pad`: the same text,
-    without the pure-Python encoder `json` falls back to when asked to indent."""
-    cls = value.__class__
-    if cls is str:
-        return _esc(value)
-    if cls is int:
-        return int.__repr__(value)
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    inner = pad + "  "
-    if cls is dict:
-        if not value:
-            return "{}"
-        body = ",\n".join([f"{inner}{_esc(k)}: {_enc(v, inner)}" for k, v in value.items()])
-        return f"{{\n{body}\n{pad}}}"
-    if cls is list:
-        if not value:
-            return "[]"
-        body = ",\n".join([inner + _enc(v, inner) for v in value])
-        return f"[\n{body}\n{pad}]"
-    raise TypeError(f"cannot encode {cls.__name__}")
-
 
 def _record_text(record: dict[str, Any]) -> str:
     """One record as it sits in a list file's `records` (indented 4)."""
-    return "    " + _enc(record, "    ")
+    return "    " + dumps_indented(record, "    ")
 
 
 def _list_document(texts: Sequence[str]) -> str:
@@ -158,7 +129,7 @@ def _list_document(texts: Sequence[str]) -> str:
 
 
 def _object_document(data: dict[str, Any]) -> str:
-    return _enc({"schema_version": SCHEMA_VERSION, **data}, "") + "\n"
+    return dumps_indented({"schema_version": SCHEMA_VERSION, **data}) + "\n"
 
 
 def _write(root: Path, asset: str, day: str, text: str) -> int:
