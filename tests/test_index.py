@@ -485,14 +485,16 @@ def test_feed_is_atom_with_required_elements() -> None:
         "Weekly digest: week of 2026-11-23",
         "Daily digest: 2026-11-27",
     ]
+    # GitHub Pages serves the published `.md` as `.html`.
     assert [e.find(f"{A}link").get("href") for e in items] == [  # type: ignore[union-attr]
-        "https://example.org/sparky/weekly/2026-11-23.md",
-        "https://example.org/sparky/daily/2026-11-27.md",
+        "https://example.org/sparky/weekly/2026-11-23.html",
+        "https://example.org/sparky/daily/2026-11-27.html",
     ]
     for item in items:
         parsed = dt.datetime.fromisoformat(_text(item, "updated"))
         assert parsed.tzinfo is not None
         assert item.find(f"{A}link").get("rel") == "alternate"  # type: ignore[union-attr]
+        assert item.find(f"{A}link").get("type") == "text/html"  # type: ignore[union-attr]
 
 
 def test_feed_without_site_url_has_relative_links_and_no_self_link() -> None:
@@ -500,6 +502,7 @@ def test_feed_without_site_url_has_relative_links_and_no_self_link() -> None:
     assert root.find(f"{A}link") is None
     (item,) = _entries(root)
     assert item.find(f"{A}link").get("href") == "monthly/2026-11-01.md"  # type: ignore[union-attr]
+    assert item.find(f"{A}link").get("type") == "text/markdown"  # type: ignore[union-attr]
     assert _text(item, "title") == "Monthly digest: November 2026 (partial)"
 
 
@@ -560,7 +563,7 @@ def test_hostile_text_round_trips_as_text(out: Path) -> None:
     assert tags <= {
         f"{A}{t}"
         for t in ("feed", "id", "title", "updated", "author", "name", "generator", "entry",
-                  "link", "summary")
+                  "link", "summary", "content")
     }  # fmt: skip
     assert _text(_entries(root)[0], "id").startswith("tag:sparky,2025:acme%3C%2Ftitle%3E")
 

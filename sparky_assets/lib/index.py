@@ -3,8 +3,9 @@
 Pure functions, no Dagster: `scan_digests` reads what Sparky wrote next to each
 `output/{daily,weekly,monthly}/<key>.md`, its `.json` sidecar (`render.digest_sidecar`), and
 the YAML front matter at the top of the markdown; `render_index` writes the markdown index,
-`render_feed` an Atom 1.0 feed (RFC 4287). The rendered markdown itself is read only for a
-digest whose sidecar has no headline (one written by hand, or before sidecars had one).
+`render_feed` an Atom 1.0 feed (RFC 4287). The markdown after the front matter is the feed's
+content; it is searched for a headline only for a digest whose sidecar has none (one written
+by hand, or before sidecars had one).
 
 Choices, so that the outputs are stable and safe:
 
@@ -15,8 +16,12 @@ Choices, so that the outputs are stable and safe:
   sidecar whose `period`/`date`/`partition` disagree with the file's place, an unparseable
   `updated`) is skipped: the reason is logged at WARNING and, when the caller passes a `skipped`
   list, appended to it.
-- Title, path, link target and Atom ids are built from the validated period and key only, never
-  from text inside a digest. The title is `digest_view.digest_title`, the digest's own.
+- Path, link target and Atom ids are built from the validated period and key only, never
+  from text inside a digest. The title is the sidecar's `title` (plain text) when it has one,
+  else `digest_view.digest_title`, the digest's own.
+- Links: with `[publish].site_url`, absolute, `<site_url>/<period>/<key>` + PUBLISHED_SUFFIX
+  (".html": how GitHub Pages serves the published markdown); without it, the relative `.md`
+  path next to the index.
 - `updated` is never a file's mtime (it differs between clones and checkouts). In order: the
   front matter's `updated`; for a partial digest, when its coverage was collected (the latest
   `collected_at` in the sidecar); the sidecar's `coverage.window_end` (a daily digest's); else
@@ -29,13 +34,20 @@ Choices, so that the outputs are stable and safe:
 - `summary`: the sidecar's `insights.headline` (reduced from inert markdown to plain text when
   `insights.text_format` is "markdown"), else the page's first paragraph that is all bold, as
   one line of plain text (`sanitize.plain_text`) of at most SUMMARY_MAX characters. Markdown is
-  read with markdown-it-py (CommonMark), never with regular expressions.
+  read with markdown-it-py (CommonMark), never with regular expressions. The feed's summary is
+  the sidecar's `first_screen` (the first screen's bullets, one plain-text line each) when it
+  has one, else this headline.
 - Index order: Monthly, Weekly, Daily (the broad view first; empty periods left out), newest
-  key first within each. Every text from a digest goes through `sanitize.md_text`.
+  key first within each. Every text from a digest goes through `sanitize.md_text`. A run of
+  two or more complete windows whose sidecars say `quiet: true`, one right after another, is
+  one line ("1-20 Oct 2026: no activity", an en dash); a single one is "5 Oct 2026: no
+  activity", linked to its digest.
 - Feed: built with `xml.etree.ElementTree` (escaping by the library); ids are `tag:` URIs
   (RFC 4151) with a fixed date, `tag:sparky,2025:<org>/<period>/<key>`, so an entry keeps its
   id when its content changes. Entries newest `updated` first (ties: newer key, then Monthly,
-  Weekly, Daily), at most `limit`. Text is plain text (`type="text"`): no HTML reaches a reader.
+  Weekly, Daily), at most `limit`. Titles and summaries are plain text (`type="text"`); the
+  entry's `content type="html"` is the digest rendered by markdown-it-py with raw HTML off, so
+  no HTML written inside a digest reaches a reader as markup.
 """
 
 from __future__ import annotations
@@ -48,13 +60,20 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from pydantic import AwareDatetime, BaseModel, computed_field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from sparky_assets import __version__
 from sparky_assets.lib.digest_view import digest_title
@@ -77,8 +96,22 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SUMMARY_MAX = 300
 """Longest summary kept (characters of plain text); longer ones end in an ellipsis."""
 FEED_LIMIT = 50
+TITLE_MAX = 200
+"""Longest sidecar title kept (characters of plain text)."""
+FIRST_SCREEN_LINES = 40
+"""Most lines of a sidecar's `first_screen` kept: the first screen is at most 40 lines."""
+PUBLISHED_SUFFIX = ".html"
+"""The suffix a published digest is served under at `[publish].site_url`: GitHub Pages builds
+the published folder with Jekyll, which serves `daily/2026-11-27.md` (it has front matter) as
+`daily/2026-11-27.html` (https://docs.github.com/en/pages/setting-up-a-github-pages-site-with-jekyll/about-github-pages-and-jekyll).
+Another host that serves the markdown itself would use ".md"."""
+QUIET_TEXT = "no activity"
+MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 _KEY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Characters XML 1.0 forbids (https://www.w3.org/TR/xml/#charsets): ElementTree would write them
+# and the feed would not parse.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def valid_key(period: str, key: str) -> bool:
@@ -93,18 +126,38 @@ def valid_key(period: str, key: str) -> bool:
 
 
 class DigestEntry(BaseModel):
-    """One digest on disk. `title` and `path` are derived from the validated period and key."""
+    """One digest on disk. `path` is derived from the validated period and key; `title` is the
+    sidecar's `heading` when it has one, else derived from them too. Every text is plain."""
 
     period: Period
     key: str
     updated: AwareDatetime
     summary: str = ""
     partial: bool = False
+    heading: str = ""
+    """The sidecar's `title` (plain text), or "" for the title derived from period and key."""
+    first_screen: list[str] = Field(default_factory=list)
+    """The sidecar's `first_screen`: the first screen's bullets, one plain-text line each."""
+    quiet: bool = False
+    """The sidecar's `quiet`: nothing happened in the window."""
+    markdown: str = Field(default="", repr=False)
+    """The digest's markdown without its front matter: the feed's `content`."""
 
     @field_validator("summary")
     @classmethod
     def _plain(cls, value: str) -> str:
         return shorten(plain_text(value))
+
+    @field_validator("heading")
+    @classmethod
+    def _plain_heading(cls, value: str) -> str:
+        return shorten(plain_text(value), TITLE_MAX)
+
+    @field_validator("first_screen")
+    @classmethod
+    def _plain_lines(cls, value: list[str]) -> list[str]:
+        lines = (shorten(plain_text(line)) for line in value)
+        return [line for line in lines if line][:FIRST_SCREEN_LINES]
 
     @model_validator(mode="after")
     def _valid_key(self) -> DigestEntry:
@@ -115,7 +168,7 @@ class DigestEntry(BaseModel):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def title(self) -> str:
-        return digest_title(self.period, self.key)
+        return self.heading or digest_title(self.period, self.key)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -302,7 +355,21 @@ def _read_entry(period: Period, key: str, path: Path, tz: ZoneInfo) -> DigestEnt
         updated=updated,
         summary=_headline(sidecar, body),
         partial=partial,
+        heading=_str(sidecar.get("title")),
+        first_screen=_lines(sidecar.get("first_screen")),
+        quiet=sidecar.get("quiet") is True,
+        markdown=body,
     )
+
+
+def _str(value: Any) -> str:
+    """A sidecar's string field, or "" when it is absent or not a string."""
+    return value if isinstance(value, str) else ""
+
+
+def _lines(value: Any) -> list[str]:
+    """A sidecar's list of strings; anything in it that is not a string is left out."""
+    return [line for line in value if isinstance(line, str)] if isinstance(value, list) else []
 
 
 def scan_digests(
@@ -330,13 +397,110 @@ def scan_digests(
     return entries
 
 
+# --- links ------------------------------------------------------------------------------------
+
+
+def checked_site_url(site_url: str) -> str:
+    """`site_url` without a trailing slash, percent-encoded so that it is one markdown link
+    destination (no spaces, parentheses or angle brackets). ValueError unless it is an absolute
+    http(s) URL: a `javascript:` or relative one must never become every entry's link."""
+    parts = urlsplit(plain_text(site_url).rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"site_url {plain_text(site_url)!r} is not an http(s) URL")
+    path = quote(parts.path, safe="/%-._~!$&*+,;=:@")
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def entry_link(entry: DigestEntry, site_url: str | None) -> str:
+    """Where a reader finds the digest: `<site_url>/<period>/<key>.html` (PUBLISHED_SUFFIX)
+    when the site is known, else the relative path of the markdown next to the index."""
+    if site_url is None:
+        return entry.path
+    return f"{checked_site_url(site_url)}/{entry.period}/{entry.key}{PUBLISHED_SUFFIX}"
+
+
 # --- the index page ---------------------------------------------------------------------------
 
 
-def render_index(entries: Iterable[DigestEntry], *, org: str) -> str:
+def day_span(first: dt.date, last: dt.date) -> str:
+    """Dates from `first` to `last` (inclusive) as people write them, with an en dash: "5 Oct
+    2026", "1-20 Oct 2026", "28 Sep - 3 Oct 2026", "28 Dec 2026 - 3 Jan 2027"."""
+
+    def day(d: dt.date, year: bool = True) -> str:
+        return f"{d.day} {MONTH_ABBR[d.month - 1]}" + (f" {d.year}" if year else "")
+
+    if first == last:
+        return day(first)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{day(last)}"
+    if first.year == last.year:
+        return f"{day(first, year=False)} – {day(last)}"
+    return f"{day(first)} – {day(last)}"
+
+
+def month_span(first: dt.date, last: dt.date) -> str:
+    """The months from `first`'s to `last`'s, with an en dash: "Oct 2026", "Oct-Dec 2026",
+    "Nov 2026 - Jan 2027"."""
+
+    def month(d: dt.date) -> str:
+        return MONTH_ABBR[d.month - 1]
+
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{month(first)} {first.year}"
+    if first.year == last.year:
+        return f"{month(first)}–{month(last)} {last.year}"
+    return f"{month(first)} {first.year} – {month(last)} {last.year}"
+
+
+def quiet_span(run: Sequence[DigestEntry]) -> str:
+    """The dates a run of consecutive windows (oldest first) covers, in words."""
+    first, _ = window_dates(run[0].period, run[0].key)
+    _, after = window_dates(run[-1].period, run[-1].key)
+    last = after - dt.timedelta(days=1)
+    return month_span(first, last) if run[0].period == "monthly" else day_span(first, last)
+
+
+def _foldable(entry: DigestEntry) -> bool:
+    """A quiet, complete window. A partial one is not folded: its window may still see work."""
+    return entry.quiet and not entry.partial
+
+
+def fold_quiet(entries: Iterable[DigestEntry]) -> list[list[DigestEntry]]:
+    """The entries of one period, oldest first, in groups: each run of foldable entries whose
+    windows follow one another without a gap is one group (a missing digest breaks a run:
+    Sparky cannot say that its window was quiet); every other entry is a group of its own."""
+    groups: list[list[DigestEntry]] = []
+    for entry in sorted(entries, key=lambda e: e.key):
+        if groups and _foldable(entry) and _foldable(groups[-1][-1]):
+            previous = groups[-1][-1]
+            if window_dates(previous.period, previous.key)[1] == dt.date.fromisoformat(entry.key):
+                groups[-1].append(entry)
+                continue
+        groups.append([entry])
+    return groups
+
+
+def _index_item(group: Sequence[DigestEntry], site_url: str | None) -> str:
+    """One list item: a run of quiet windows as their dates and "no activity" (one quiet digest
+    linked), any other digest as `[title](link)`, its **partial** mark and summary."""
+    entry = group[0]
+    if _foldable(entry):
+        span = md_text(quiet_span(group))
+        shown = span if len(group) > 1 else f"[{span}]({entry_link(entry, site_url)})"
+        return f"- {shown}: {QUIET_TEXT}"
+    item = f"- [{md_text(entry.title)}]({entry_link(entry, site_url)})"
+    if entry.partial:
+        item += " (**partial**)"
+    if entry.summary:
+        item += f": {md_text(entry.summary)}"
+    return item
+
+
+def render_index(entries: Iterable[DigestEntry], *, org: str, site_url: str | None = None) -> str:
     """`output/index.md`: a title, then Monthly, Weekly and Daily sections (empty ones left out),
-    newest key first, each digest a list item `[title](relative path)`, its summary and a
-    **partial** mark. Link targets are `<period>/<key>.md`, from validated keys only."""
+    newest key first, each digest a list item `[title](link)`, its summary and a **partial**
+    mark; runs of quiet windows fold into one line ("1-20 Oct 2026: no activity", an en dash).
+    Links are `entry_link`s, built from validated keys only."""
     by_period: dict[Period, list[DigestEntry]] = {p: [] for p in PERIODS}
     for entry in entries:
         by_period[entry.period].append(entry)
@@ -344,17 +508,10 @@ def render_index(entries: Iterable[DigestEntry], *, org: str) -> str:
     if not any(by_period.values()):
         lines += ["No digests yet.", ""]
     for period in INDEX_ORDER:
-        listed = sorted(by_period[period], key=lambda e: e.key, reverse=True)
-        if not listed:
+        if not by_period[period]:
             continue
         lines += [f"## {SECTION_TITLES[period]}", ""]
-        for entry in listed:
-            item = f"- [{md_text(entry.title)}]({entry.period}/{entry.key}.md)"
-            if entry.partial:
-                item += " (**partial**)"
-            if entry.summary:
-                item += f": {md_text(entry.summary)}"
-            lines.append(item)
+        lines += [_index_item(g, site_url) for g in reversed(fold_quiet(by_period[period]))]
         lines.append("")
     return "\n".join(lines)
 
@@ -381,7 +538,43 @@ def rfc3339(instant: dt.datetime) -> str:
 def _url(site_url: str | None, path: str) -> str:
     if site_url is None:
         return path
-    return plain_text(site_url).rstrip("/") + "/" + path
+    return checked_site_url(site_url) + "/" + path
+
+
+# markdown-it-py's CommonMark with GFM tables. html=False: raw HTML in a digest is shown as text,
+# never passed through (https://markdown-it-py.readthedocs.io/en/latest/security.html); its
+# default validateLink drops javascript:, vbscript:, file: and data: (but images') links.
+_HTML = MarkdownIt("commonmark", {"html": False}).enable("table")
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+
+def _published(href: str, base: str) -> str:
+    """A relative link of a digest made absolute against the published digest's URL `base`,
+    a `.md` target renamed to PUBLISHED_SUFFIX as the site serves it (`../metrics.md#x` ->
+    `<site>/metrics.html#x`); absolute links unchanged."""
+    parts = urlsplit(href)
+    if parts.scheme or parts.netloc:
+        return href
+    path = parts.path
+    if path.endswith(".md"):
+        path = path.removesuffix(".md") + PUBLISHED_SUFFIX
+    return urljoin(base, urlunsplit(("", "", path, parts.query, parts.fragment)))
+
+
+def digest_html(markdown: str, *, base: str | None = None) -> str:
+    """A digest's markdown (front matter removed) as HTML for an Atom `content type="html"`:
+    CommonMark and tables by markdown-it-py, raw HTML escaped, characters XML forbids dropped.
+    With `base` (the published digest's absolute URL), relative links and images point into
+    the published site."""
+    tokens = _HTML.parse(markdown)
+    if base is not None:
+        for token in tokens:
+            for child in token.children or []:
+                for attr in ("href", "src"):
+                    value = child.attrGet(attr)
+                    if isinstance(value, str):
+                        child.attrSet(attr, _published(value, base))
+    return _NOT_XML.sub("", _HTML.renderer.render(tokens, _HTML.options, {}))
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
@@ -409,8 +602,10 @@ def render_feed(
     """An Atom 1.0 feed of the newest `limit` digests, as UTF-8 XML text with its declaration.
 
     `feed_id` is the feed's permanent id (e.g. `tag_uri(org, "digests")`). `site_url` is where
-    the output folder is published; with it, links are absolute and the feed has a `self` link
-    to `site_url/feed_path`, without it links are the relative digest paths.
+    the output folder is published; with it, links are absolute (`entry_link`) and the feed has
+    a `self` link to `site_url/feed_path`, without it links are the relative digest paths. Each
+    entry's summary is the first screen's bullets (else the headline), its content the digest
+    as HTML (`digest_html`).
     """
     if limit < 0:
         raise ValueError("limit must be 0 or more")
@@ -432,9 +627,17 @@ def render_feed(
         title = entry.title + (" (partial)" if entry.partial else "")
         _sub(item, "title", title, type="text")
         _sub(item, "updated", rfc3339(entry.updated))
-        _sub(item, "link", rel="alternate", type="text/markdown", href=_url(site_url, entry.path))
-        if entry.summary:
-            _sub(item, "summary", plain_text(entry.summary), type="text")
+        link = entry_link(entry, site_url)
+        kind = "text/markdown" if site_url is None else "text/html"
+        _sub(item, "link", rel="alternate", type=kind, href=link)
+        summary = "\n".join(entry.first_screen) or entry.summary
+        if summary:
+            _sub(item, "summary", summary, type="text")
+        if entry.markdown.strip():
+            html = digest_html(entry.markdown, base=None if site_url is None else link)
+            # xml:base (allowed on any Atom element, RFC 4287 section 2): a reader resolves the
+            # digest's relative links against the digest's own address, also without site_url.
+            _sub(item, "content", html, type="html", **{f"{{{XML_NS}}}base": link})
     ET.indent(feed)
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True).decode("utf-8") + "\n"
 
