@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -19,11 +20,15 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from pydantic import ValidationError
 
+from sparky_assets.lib.digest_view import digest_title
 from sparky_assets.lib.index import (
     DigestEntry,
     SkippedFile,
+    day_span,
     entry_id,
+    entry_link,
     markdown_plain,
+    month_span,
     render_feed,
     render_index,
     scan_digests,
@@ -38,6 +43,12 @@ UTC = dt.UTC
 HOSTILE = "a | b `code` <script>alert(1)</script> @alice 🎉 \x07bell"
 HOSTILE_PLAIN = "a | b `code` <script>alert(1)</script> @alice 🎉 bell"  # BEL dropped
 LONG = "x" * 500
+
+
+def own(period: str, key: str) -> str:
+    """The digest's own title (`digest_view.digest_title`): the index's title without a sidecar
+    title. The index does not make it up; it must show exactly that."""
+    return digest_title(period, key)  # type: ignore[arg-type]
 
 
 def write_digest(
@@ -106,11 +117,11 @@ def test_scan_finds_exactly_the_valid_digests(out: Path) -> None:
     entries = scan_digests(out, tz=UTC_ZONE, skipped=skipped)
     found = [(e.period, e.key, e.title, e.path) for e in entries]
     assert found == [
-        ("daily", "2026-11-25", "Daily digest: 2026-11-25", "daily/2026-11-25.md"),
-        ("daily", "2026-11-26", "Daily digest: 2026-11-26", "daily/2026-11-26.md"),
-        ("daily", "2026-11-27", "Daily digest: 2026-11-27", "daily/2026-11-27.md"),
-        ("weekly", "2026-11-23", "Weekly digest: week of 2026-11-23", "weekly/2026-11-23.md"),
-        ("monthly", "2026-11-01", "Monthly digest: November 2026", "monthly/2026-11-01.md"),
+        ("daily", "2026-11-25", own("daily", "2026-11-25"), "daily/2026-11-25.md"),
+        ("daily", "2026-11-26", own("daily", "2026-11-26"), "daily/2026-11-26.md"),
+        ("daily", "2026-11-27", own("daily", "2026-11-27"), "daily/2026-11-27.md"),
+        ("weekly", "2026-11-23", own("weekly", "2026-11-23"), "weekly/2026-11-23.md"),
+        ("monthly", "2026-11-01", own("monthly", "2026-11-01"), "monthly/2026-11-01.md"),
     ]
     assert sorted(s.path for s in skipped) == [
         "daily/2026-11-18.md",
@@ -215,7 +226,6 @@ def test_an_entry_needs_a_valid_key_and_an_aware_time() -> None:
     )
 
 
-
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -318,7 +328,7 @@ def test_what_sparky_writes_is_what_the_index_lists(tmp_path: Path) -> None:
     assert entry.partial is True
     assert entry.updated == dt.datetime(2024, 6, 3, 19, tzinfo=UTC)
     h1 = next(line for line in page.splitlines() if line.startswith("# "))
-    assert h1 == f"# {entry.title}" == "# Daily digest: 2024-06-03"
+    assert h1 == f"# {entry.title}"
 
 
 @pytest.mark.parametrize(
@@ -344,6 +354,7 @@ def test_markdown_plain_keeps_what_a_reader_sees() -> None:
         "https://github.com/acme/x a|b alt &"
     )
     assert markdown_plain("line one  \nline two") == "line one line two"
+
 
 # --- render_index -----------------------------------------------------------------------------
 
@@ -400,13 +411,13 @@ def test_index_has_sections_broadest_first_newest_first(out: Path) -> None:
     assert sum(t.type == "list_item_open" for t in tokens) == 5
     daily = [_shown(item).replace(WORD_JOINER, "") for item in sections["Daily"]]
     assert daily == [
-        "Daily digest: 2026-11-27: Quiet Friday.",
-        f"Daily digest: 2026-11-26: {HOSTILE_PLAIN}",
-        "Daily digest: 2026-11-25 (partial): Half a day.",
+        f"{own('daily', '2026-11-27')}: Quiet Friday.",
+        f"{own('daily', '2026-11-26')}: {HOSTILE_PLAIN}",
+        f"{own('daily', '2026-11-25')} (partial): Half a day.",
     ]
     # The partial mark is bold; the monthly digest has no summary, only its link.
     assert any(c.type == "strong_open" for c in sections["Daily"][2].children or [])
-    assert _shown(sections["Monthly"][0]) == "Monthly digest: November 2026"
+    assert _shown(sections["Monthly"][0]) == own("monthly", "2026-11-01")
 
 
 def test_index_text_is_inert(out: Path) -> None:
@@ -482,8 +493,8 @@ def test_feed_is_atom_with_required_elements() -> None:
         "tag:sparky,2025:acme/daily/2026-11-27",
     ]
     assert [_text(e, "title") for e in items] == [
-        "Weekly digest: week of 2026-11-23",
-        "Daily digest: 2026-11-27",
+        own("weekly", "2026-11-23"),
+        own("daily", "2026-11-27"),
     ]
     # GitHub Pages serves the published `.md` as `.html`.
     assert [e.find(f"{A}link").get("href") for e in items] == [  # type: ignore[union-attr]
@@ -503,7 +514,7 @@ def test_feed_without_site_url_has_relative_links_and_no_self_link() -> None:
     (item,) = _entries(root)
     assert item.find(f"{A}link").get("href") == "monthly/2026-11-01.md"  # type: ignore[union-attr]
     assert item.find(f"{A}link").get("type") == "text/markdown"  # type: ignore[union-attr]
-    assert _text(item, "title") == "Monthly digest: November 2026 (partial)"
+    assert _text(item, "title") == own("monthly", "2026-11-01") + " (partial)"
 
 
 def test_feed_ids_are_stable_when_content_changes() -> None:
@@ -588,3 +599,293 @@ def test_commit_message_names_the_periods_and_keys_that_changed() -> None:
     )
     assert commit_message(["feed.xml", "metrics.md"]) == "digest: index"
     assert commit_message(["notes/daily/x.md"]) == "digest: index"
+
+
+# --- issue 18: links to the published site, content, first screen, quiet runs -----------------
+
+SITE = "https://example.org/sparky"
+
+
+def sidecar_digest(out: Path, period: str, key: str, body: str = "", **sidecar: Any) -> None:
+    """A digest page and a sidecar with `sidecar`'s fields (the ones render.digest_sidecar
+    writes), the headline "Headline <key>."."""
+    write_digest(out, period, key, body=body)
+    _sidecar_file(out, period, key, {
+        "period": period, "partition": key,
+        "insights": {"headline": f"Headline {key}.", "text_format": "text"},
+        **sidecar,
+    })  # fmt: skip
+
+
+def assert_rfc4287(root: ET.Element) -> None:
+    """What RFC 4287 requires (sections 4.1.1, 4.1.2): the feed and every entry have exactly
+    one id, title and updated (an RFC 3339 date-time with an offset); an author on the feed
+    (or on every entry); at most one summary and one content per entry; an entry without
+    content has an alternate link. ids are absolute IRIs."""
+
+    def one(element: ET.Element, tag: str) -> str:
+        found = element.findall(f"{A}{tag}")
+        assert len(found) == 1, (element.tag, tag, len(found))
+        return found[0].text or ""
+
+    assert root.tag == f"{A}feed"
+    for element in [root, *_entries(root)]:
+        assert ":" in one(element, "id")
+        assert one(element, "title")
+        assert dt.datetime.fromisoformat(one(element, "updated")).tzinfo is not None
+    feed_author = root.find(f"{A}author")
+    for item in _entries(root):
+        assert feed_author is not None or item.find(f"{A}author") is not None
+        assert len(item.findall(f"{A}summary")) <= 1
+        assert len(item.findall(f"{A}content")) <= 1
+        if item.find(f"{A}content") is None:
+            assert item.find(f"{A}link[@rel='alternate']") is not None
+
+
+class _Tags(HTMLParser):
+    """Every start tag of an HTML fragment with its attributes, and the text it shows."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def html_tags(html: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def test_index_links_to_the_published_site_when_it_is_known(out: Path) -> None:
+    entries = scan_digests(out, tz=UTC_ZONE)
+    for site in (SITE, SITE + "/"):  # a trailing slash is not doubled
+        tokens = _parse(render_index(entries, org="acme", site_url=site))
+        links = {
+            name: [_links(item) for item in items] for name, items in _sections(tokens).items()
+        }
+        assert links == {
+            "Monthly": [["https://example.org/sparky/monthly/2026-11-01.html"]],
+            "Weekly": [["https://example.org/sparky/weekly/2026-11-23.html"]],
+            "Daily": [
+                ["https://example.org/sparky/daily/2026-11-27.html"],
+                ["https://example.org/sparky/daily/2026-11-26.html"],
+                ["https://example.org/sparky/daily/2026-11-25.html"],
+            ],
+        }
+    relative = _sections(_parse(render_index(entries, org="acme")))
+    assert [_links(item) for item in relative["Monthly"]] == [["monthly/2026-11-01.md"]]
+
+
+def test_a_site_url_is_an_http_url_and_one_link_destination() -> None:
+    daily = entry("daily", "2026-11-27", 1)
+    assert entry_link(daily, None) == "daily/2026-11-27.md"
+    assert entry_link(daily, "http://example.org") == "http://example.org/daily/2026-11-27.html"
+    # A space or parentheses would end a markdown link destination: percent-encoded.
+    assert entry_link(daily, "https://example.org/a b(c)") == (
+        "https://example.org/a%20b%28c%29/daily/2026-11-27.html"
+    )
+    for bad in ("javascript:alert(1)", "example.org/sparky", "/sparky", "ftp://example.org"):
+        with pytest.raises(ValueError):
+            entry_link(daily, bad)
+        with pytest.raises(ValueError):
+            render_feed([daily], org="acme", feed_id=FEED_ID, site_url=bad)
+
+
+HOSTILE_BODY = """# Daily digest: <script>alert(1)</script>
+
+**Three pull requests merged.**
+
+| Repository | Merged |
+| --- | ---: |
+| [alpha](https://github.com/acme/alpha) | 2 |
+| beta | 1 |
+
+See [the definitions](../metrics.md#merged) and [today](#today).
+[click](javascript:alert(2)) \x01
+
+<div onclick="x()">raw block</div>
+
+<img src=x onerror=alert(3)> inline
+"""
+
+
+def test_feed_content_is_the_digest_as_html_and_carries_no_raw_html(tmp_path: Path) -> None:
+    sidecar_digest(
+        tmp_path, "daily", "2026-11-27", body=HOSTILE_BODY,
+        title="Friday 27 Nov 2026 <script>alert(4)</script>",
+    )  # fmt: skip
+    entries = scan_digests(tmp_path, tz=UTC_ZONE)
+    text = render_feed(entries, org="acme", feed_id=FEED_ID, site_url=SITE)
+    root = ET.fromstring(text.encode("utf-8"))  # the \x01 is gone: the XML parses
+    assert_rfc4287(root)
+    (item,) = _entries(root)
+    # The sidecar's title, plain text: the markup is characters, no element.
+    title = item.find(f"{A}title")
+    assert title is not None and list(title) == []
+    assert title.text == "Friday 27 Nov 2026 <script>alert(4)</script>"
+    content = item.find(f"{A}content")
+    assert content is not None and content.get("type") == "html" and list(content) == []
+    assert content.get("{http://www.w3.org/XML/1998/namespace}base") == (
+        "https://example.org/sparky/daily/2026-11-27.html"
+    )
+    html = html_tags(content.text or "")
+    tags = [tag for tag, _ in html.tags]
+    assert {"h1", "strong", "table", "thead", "tbody", "th", "td", "a"} <= set(tags)
+    assert tags.count("td") == 4 and tags.count("th") == 2
+    assert not {"script", "div", "img"} & set(tags)
+    assert all(not name.startswith("on") for _, attrs in html.tags for name in attrs)
+    hrefs = [attrs["href"] for tag, attrs in html.tags if tag == "a"]
+    assert hrefs == [
+        "https://github.com/acme/alpha",
+        "https://example.org/sparky/metrics.html#merged",  # ../metrics.md, as the site serves it
+        "https://example.org/sparky/daily/2026-11-27.html#today",
+    ]  # javascript: is not a link
+    shown = "".join(html.text)
+    assert "<script>alert(1)</script>" in shown  # the heading's markup, shown as text
+    assert '<div onclick="x()">raw block</div>' in shown
+    assert "\x01" not in text
+
+
+def test_feed_content_without_site_url_keeps_relative_links_under_xml_base(
+    tmp_path: Path,
+) -> None:
+    sidecar_digest(tmp_path, "weekly", "2026-11-23", body=HOSTILE_BODY)
+    root = ET.fromstring(
+        render_feed(scan_digests(tmp_path, tz=UTC_ZONE), org="acme", feed_id=FEED_ID,
+                    site_url=None).encode("utf-8")
+    )  # fmt: skip
+    assert_rfc4287(root)
+    (item,) = _entries(root)
+    assert _text(item, "title") == own("weekly", "2026-11-23")  # no sidecar title
+    content = item.find(f"{A}content")
+    assert content is not None
+    # Relative to the feed's own address, output/feed.xml: ../metrics.md is output/metrics.md.
+    assert content.get("{http://www.w3.org/XML/1998/namespace}base") == "weekly/2026-11-23.md"
+    hrefs = [attrs["href"] for tag, attrs in html_tags(content.text or "").tags if tag == "a"]
+    assert hrefs == ["https://github.com/acme/alpha", "../metrics.md#merged", "#today"]
+
+
+def test_feed_summary_is_the_first_screen_else_the_headline(tmp_path: Path) -> None:
+    sidecar_digest(
+        tmp_path, "daily", "2026-11-27",
+        first_screen=[
+            "Shipped: v2.1.0 (first line of its notes)",
+            "",
+            "  3 pull requests merged\tin alpha ",
+            "Needs attention: #12 waiting 9 days for a first review\x07",
+            42,
+        ],
+    )  # fmt: skip
+    sidecar_digest(tmp_path, "daily", "2026-11-26")  # an older sidecar: no first_screen
+    sidecar_digest(tmp_path, "daily", "2026-11-25", first_screen="not a list")
+    root = feed(scan_digests(tmp_path, tz=UTC_ZONE))
+    assert_rfc4287(root)
+    summaries = {_text(e, "id").rsplit("/", 1)[1]: _text(e, "summary") for e in _entries(root)}
+    assert summaries == {
+        "2026-11-27": "Shipped: v2.1.0 (first line of its notes)\n"
+        "3 pull requests merged in alpha\n"
+        "Needs attention: #12 waiting 9 days for a first review",
+        "2026-11-26": "Headline 2026-11-26.",
+        "2026-11-25": "Headline 2026-11-25.",
+    }
+    # The index keeps the one-line headline.
+    daily = _sections(_parse(render_index(scan_digests(tmp_path, tz=UTC_ZONE), org="acme")))
+    assert _shown(daily["Daily"][0]) == f"{own('daily', '2026-11-27')}: Headline 2026-11-27."
+
+
+def test_an_empty_or_invalid_sidecar_title_falls_back_to_the_digests_own(tmp_path: Path) -> None:
+    sidecar_digest(tmp_path, "daily", "2026-11-27", title="")
+    sidecar_digest(tmp_path, "daily", "2026-11-26", title=["not", "a", "string"])
+    sidecar_digest(tmp_path, "monthly", "2026-11-01", title="November 2026, UTC")
+    titles = {e.key: e.title for e in scan_digests(tmp_path, tz=UTC_ZONE)}
+    assert titles == {
+        "2026-11-27": own("daily", "2026-11-27"),
+        "2026-11-26": own("daily", "2026-11-26"),
+        "2026-11-01": "November 2026, UTC",
+    }
+
+
+def _quiet_folder(out: Path) -> None:
+    """Hand-made sidecars: quiet runs at the start, in the middle and at the end, single quiet
+    windows, a gap (a missing digest) and a partial quiet day."""
+    quiet = {
+        "daily": ["2026-10-01", "2026-10-02", "2026-10-03", "2026-10-05", "2026-10-07",
+                  "2026-10-08", "2026-10-09", "2026-10-12", "2026-10-30", "2026-10-31",
+                  "2026-11-01", "2026-11-02"],
+        "weekly": ["2026-09-28", "2026-10-05", "2026-10-19"],
+        "monthly": ["2026-09-01", "2026-11-01", "2026-12-01", "2027-01-01"],
+    }  # fmt: skip
+    busy = {
+        "daily": ["2026-10-04", "2026-10-06", "2026-10-10", "2026-10-14"],  # 10-11: missing
+        "weekly": ["2026-10-12"],
+        "monthly": ["2026-10-01"],
+    }
+    for period, keys in quiet.items():
+        for key in keys:
+            sidecar_digest(out, period, key, quiet=True, partial=False)
+    for period, keys in busy.items():
+        for key in keys:
+            sidecar_digest(out, period, key, quiet=False)
+    sidecar_digest(out, "daily", "2026-10-13", quiet=True, partial=True)  # may still see work
+
+
+def test_the_index_folds_runs_of_quiet_windows(tmp_path: Path) -> None:
+    _quiet_folder(tmp_path)
+    tokens = _parse(render_index(scan_digests(tmp_path, tz=UTC_ZONE), org="acme"))
+    sections = _sections(tokens)
+    shown = {
+        name: [(_shown(item).replace(WORD_JOINER, ""), _links(item)) for item in items]
+        for name, items in sections.items()
+    }
+    assert shown["Daily"] == [
+        ("30 Oct – 2 Nov 2026: no activity", []),  # a run at the end, across a month
+        (f"{own('daily', '2026-10-14')}: Headline 2026-10-14.", ["daily/2026-10-14.md"]),
+        (f"{own('daily', '2026-10-13')} (partial): Headline 2026-10-13.", ["daily/2026-10-13.md"]),
+        ("12 Oct 2026: no activity", ["daily/2026-10-12.md"]),  # 10-11 missing: alone
+        (f"{own('daily', '2026-10-10')}: Headline 2026-10-10.", ["daily/2026-10-10.md"]),
+        ("7–9 Oct 2026: no activity", []),  # a run in the middle
+        (f"{own('daily', '2026-10-06')}: Headline 2026-10-06.", ["daily/2026-10-06.md"]),
+        ("5 Oct 2026: no activity", ["daily/2026-10-05.md"]),  # a single quiet day
+        (f"{own('daily', '2026-10-04')}: Headline 2026-10-04.", ["daily/2026-10-04.md"]),
+        ("1–3 Oct 2026: no activity", []),  # a run at the start
+    ]
+    assert shown["Weekly"] == [
+        ("19–25 Oct 2026: no activity", ["weekly/2026-10-19.md"]),
+        (f"{own('weekly', '2026-10-12')}: Headline 2026-10-12.", ["weekly/2026-10-12.md"]),
+        ("28 Sep – 11 Oct 2026: no activity", []),  # two weeks, Monday to Sunday
+    ]
+    assert shown["Monthly"] == [
+        ("Nov 2026 – Jan 2027: no activity", []),  # across a year
+        (f"{own('monthly', '2026-10-01')}: Headline 2026-10-01.", ["monthly/2026-10-01.md"]),
+        ("Sep 2026: no activity", ["monthly/2026-09-01.md"]),
+    ]
+    # With the site known, a single quiet digest links to it there.
+    published = _sections(
+        _parse(render_index(scan_digests(tmp_path, tz=UTC_ZONE), org="acme", site_url=SITE))
+    )
+    assert _links(published["Monthly"][2]) == ["https://example.org/sparky/monthly/2026-09-01.html"]
+
+
+def test_quiet_spans_read_as_people_write_dates() -> None:
+    d = dt.date
+    assert day_span(d(2026, 10, 5), d(2026, 10, 5)) == "5 Oct 2026"
+    assert day_span(d(2026, 10, 1), d(2026, 10, 20)) == "1–20 Oct 2026"
+    assert day_span(d(2026, 9, 28), d(2026, 10, 3)) == "28 Sep – 3 Oct 2026"
+    assert day_span(d(2026, 12, 28), d(2027, 1, 3)) == "28 Dec 2026 – 3 Jan 2027"
+    assert month_span(d(2026, 10, 1), d(2026, 10, 31)) == "Oct 2026"
+    assert month_span(d(2026, 10, 1), d(2026, 12, 31)) == "Oct–Dec 2026"
+
+
+def test_quiet_entries_are_still_in_the_feed(tmp_path: Path) -> None:
+    _quiet_folder(tmp_path)
+    root = feed(scan_digests(tmp_path, tz=UTC_ZONE))
+    assert_rfc4287(root)
+    assert len(_entries(root)) == 12 + 3 + 4 + 4 + 1 + 1 + 1  # every digest, newest 50
