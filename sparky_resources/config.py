@@ -16,7 +16,7 @@ import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -34,6 +34,68 @@ from pydantic import (
 CONFIG_ENV = "SPARKY_CONFIG"
 DEFAULT_CONFIG = "sparky.toml"
 DEFAULT_BOTS = ["dependabot[bot]", "renovate[bot]", "github-actions[bot]", "pre-commit-ci[bot]"]
+# `[identity].bot_patterns`: CI and automation identities that are not GitHub Apps (no "[bot]"
+# suffix) and that GitHub does not report as Bot accounts. Each is a regular expression matched
+# case-insensitively against the WHOLE of a login, an author name or an email's local part, so
+# "ci" marks "CI" and ci@corp.example but never "Chris". Where a tool documents the identity it
+# commits as, the source is named; the others are the product's own name, which its users set
+# as user.name (those tools document no default committer).
+DEFAULT_BOT_PATTERNS = [
+    # GitHub Actions. The app commits as github-actions[bot]
+    # <41898282+github-actions[bot]@users.noreply.github.com> (the "[bot]" rule), but many
+    # workflows still run `git config user.name "GitHub Action"` with
+    # `user.email action@github.com` (or "GitHub Actions" / actions@github.com), the identity
+    # used before actions/checkout documented the app's (https://github.com/actions/checkout,
+    # "Push a commit using the built-in token"; https://github.com/actions/checkout/issues/13).
+    r"github[ ._-]?actions?",
+    r"actions?",
+    # Jenkins, TeamCity, Buildkite: by product name ("Jenkins", "TeamCity Build Agent",
+    # buildkite-agent, the user the Buildkite agent's packages run as:
+    # https://buildkite.com/docs/agent/v3/ubuntu).
+    r"jenkins(?:[ ._-]?(?:ci|bot|build|user|agent))?",
+    r"teamcity(?:[ ._-]?(?:build[ ._-]?)?(?:agent|bot|ci|server))?",
+    r"buildkite(?:[ ._-]?(?:agent|bot|ci))?",
+    # Travis CI: GitHub Pages deployments (dpl v1) commit as "Deployment Bot"
+    # <deploy@travis-ci.org> unless committer_from_gh is set
+    # (https://docs.travis-ci.com/user/deployment/pages/); build commits as "Travis CI".
+    r"travis(?:[ ._-]?ci)?(?:[ ._-]?bot)?",
+    r"deployment bot(?: \(from travis ci\))?",
+    # GitLab: project and group access tokens act through bot users named
+    # project_{id}_bot_{suffix} / group_{id}_bot_{suffix}, e-mail
+    # project{id}_bot{n}@noreply.{host}
+    # (https://docs.gitlab.com/ee/user/project/settings/project_access_tokens.html#bot-users-for-projects,
+    # https://gitlab.com/gitlab-org/gitlab/-/issues/336670); "GitLab CI" by name.
+    r"(?:project|group)_?\d+_bot\w*",
+    r"gitlab(?:[ ._-]?(?:ci|bot|runner))?",
+    # Azure Pipelines: jobs act as "Project Collection Build Service ({org})" or
+    # "{project} Build Service ({org})"
+    # (https://learn.microsoft.com/en-us/azure/devops/pipelines/process/access-tokens).
+    r"(?:.+ )?build service(?: \(.+\))?",
+    # Generic build and CI accounts: "Build Server" <build@...>, "build bot", buildbot, "CI",
+    # ci-bot, "CI User", ci-runner.
+    r"build(?:[ ._-]?(?:server|bot|agent|user|master|er))?",
+    r"ci(?:[ ._-]?(?:bot|user|runner|agent|build))?",
+    # semantic-release: release commits by @semantic-release-bot
+    # <semantic-release-bot@martynus.net> unless GIT_AUTHOR_NAME is set
+    # (https://github.com/semantic-release/git#environment-variables).
+    r"semantic[ ._-]release(?:[ ._-]?bot)?",
+    # Renovate: gitAuthor's default "Renovate Bot" (https://docs.renovatebot.com/
+    # configuration-options/#gitauthor); the hosted app once used bot@renovateapp.com.
+    r"renovate(?:[ ._-]?bot)?",
+    # Dependabot (and Dependabot Preview) where a commit lost the app's "[bot]" form.
+    r"dependabot(?:[ ._-]?preview)?",
+    # pre-commit.ci commits as pre-commit-ci[bot] (pre-commit-ci-lite[bot] for the lite app).
+    r"pre-commit-ci(?:-lite)?",
+    # Snyk: "All the commits in Snyk's pull requests are done by snyk-bot@snyk.io" (Snyk's
+    # docs on fix pull requests, https://docs.snyk.io/scan-with-snyk/pull-requests).
+    r"snyk[ ._-]?bot",
+    # Imgbot: "The author and committer ... are set to ImgBotApp<ImgBotHelp@gmail.com>"
+    # (https://imgbot.net/docs/, Security).
+    r"imgbot(?:app|help)?",
+    # all-contributors commits as allcontributors[bot]
+    # (https://allcontributors.org/docs/en/bot/overview).
+    r"all-?contributors(?:[ ._-]?bot)?",
+]
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|credential|api_key", re.IGNORECASE)
 
 
@@ -136,8 +198,31 @@ class LocalSection(_Section):
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _check_pattern(value: str) -> str:
+    """A `[identity].bot_patterns` item: a regular expression that compiles and that does not
+    match an empty name (`.*` or `(ci)?` would mark every identity a bot)."""
+    if not value.strip():
+        raise ValueError("expected a non-empty regular expression")
+    try:
+        compiled = re.compile(value, re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(f"expected a regular expression (Python re syntax): {exc}") from None
+    if compiled.fullmatch("") is not None:
+        raise ValueError(
+            "expected a regular expression that does not match an empty name "
+            "(it would mark every identity a bot)"
+        )
+    return value
+
+
+BotPattern = Annotated[str, AfterValidator(_check_pattern)]
+
+
 class IdentitySection(_Section):
     bots: list[NonBlank] = Field(default_factory=lambda: list(DEFAULT_BOTS))
+    # Regular expressions, each matched case-insensitively against the whole of a login, an
+    # author name or an email's local part; [] turns the rule off.
+    bot_patterns: list[BotPattern] = Field(default_factory=lambda: list(DEFAULT_BOT_PATTERNS))
     aliases: dict[str, NonBlank] = Field(default_factory=dict)
 
     @field_validator("aliases")
@@ -308,19 +393,45 @@ def _check_subdir(value: str) -> str:
     return value
 
 
+WaitDays = Annotated[float, Field(gt=0, le=365, allow_inf_nan=False)]
+
+
+class DigestSection(_Section):
+    """What a digest's "Needs attention" counts as waiting too long (days, fractions allowed)."""
+
+    review_wait_days: WaitDays = 2.0  # a pull request this long without a first review
+    answer_wait_days: WaitDays = 3.0  # an issue this long without an answer
+
+
+def _check_site_url(value: str | None) -> str | None:
+    """An absolute http(s) URL without credentials, its trailing slashes removed (the feed
+    joins paths to it with "/")."""
+    if value is None:
+        return None
+    text = value.strip()
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http(s) URL such as 'https://acme.github.io/digests'")
+    if "@" in parts.netloc:
+        raise ValueError("expected a URL without a user or password before '@'")
+    if parts.query or parts.fragment:
+        raise ValueError("expected a URL without '?query' or '#fragment'")
+    return text.rstrip("/")
+
+
 class PublishSection(_Section):
     """Where digests are committed: a separate git work tree (`repo`), or Sparky's own clone of
     `remote` under `<data_dir>/cache/publish/`. Both empty: publishing is not configured."""
 
     repo: str = ""
     remote: str = ""
-    branch: Annotated[str, AfterValidator(_check_not_blank), AfterValidator(_check_branch)] = (
-        "main"
-    )
+    branch: Annotated[str, AfterValidator(_check_not_blank), AfterValidator(_check_branch)] = "main"
     push: bool = False
     author_name: NonBlank = "Sparky"
     author_email: Annotated[str, AfterValidator(_check_email)] = "sparky@localhost"
     subdir: Annotated[str, AfterValidator(_check_subdir)] = ""
+    # Where the published digests are served; set, the feed and index link to it absolutely.
+    site_url: Annotated[str | None, AfterValidator(_check_site_url)] = None
 
     @field_validator("remote")
     @classmethod
@@ -348,6 +459,7 @@ class SparkyConfig(BaseModel):
     local: LocalSection = Field(default_factory=LocalSection)
     identity: IdentitySection = Field(default_factory=IdentitySection)
     llm: LlmSection = Field(default_factory=LlmSection)
+    digest: DigestSection = Field(default_factory=DigestSection)
     publish: PublishSection = Field(default_factory=PublishSection)
     base_dir: Path = Field(default=Path("."), exclude=True)
 

@@ -15,15 +15,24 @@ import dagster as dg
 from pydantic import Field
 
 from sparky_resources import clock
+from sparky_resources.config import DEFAULT_BOT_PATTERNS, DigestSection
+
+_DIGEST = DigestSection()
 
 
 class OrgResource(dg.ConfigurableResource):
-    """The org's calendar and identity rules, from `[sparky]` and `[identity]`."""
+    """The org's calendar, identity rules and attention thresholds, from `[sparky]`,
+    `[identity]`, `[digest]` and `[publish].site_url`. The defaults are the config's, so a
+    resource built by hand behaves as an empty `sparky.toml` would."""
 
     timezone: str = "UTC"
     start_date: str = "2025-01-01"  # the first daily partition, YYYY-MM-DD
     bots: list[str] = Field(default_factory=list)
+    bot_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_BOT_PATTERNS))
     aliases: dict[str, str] = Field(default_factory=dict)
+    review_wait_days: float = _DIGEST.review_wait_days
+    answer_wait_days: float = _DIGEST.answer_wait_days
+    site_url: str | None = None  # where published digests are served, no trailing slash
 
     @property
     def tz(self) -> ZoneInfo:

@@ -7,6 +7,7 @@ of the code under test.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,10 +16,16 @@ from sparky_assets.lib.identity import (
     ContributorsTable,
     IdentityBuilder,
     build_contributors,
+    day_tally,
     display_name,
+    dump_state,
     extend_table,
     is_automated_subject,
+    load_state,
     noreply_login,
+    resume_builder,
+    table_cache,
+    table_document,
 )
 from sparky_resources.config import DEFAULT_BOTS
 from sparky_resources.github_records import IssueRecord, PullRequestRecord
@@ -111,9 +118,9 @@ def issue(
 
 
 def table_of(
-    commits=(), pulls=(), issues=(), *, tz: ZoneInfo = UTC, bots=(), aliases=None
+    commits=(), pulls=(), issues=(), *, tz: ZoneInfo = UTC, bots=(), aliases=None, **kw: Any
 ) -> ContributorsTable:
-    return build_contributors(commits, pulls, issues, tz=tz, bots=bots, aliases=aliases)
+    return build_contributors(commits, pulls, issues, tz=tz, bots=bots, aliases=aliases, **kw)
 
 
 # --- merging ---------------------------------------------------------------------------------
@@ -284,20 +291,22 @@ def test_each_bot_rule_and_its_reason() -> None:
         commit("2", "Deployer", "12+deploy-bot@corp.example"),
         # [bot] suffix on a name only.
         commit("3", "my-app[bot]", "app@corp.example"),
-        # Automated subjects only: a custom-named Renovate identity.
-        commit("4", "Renovate Bot", "bot@renovateapp.com", subject="Lock file maintenance"),
+        # Automated subjects only: a custom-named updater no name rule knows.
+        commit("4", "Deps Updater", "deps@corp.example", subject="Lock file maintenance"),
         commit(
             "5",
-            "Renovate Bot",
-            "bot@renovateapp.com",
+            "Deps Updater",
+            "deps@corp.example",
             subject="chore(deps): update dependency ruff to v0.6",
         ),
         commit(
             "6",
-            "Renovate Bot",
-            "bot@renovateapp.com",
+            "Deps Updater",
+            "deps@corp.example",
             subject="Update actions/checkout action to v4 (#12)",
         ),
+        # A CI account by name: the pattern "build.*" matches the whole name "Build Server".
+        commit("10", "Build Server", "releases@corp.example"),
         # A human who once bumped a version among other work.
         commit("7", "Hana", "hana@corp.example", subject="Bump version from 1.0 to 1.1"),
         commit("8", "Hana", "hana@corp.example", subject="Add the parser"),
@@ -310,7 +319,7 @@ def test_each_bot_rule_and_its_reason() -> None:
         # GitHub says Bot, nothing else does.
         pull(2, "sonarcloud", "2024-05-01T00:00:00Z", bot=True),
     ]
-    table = table_of(commits, pulls, bots=bots)
+    table = table_of(commits, pulls, bots=bots, bot_patterns=["build.*"])
     reasons = {c.id: c.bot_reason for c in table.contributors}
     assert reasons == {
         "ci@corp.example": "listed in [identity].bots (name 'Jenkins')",
@@ -318,8 +327,9 @@ def test_each_bot_rule_and_its_reason() -> None:
             "listed in [identity].bots (email '12+deploy-bot@corp.example')"
         ),
         "app@corp.example": "[bot] suffix (name 'my-app[bot]')",
+        "releases@corp.example": "matches [identity].bot_patterns 'build.*' (name 'Build Server')",
         # The example is the alphabetically first automated subject: "L" < "U" < "c".
-        "bot@renovateapp.com": (
+        "deps@corp.example": (
             "all 3 commits are automated messages (e.g. 'Lock file maintenance')"
         ),
         "hana@corp.example": None,
@@ -340,6 +350,131 @@ def test_the_first_rule_that_applies_wins() -> None:
     # Unlisted: the suffix comes before GitHub's type.
     person = table_of(pulls=pulls).contributors[0]
     assert person.bot_reason == "[bot] suffix (login 'renovate[bot]')"
+
+
+# The defaults, judged by hand: each CI or automation identity below commits under a name or
+# address its tool documents (see config.DEFAULT_BOT_PATTERNS); the people around them have
+# names that contain such words without being them.
+CI_IDENTITIES = [
+    ("Build Server", "build@corp.example"),  # the issue's case: a CI address, welcomed as new
+    ("GitHub Action", "action@github.com"),
+    ("GitHub Actions", "actions@github.com"),
+    ("Jenkins", "jenkins@ci.corp.example"),
+    ("Travis CI", "builds@travis-ci.org"),
+    ("Deployment Bot", "deploy@travis-ci.org"),
+    ("Release Token", "project123_bot1@noreply.gitlab.example"),  # by the address only
+    ("buildkite-agent", "agent@buildkite.example"),
+    ("TeamCity Build Agent", "tc@corp.example"),
+    ("Project Collection Build Service (contoso)", "pcbs@contoso.example"),
+    ("Web Build Service (contoso)", "wbs@contoso.example"),
+    ("build bot", "bb@corp.example"),
+    ("buildbot", "buildbot@corp.example"),
+    ("CI", "robot@corp.example"),
+    ("semantic-release-bot", "semantic-release-bot@martynus.net"),
+    ("Renovate Bot", "bot@renovateapp.com"),
+    ("Dependabot", "support@dependabot.com"),
+    ("pre-commit-ci", "hooks@corp.example"),
+    ("Snyk bot", "snyk-bot@snyk.io"),
+    ("ImgBotApp", "ImgBotHelp@gmail.com"),
+    ("allcontributors", "contributors@corp.example"),
+]
+PEOPLE_NOT_BOTS = [
+    ("Chris", "chris@corp.example"),  # "ci" only as a whole name or local part
+    ("Cinthia Ci", "cinthia.ci@corp.example"),
+    ("Bob Builder", "bob@corp.example"),
+    ("Abbot Robotham", "abbot@corp.example"),
+    ("Anna Travis", "anna.travis@corp.example"),
+    ("Jenkinson", "jenkinson@corp.example"),
+    ("Reaction Jones", "reaction@corp.example"),
+    ("Gitta Labs", "gitta@corp.example"),
+]
+
+
+def test_default_bot_patterns_mark_ci_accounts_and_spare_people() -> None:
+    everyone = CI_IDENTITIES + PEOPLE_NOT_BOTS
+    commits = [commit(str(i), name, email) for i, (name, email) in enumerate(everyone)]
+    table = table_of(commits)  # no [identity].bots: only the patterns can mark anyone
+    verdicts = {c.name: c.is_bot for c in table.contributors}
+    assert verdicts == {
+        **{name: True for name, _ in CI_IDENTITIES},
+        **{name: False for name, _ in PEOPLE_NOT_BOTS},
+    }
+    reasons = {c.name: c.bot_reason or "" for c in table.contributors}
+    assert reasons["Build Server"].startswith("matches [identity].bot_patterns ")
+    assert reasons["Build Server"].endswith("(name 'Build Server')")
+    # The name did not match, the address's local part did.
+    assert reasons["Release Token"].endswith("(email 'project123_bot1@noreply.gitlab.example')")
+
+
+def test_bot_patterns_match_whole_values_case_insensitively_and_name_the_pattern() -> None:
+    commits = [
+        commit("1", "CI-Runner", "r@corp.example"),
+        commit("2", "Circe", "circe@corp.example"),
+        commit("3", "Ops", "CI@corp.example"),
+    ]
+    table = table_of(commits, bot_patterns=["ci", "ci-.*"])
+    first = {c.name: c.bot_reason for c in table.contributors}
+    assert first == {
+        "CI-Runner": "matches [identity].bot_patterns 'ci-.*' (name 'CI-Runner')",
+        "Circe": None,  # "ci" does not match part of a name
+        # Emails are stored lowercased: the local part is "ci".
+        "Ops": "matches [identity].bot_patterns 'ci' (email 'ci@corp.example')",
+    }
+    # Two patterns match "ci-runner": the first in the configured order is named.
+    both = table_of(commits[:1], bot_patterns=[".*-runner", "ci-.*"]).contributors[0]
+    assert both.bot_reason == "matches [identity].bot_patterns '.*-runner' (name 'CI-Runner')"
+
+
+def test_bot_patterns_come_after_the_suffix_and_before_githubs_type() -> None:
+    # "build-bot[bot]" ends in [bot] (rule 2) and matches "build.*" (rule 3): rule 2 wins.
+    suffixed = table_of(pulls=[pull(1, "build-bot[bot]", "2024-05-01T00:00:00Z")])
+    assert suffixed.contributors[0].bot_reason == "[bot] suffix (login 'build-bot[bot]')"
+    # A login GitHub calls a Bot that also matches a pattern: the pattern (rule 3) is named.
+    typed = table_of(pulls=[pull(1, "jenkins", "2024-05-01T00:00:00Z", bot=True)])
+    assert typed.contributors[0].bot_reason == (
+        "matches [identity].bot_patterns 'jenkins(?:[ ._-]?(?:ci|bot|build|user|agent))?' "
+        "(login 'jenkins')"
+    )
+
+
+def test_an_empty_pattern_list_turns_the_rule_off() -> None:
+    commits = [commit("1", "Build Server", "build@corp.example")]
+    assert table_of(commits).contributors[0].is_bot
+    off = table_of(commits, bot_patterns=[]).contributors[0]
+    assert (off.is_bot, off.bot_reason) == (False, None)
+
+
+def test_changed_patterns_rebuild_a_cached_table() -> None:
+    """The incremental path (state, day tallies, cached table text) must not keep a verdict
+    made under other patterns: the patterns are part of the cache's configuration key."""
+    records = ([commit("1", "Build Server", "build@corp.example")], [], [])
+    marks = {"2024-05-01": 1}
+
+    def tally_of(day: str) -> dict[str, Any]:
+        return day_tally(*records, tz=UTC)
+
+    def run(state: Any, text: bytes | None, patterns: list[str]) -> tuple[Any, bytes, Any]:
+        builder, new_state = resume_builder(state, marks, tally_of, tz=UTC, bot_patterns=patterns)
+        cache = state.get("table") if state is not None else None
+        parts = builder.build_parts(cache if text is not None else None)
+        pieces, spans = table_document({"days": sorted(marks)}, parts, text)
+        written = b"".join(pieces)
+        stored = load_state(dump_state({**new_state, "table": table_cache(parts, spans)}))
+        return stored, written, parts
+
+    state, text, parts = run(None, None, [])
+    assert json.loads(text)["table"]["contributors"][0]["is_bot"] is False
+    # Same patterns, nothing new: the contributor's text is copied, not rebuilt.
+    state, text, parts = run(state, text, [])
+    assert (sorted(parts.fresh), sorted(parts.kept)) == ([], ["build@corp.example"])
+    # Another pattern list: rebuilt, and now a bot.
+    state, text, parts = run(state, text, ["build.*"])
+    assert sorted(parts.fresh) == ["build@corp.example"]
+    person = json.loads(text)["table"]["contributors"][0]
+    assert (person["is_bot"], person["bot_reason"]) == (
+        True,
+        "matches [identity].bot_patterns 'build.*' (name 'Build Server')",
+    )
 
 
 def test_automated_subject_patterns() -> None:

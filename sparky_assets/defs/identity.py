@@ -75,7 +75,9 @@ def collected_days(store: DataStore, org: OrgResource) -> list[str]:
 
 def build_table(store: DataStore, days: list[str], org: OrgResource) -> ContributorsTable:
     """Stream every collected day through the builder (a year never sits in memory at once)."""
-    builder = IdentityBuilder(tz=org.tz, bots=org.bots, aliases=org.aliases)
+    builder = IdentityBuilder(
+        tz=org.tz, bots=org.bots, bot_patterns=org.bot_patterns, aliases=org.aliases
+    )
     for key in days:
         builder.add_commits(store.read("raw", "raw_commits", key))
         builder.add_pull_requests(store.read_or("raw", "raw_pull_requests", key, []))
@@ -200,7 +202,13 @@ def _update_table(store: DataStore, days: list[str], org: OrgResource) -> Contri
 
     old = _load_state(store)
     builder, state = resume_builder(
-        old, marks, tally_of, tz=org.tz, bots=org.bots, aliases=org.aliases
+        old,
+        marks,
+        tally_of,
+        tz=org.tz,
+        bots=org.bots,
+        bot_patterns=org.bot_patterns,
+        aliases=org.aliases,
     )
     cache = old.get("table") if old is not None else None
     previous = _previous_text(store, cache) if cache is not None else None

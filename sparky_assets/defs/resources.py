@@ -28,7 +28,13 @@ def build_resources(config: SparkyConfig) -> dict[str, Any]:
             timezone=config.sparky.timezone,
             start_date=config.sparky.start_date.isoformat(),
             bots=list(config.identity.bots),
+            bot_patterns=list(config.identity.bot_patterns),
             aliases=dict(config.identity.aliases),
+            review_wait_days=config.digest.review_wait_days,
+            answer_wait_days=config.digest.answer_wait_days,
+            # A plain field here rather than on the publisher: the index and feed are written
+            # without [publish] configured too, and their asset already takes `org`.
+            site_url=config.publish.site_url,
         ),
         "local_git": LocalGitResource(
             repos=[str(p) for p in config.local_repos],

@@ -33,9 +33,19 @@ Bot rules, per group, the first that applies gives the recorded reason:
 1. a login, an author name or an email's local part (less an `ID+` prefix) is listed in
    `[identity].bots` (case-insensitive);
 2. a login, an author name or an email's local part ends in `[bot]` (GitHub Apps);
-3. GitHub reported the account's type as Bot (`author_is_bot` on a pull request or issue);
-4. at least 2 non-merge commits and every one matches `AUTOMATED_SUBJECTS` (a human who once
+3. a login, an author name (whitespace collapsed) or an email's local part is matched WHOLE,
+   case-insensitively, by a regular expression of `[identity].bot_patterns`: CI and automation
+   accounts that are neither GitHub Apps nor Bot accounts ("Build Server" <build@...>,
+   "GitHub Action" <action@github.com>, "Jenkins", Azure Pipelines' "... Build Service (org)").
+   The defaults and their sources are `config.DEFAULT_BOT_PATTERNS`; the reason names the
+   pattern that matched; `bot_patterns = []` turns the rule off. A whole match only: "ci"
+   marks "CI" and ci@corp.example, never "Chris";
+4. GitHub reported the account's type as Bot (`author_is_bot` on a pull request or issue);
+5. at least 2 non-merge commits and every one matches `AUTOMATED_SUBJECTS` (a human who once
    writes "Bump version from 1.0 to 1.1" among other commits stays human).
+
+The rules are configuration applied at build time (`IdentityBuilder.config_key` covers
+`bots`, `bot_patterns` and `aliases`): a table cached under other settings is rebuilt whole.
 
 `suggested_mailmap` and `unresolved` list human identities that share a name (casefolded,
 whitespace collapsed; short and generic names such as "root" ignored) but were not merged:
@@ -62,12 +72,15 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from sparky_resources import clock
+from sparky_resources.config import DEFAULT_BOT_PATTERNS
 
 _escape = json.encoder.encode_basestring  # the C escaper json.dumps uses (ensure_ascii off)
 _ONLY_STR = {str}
 
 # GitHub Apps commit as "<name>[bot]" with a users.noreply address ending in "[bot]@...".
 _BOT_EMAIL_MARK = "[bot]@"
+# `[identity].bot_patterns` when a caller passes none: the config's defaults.
+DEFAULT_PATTERNS: tuple[str, ...] = tuple(DEFAULT_BOT_PATTERNS)
 
 
 def identity_key(email: str, aliases: Mapping[str, str]) -> str:
@@ -439,10 +452,35 @@ class _Named(NamedTuple):
     primary_email: str | None
 
 
+class BotPatterns:
+    """`[identity].bot_patterns` compiled: which pattern, if any, matches a value WHOLE
+    (case-insensitive). One alternation answers "none" for most values in one scan."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.sources: tuple[str, ...] = tuple(p for p in (p.strip() for p in patterns) if p)
+        self._each = [(src, re.compile(src, re.IGNORECASE)) for src in self.sources]
+        self._any: re.Pattern[str] | None = None
+        if self.sources:
+            try:
+                self._any = re.compile("|".join(f"(?:{src})" for src in self.sources), re.I)
+            except re.error:  # a pattern with its own global flags: tried one by one
+                self._any = None
+
+    def match(self, value: str) -> str | None:
+        """The first pattern (in configured order) matching all of `value`, or None."""
+        if not self._each or (self._any is not None and self._any.fullmatch(value) is None):
+            return None
+        return next((src for src, rx in self._each if rx.fullmatch(value)), None)
+
+
 def _listed_or_suffix(
-    logins: Iterable[str], names: Iterable[str], emails: Iterable[str], bots: frozenset[str]
+    logins: Iterable[str],
+    names: Iterable[str],
+    emails: Iterable[str],
+    bots: frozenset[str],
+    patterns: BotPatterns | None = None,
 ) -> str | None:
-    """Bot rules 1 and 2, which need nothing but the identity's handles and names."""
+    """Bot rules 1 to 3, which need nothing but the identity's handles and names."""
     candidates = [
         *(("login", x, x) for x in sorted(logins)),
         *(("name", x, x.strip().casefold()) for x in sorted(names)),
@@ -454,6 +492,11 @@ def _listed_or_suffix(
     for kind, shown, value in candidates:
         if value.endswith("[bot]"):
             return f"[bot] suffix ({kind} {shown!r})"
+    if patterns is not None:
+        for kind, shown, value in candidates:
+            found = patterns.match(" ".join(value.split()))
+            if found is not None:
+                return f"matches [identity].bot_patterns {found!r} ({kind} {shown!r})"
     return None
 
 
@@ -475,10 +518,12 @@ class IdentityBuilder:
         *,
         tz: ZoneInfo,
         bots: Iterable[str] = (),
+        bot_patterns: Iterable[str] = DEFAULT_PATTERNS,
         aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.tz = tz
         self.bots = frozenset(b.strip().casefold() for b in bots)
+        self.patterns = BotPatterns(bot_patterns)
         self.aliases = {k.strip().lower(): v.strip().lower() for k, v in (aliases or {}).items()}
         self._parent: dict[str, str] = {}
         self._tallies: dict[str, _Tally] = {}
@@ -792,12 +837,13 @@ class IdentityBuilder:
         *,
         tz: ZoneInfo,
         bots: Iterable[str] = (),
+        bot_patterns: Iterable[str] = DEFAULT_PATTERNS,
         aliases: Mapping[str, str] | None = None,
     ) -> IdentityBuilder:
         """A builder that has seen what the builder behind `state` had seen."""
         if state.get("tz") != tz.key:
             raise ValueError(f"a state made in {state.get('tz')!r} resumed in {tz.key!r}")
-        builder = cls(tz=tz, bots=bots, aliases=aliases)
+        builder = cls(tz=tz, bots=bots, bot_patterns=bot_patterns, aliases=aliases)
         builder._parent = dict(state["parent"])
         builder._packed = dict(state["tallies"])
         builder._repos = list(state["repos"])
@@ -809,8 +855,12 @@ class IdentityBuilder:
         return builder
 
     def config_key(self) -> str:
-        """A digest of the configuration a build applies (`[identity].bots` and `.aliases`)."""
-        text = json.dumps([sorted(self.bots), sorted(self.aliases.items())])
+        """A digest of the configuration a build applies (`[identity].bots`, `.bot_patterns`
+        and `.aliases`): a cached table built under another one is not reused. The patterns
+        keep their order, which decides the reason recorded when two match."""
+        text = json.dumps(
+            [sorted(self.bots), sorted(self.aliases.items()), list(self.patterns.sources)]
+        )
         return hashlib.sha256(text.encode()).hexdigest()
 
     # -- output --------------------------------------------------------------------------------
@@ -882,7 +932,7 @@ class IdentityBuilder:
     def _contributor(self, ident: str, group: _Group, *, automation: bool = True) -> Contributor:
         total = group.total
         names = {n: c for n, c in total.names.items() if display_name(n)}
-        reason = _listed_or_suffix(group.logins, names, group.emails, self.bots)
+        reason = _listed_or_suffix(group.logins, names, group.emails, self.bots, self.patterns)
         if reason is None and group.github_bots:
             reason = f"GitHub account type Bot (login {sorted(group.github_bots)[0]!r})"
         if reason is None and automation:
@@ -1047,7 +1097,7 @@ class IdentityBuilder:
         logins = sorted({x for c in everyone for x in c.logins})
         emails = sorted({x for c in everyone for x in c.emails})
         names = sorted({x for c in everyone for x in c.names})
-        reason = _listed_or_suffix(logins, names, emails, self.bots)
+        reason = _listed_or_suffix(logins, names, emails, self.bots, self.patterns)
         if reason is None:
             reason = next((c.bot_reason or "bot" for c in olds if c.is_bot), None)
         if reason is None:
@@ -1372,6 +1422,7 @@ def resume_builder(
     *,
     tz: ZoneInfo,
     bots: Iterable[str] = (),
+    bot_patterns: Iterable[str] = DEFAULT_PATTERNS,
     aliases: Mapping[str, str] | None = None,
 ) -> tuple[IdentityBuilder, dict[str, Any]]:
     """A builder over `days` (day -> fingerprint of its raw files), and the state to store.
@@ -1394,10 +1445,12 @@ def resume_builder(
         and all(day > max(known, default="") for day in order if day not in known)
     )
     if resumable and state is not None:
-        builder = IdentityBuilder.from_state(state["builder"], tz=tz, bots=bots, aliases=aliases)
+        builder = IdentityBuilder.from_state(
+            state["builder"], tz=tz, bots=bots, bot_patterns=bot_patterns, aliases=aliases
+        )
         new = [day for day in order if day not in (known or {})]
     else:
-        builder = IdentityBuilder(tz=tz, bots=bots, aliases=aliases)
+        builder = IdentityBuilder(tz=tz, bots=bots, bot_patterns=bot_patterns, aliases=aliases)
         new = order
     for day in new:
         builder.add_tally(tally_of(day))
@@ -1412,10 +1465,11 @@ def build_contributors(
     *,
     tz: ZoneInfo,
     bots: Iterable[str] = (),
+    bot_patterns: Iterable[str] = DEFAULT_PATTERNS,
     aliases: Mapping[str, str] | None = None,
 ) -> ContributorsTable:
     """The contributors table of these records in one call."""
-    builder = IdentityBuilder(tz=tz, bots=bots, aliases=aliases)
+    builder = IdentityBuilder(tz=tz, bots=bots, bot_patterns=bot_patterns, aliases=aliases)
     builder.add_commits(commits)
     builder.add_pull_requests(pull_requests)
     builder.add_issues(issues)
@@ -1430,6 +1484,7 @@ def extend_table(
     *,
     tz: ZoneInfo,
     bots: Iterable[str] = (),
+    bot_patterns: Iterable[str] = DEFAULT_PATTERNS,
     aliases: Mapping[str, str] | None = None,
 ) -> ContributorsTable:
     """A table whose handles also cover everyone in these records, by the same rules.
@@ -1441,7 +1496,7 @@ def extend_table(
     under the one with the most contributions. The stored `suggested_mailmap` and `unresolved`
     are kept as they are (suggesting is the contributors asset's job).
     """
-    builder = IdentityBuilder(tz=tz, bots=bots, aliases=aliases)
+    builder = IdentityBuilder(tz=tz, bots=bots, bot_patterns=bot_patterns, aliases=aliases)
     builder.add_commits(commits)
     builder.add_pull_requests(pull_requests)
     builder.add_issues(issues)
