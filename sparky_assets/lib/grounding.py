@@ -4,14 +4,18 @@ The model writes a summary from a fact sheet (JSON of computed metrics, PRs, com
 releases, names). Nothing it says may go beyond those facts, so its answer is
 
 1. parsed against a strict schema (`parse_answer`, `LlmInsights`),
-2. grounded (`ground`): every reference, sha, version and number it writes must be in the
-   fact sheet, or the highlight/theme/risk carrying it is dropped (and the headline set to None),
+2. grounded (`ground`): every reference, sha, version, number and word it writes must be in
+   the fact sheet (words may also come from a closed VOCABULARY of summary words), or the
+   highlight/theme/risk carrying it is dropped (and the headline set to None). Grounding is
+   extractive: the model may rearrange what the facts say, never add to it, so a sentence that
+   smuggles an instruction or an address ("reveal the token", "contact admin (at) x.com")
+   cannot survive unless the facts themselves hold those words (rule 8 and rule 1),
 3. made inert for a published markdown digest (`to_markdown_safe`).
 
 Untrusted repository text (commit messages, PR/issue titles) goes into prompts only through
 `fence_untrusted`, marked as data.
 
-The number rule (`FactIndex.check_text`), applied to a text in this order:
+The rule (`FactIndex.check_text`), applied to a text in this order:
 
 0. Text with an HTML tag, or that reads like an instruction to the model or the reader
    ("ignore previous instructions", "system prompt", "you are now" ...: an injection echoed
@@ -21,7 +25,9 @@ The number rule (`FactIndex.check_text`), applied to a text in this order:
    `https://github.com/<owner>/<repo>[/pull/N | /issues/N | /commit/<sha>]`. A bare `#12` (or
    `PR #12`, `pr#12`, `issue#12`) is grounded when some fact reference has number 12.
    Any other link or address (a scheme URL, `www.`, a markdown link target, an email address)
-   is not a fact: ungrounded.
+   is not a fact: ungrounded. So is an address spelled to dodge that (`_OBFUSCATED`): "(at)",
+   "[dot]", "x at y dot z", "dot com", and a bare domain name ("evil-example.com"), even when
+   the facts hold its words.
 2. ISO dates and date-times (`2026-11-02`, `2026-11-02T10:00:00Z`) are masked, not checked.
 3. Identifiers from the fact sheet (repository names, and every whitespace-free string value
    holding a letter and a digit: logins, tags, shas) are masked where they appear whole.
@@ -43,6 +49,20 @@ The number rule (`FactIndex.check_text`), applied to a text in this order:
    decimals (3.46 grounds 3.46, 3.5 and 3; an int fact only grounds itself). A percent is also
    grounded by a float fact f when 100*f rounds to it (0.12 grounds 12%, 0.123 grounds 12.3%).
    Numbers inside string values of the sheet (titles, messages) are not facts.
+8. Words (the extractive rule). What is left is compatibility- and case-folded (NFKC,
+   casefold: fullwidth or circled letters read as the letters they show; format characters
+   such as zero-width spaces were already dropped by `plain_text`) and cut into words, runs of
+   letters and digits of any script (`_` and `'s` separate). Each word must be a word of the
+   sheet (every string value and key, cut the same way; all-digit words excluded, as in rule
+   7) or of VOCABULARY, or an inflection of one (`_stems`: plural -s/-es/-ies, -ed, -ing), or
+   it is ungrounded: "word 'reveal' not in the facts". A homoglyph ("r\u0435veal" with a
+   Cyrillic e) is a different word, so it fails too. Three or more single letters in a row
+   ("r e v e a l") are ungrounded whatever they are; an all-digit word left here (a circled
+   or superscript digit) is an unchecked number; a symbol that is neither common punctuation
+   nor in the sheet's text is ungrounded.
+
+What the deterministic writer says is computed from the same figures and is never checked:
+only the model's text is grounded.
 """
 
 from __future__ import annotations
@@ -51,6 +71,7 @@ import bisect
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
@@ -204,6 +225,117 @@ _NUMBER = re.compile(
 )
 
 
+# --- the closed vocabulary -----------------------------------------------------------------
+
+# Words a summary may use although no fact holds them: function words, the digest's own nouns
+# and verbs (commits, pull requests, merged, shipped ...), times, sizes and trend words. It is
+# closed and small on purpose: no imperative aimed at a reader or a model (visit, contact,
+# reveal, ignore, send, click, run), nothing about secrets, systems or addresses (token,
+# password, environment, variable, admin, email, link, site), no pronoun that addresses the
+# reader (you, your). Inflections (plural -s/-es, -ed, -ing) of these words are accepted as
+# they are for fact words (`_stems`). A new word belongs here only if a grounded summary of
+# any org could need it; anything specific comes from the facts.
+_VOCABULARY_WORDS = """
+    a an the and or but nor of in on at to for from by with without into onto over under
+    about after before since until during across through between among per via than as
+    while also too so not no only just still yet again both each every all any some more
+    most less least fewer many much several other another same such this that these those
+    it its they them their there here which who whose what when where whether is are was
+    were be been being has have had do does did done will would can could may might up
+    down out off then now very if because though although either neither instead mostly
+    mainly largely overall together alone almost nearly roughly around above below see
+    zero one two three four five six seven eight nine ten eleven twelve once twice half
+    third quarter first second last next previous another
+    day days week weeks month months year years today yesterday daily weekly monthly
+    window period date time hour hours h min mins minute minutes d ago recent recently
+    earlier later latest early late past current
+    monday tuesday wednesday thursday friday saturday sunday january february march april
+    may june july august september october november december
+    activity commit commits change changes changeset diff line lines file files pull
+    request requests pr prs issue issues release releases tag tags version versions branch
+    branches merge merges repository repositories repo repos project projects codebase code
+    contributor contributors author authors maintainer maintainers reviewer reviewers
+    review reviews approval approvals comment comments discussion feedback people person
+    team teams member members org organization bot bots automation dependency
+    dependencies update updates upgrade upgrades bump bumps fix fixes bug bugs feature
+    features test tests ci build builds doc docs documentation refactor refactoring
+    cleanup chore chores performance style support work effort progress item
+    items figure figures total totals count number numbers share median average mean p50
+    p90 percent percentage rate ratio size sizes small medium large xl theme themes
+    highlight highlights risk risks backlog queue trend growth increase decrease drop rise
+    spike peak summary stats revert reverts part parts rest lot group groups type types
+    area areas kind kinds addition additions deletion deletions
+    merged landed shipped added removed deleted fixed released opened closed reviewed
+    approved commented updated upgraded bumped refactored improved changed moved renamed
+    created started finished completed continued introduced reverted broke broken failed
+    passed waiting wait stalled pending unreviewed unanswered answered resolved reopened
+    made led drove contributed worked touched accounted saw got went grew rose fell
+    doubled stayed remained included focused focus concentrated spread covered
+    new busiest busy quiet active inactive steady major minor notable big bigger biggest
+    largest smallest larger smaller main top high higher highest low lower lowest long
+    longer longest short shorter fast faster slow slower breaking critical important
+    multiple single different open stale old older oldest newer newest own human
+    automated good well successful successfully mixed whole full partial several
+    """
+VOCABULARY: frozenset[str] = frozenset(_VOCABULARY_WORDS.split())
+
+
+# Address spellings that dodge `_OTHER_LINK`, dropped whatever their words are (a fact title
+# may hold "at" and "dot"): "(at)", "[dot]", "{@}", " at evil dot com", "dot com", and bare
+# domain names ("evil-example.com", "evil . com"). The digest links items itself; the model's
+# text never needs an address. The TLDs are the common generic and country ones, less those
+# that are also file extensions a title names (.py, .md, .rs, .sh, .in, .pl ...).
+_TLD = (
+    r"(?:com|net|org|info|biz|io|co|dev|app|ai|me|xyz|site|online|top|click|link|live|zip"
+    r"|mov|cc|tv|ws|us|uk|de|fr|ru|cn|su|tk|ml|ga|cf|gq|ly|to|gg|eu|nl|br|jp|kr|es|it|ch)"
+)
+_OBFUSCATED = re.compile(
+    r"(?i)[(\[{<]\s*(?:at|dot|@|\.)\s*[)\]}>]"
+    r"|\bat\s+[\w.-]+\s+dot\s+\w+"
+    r"|\bdot\s+" + _TLD + r"\b"
+    r"|(?<![\w.@-])[\w-]+(?:\.[\w-]+)*\." + _TLD + r"(?![\w-])"
+    r"|[\w-]+\s+\.\s+" + _TLD + r"(?![\w-])"
+)
+_WORD = re.compile(r"[^\W_]+")  # a run of letters and digits (any script): one word
+# Punctuation a sentence may hold around its words; any other symbol must be in the facts.
+_PUNCTUATION = frozenset(".,;:!?'\"\u2018\u2019\u201c\u201d()[]{}-\u2013\u2014/&+*_`~%#@=|<>\u2026")
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s\b")
+
+
+def _fold(text: str) -> str:
+    """Compatibility-fold and case-fold: fullwidth, circled and mathematical letters read as
+    the letters they show (circled "reveal" is "reveal"), so they are checked as those words.
+    Homoglyphs from another script (a Cyrillic U+0435 for 'e') stay what they are: words that
+    no fact holds."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _stems(word: str) -> set[str]:
+    """`word` and the forms it may be an inflection of: plural -s/-es/-ies, past -ed/-ied,
+    -ing (with a dropped 'e' or a doubled consonant). A stem keeps at least 3 letters, so
+    short words ("is", "as", "us") stand only for themselves."""
+    out = {word}
+
+    def add(stem: str) -> None:
+        if len(stem) >= 3:
+            out.add(stem)
+
+    for suffix, repl in (("ies", "y"), ("ied", "y"), ("es", ""), ("ed", ""), ("ing", "")):
+        if word.endswith(suffix):
+            stem = word[: -len(suffix)]
+            add(stem + repl)
+            if suffix in ("ed", "ing"):
+                add(stem + "e")  # merged -> merge, closing -> close
+                if len(stem) >= 2 and stem[-1] == stem[-2]:
+                    add(stem[:-1])  # stopped -> stop
+    if word.endswith("s") and not word.endswith("ss"):
+        add(word[:-1])
+    return out
+
+
+_VOCABULARY_STEMS = frozenset(s for w in VOCABULARY for s in _stems(w))
+
+
 def _repo_keys(name: str) -> set[str]:
     name = name.strip().lower()
     return {name, name.rsplit("/", 1)[-1]}
@@ -223,6 +355,7 @@ class FactIndex:
         self.repos: set[str] = set()  # names as given in the sheet
         self.versions: set[str] = set()  # without a leading "v"
         identifiers: set[str] = set()
+        texts: list[str] = []  # every string of the sheet, keys too: the words it may use
 
         def walk(node: Any, key: str | None) -> None:
             if isinstance(node, Mapping):
@@ -235,6 +368,7 @@ class FactIndex:
                     self.refs.update(f"{r}#{number}" for r in _repo_keys(repo))
                     self.ref_numbers.add(number)
                 for k, v in node.items():
+                    texts.append(str(k))
                     walk(v, str(k))
             elif isinstance(node, list | tuple):
                 for v in node:
@@ -247,6 +381,7 @@ class FactIndex:
                     if isinstance(node, float):
                         floats.append(abs(node * 100))
             elif isinstance(node, str):
+                texts.append(node)
                 if key in _SHA_KEYS and _HEX.match(node):
                     shas.add(node.lower())
                 if key == "repo" or (key is not None and key.endswith("repos")):
@@ -263,6 +398,12 @@ class FactIndex:
                     identifiers.add(node.lower())
 
         walk(sheet, None)
+        folded = _fold(" ".join(texts))
+        # Digits inside strings are not facts (the number rule), so all-digit words are not
+        # fact words either.
+        self.words: frozenset[str] = frozenset(w for w in _WORD.findall(folded) if not w.isdigit())
+        self._word_stems = frozenset(s for w in self.words for s in _stems(w))
+        self._chars = frozenset(folded)
         self._numbers = sorted(numbers)
         self._percents = sorted(floats)
         self._shas = sorted(shas)
@@ -304,6 +445,38 @@ class FactIndex:
 
     def has_repo(self, name: str) -> bool:
         return name.lower() in self._repo_names
+
+    def has_word(self, word: str) -> bool:
+        """`word` (folded) is a fact word or a VOCABULARY word, or an inflection of one."""
+        stems = _stems(word)
+        return not stems.isdisjoint(self._word_stems) or not stems.isdisjoint(_VOCABULARY_STEMS)
+
+    def _word_problems(self, text: str) -> list[str]:
+        """The word rule (module doc, rule 8) on what the number rule left of a text."""
+        problems: list[str] = []
+        text = _fold(_POSSESSIVE.sub(" ", text))
+        letters: list[re.Match[str]] = []  # a run of single letters: "r e v e a l"
+        for m in _WORD.finditer(text):
+            word = m.group()
+            if len(word) == 1 and word.isalpha():
+                if letters and text[letters[-1].end() : m.start()].strip(" .-_*") == "":
+                    letters.append(m)
+                else:
+                    letters = [m]
+                if len(letters) == 3:
+                    spaced = text[letters[0].start() : m.end()]
+                    problems.append(f"spaced-out letters '{spaced}'")
+            else:
+                letters = []
+            if word.isdigit():
+                problems.append(f"number '{word}' cannot be checked")
+            elif not self.has_word(word):
+                problems.append(f"word '{word}' not in the facts")
+        rest = _WORD.sub(" ", text)
+        for ch in dict.fromkeys(rest):
+            if not ch.isspace() and ch not in _PUNCTUATION and ch not in self._chars:
+                problems.append(f"character {ch!a} not in the facts")
+        return list(dict.fromkeys(problems))
 
     def has_number(self, value: float, decimals: int = 0, *, percent: bool = False) -> bool:
         """Some fact, rounded to `decimals`, is `value` (magnitudes; see the module doc)."""
@@ -363,6 +536,9 @@ class FactIndex:
         for m in _OTHER_LINK.finditer(text):
             problems.append(f"link or address outside the facts: {m.group()[:60]}")
         text = _OTHER_LINK.sub(" ", text)
+        for m in _OBFUSCATED.finditer(text):
+            problems.append(f"link or address outside the facts: {m.group()[:60]}")
+        text = _OBFUSCATED.sub(" ", text)
         text = _TEXT_REF.sub(ref, text)
         text = _ISO_DATE.sub(" ", text)
         if self._identifiers is not None:
@@ -380,6 +556,7 @@ class FactIndex:
             value = float(m.group("int").replace(",", "") + frac)
             if not self.has_number(value, max(len(frac) - 1, 0), percent=bool(m.group("pct"))):
                 problems.append(f"number {m.group().strip()} not in the facts")
+        problems.extend(self._word_problems(_NUMBER.sub(" ", text)))
         return problems
 
 
