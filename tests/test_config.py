@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -10,12 +11,14 @@ import pytest
 
 from sparky_resources.config import (
     CONFIG_ENV,
+    DEFAULT_BOT_PATTERNS,
     DEFAULT_BOTS,
     ConfigError,
     SparkyConfig,
     load_config,
     repo_name,
 )
+from sparky_resources.org import OrgResource
 
 MINIMAL = '[sparky]\nstart_date = 2024-01-01\n[local]\nrepos = ["."]\n'
 
@@ -34,7 +37,11 @@ exclude = ["archived-*"]
 repos = ["."]
 [identity]
 bots = ["dependabot[bot]"]
+bot_patterns = ["ci-.*", "(?:nightly|release) builder"]
 aliases = { "old@example.com" = "new@example.com" }
+[digest]
+review_wait_days = 1.5
+answer_wait_days = 7
 [llm]
 base_url = "http://localhost:11434"
 model = "qwen2.5-coder:1.5b"
@@ -48,6 +55,7 @@ push = true
 author_name = "Digest Bot"
 author_email = "bot@example.com"
 subdir = "digests/sparky"
+site_url = "https://raibid-labs.github.io/docs/digests/"
 """
 
 
@@ -118,6 +126,10 @@ def test_minimal_file_loads_with_documented_defaults(tmp_path: Path) -> None:
     assert "dependabot[bot]" in cfg.identity.bots
     assert "renovate[bot]" in cfg.identity.bots
     assert cfg.identity.aliases == {}
+    assert cfg.identity.bot_patterns == DEFAULT_BOT_PATTERNS
+
+    assert cfg.digest.review_wait_days == 2.0
+    assert cfg.digest.answer_wait_days == 3.0
 
     assert str(cfg.llm.base_url).rstrip("/") == "http://localhost:11434"
     assert cfg.llm.model == "qwen2.5-coder:1.5b"
@@ -131,6 +143,7 @@ def test_minimal_file_loads_with_documented_defaults(tmp_path: Path) -> None:
     assert cfg.publish.author_name == "Sparky"
     assert cfg.publish.author_email == "sparky@localhost"
     assert cfg.publish.subdir == ""
+    assert cfg.publish.site_url is None
     assert cfg.publish_target is None
 
 
@@ -161,7 +174,12 @@ def test_full_file_loads_every_value(tmp_path: Path) -> None:
     assert cfg.local_repos == [tmp_path.resolve()]
 
     assert cfg.identity.bots == ["dependabot[bot]"]
+    assert cfg.identity.bot_patterns == ["ci-.*", "(?:nightly|release) builder"]
     assert cfg.identity.aliases == {"old@example.com": "new@example.com"}
+
+    assert cfg.digest.review_wait_days == 1.5
+    assert cfg.digest.answer_wait_days == 7.0  # an integer in the file reads as days
+    assert isinstance(cfg.digest.answer_wait_days, float)
 
     assert str(cfg.llm.base_url).rstrip("/") == "http://localhost:11434"
     assert cfg.llm.model == "qwen2.5-coder:1.5b"
@@ -176,6 +194,7 @@ def test_full_file_loads_every_value(tmp_path: Path) -> None:
     assert cfg.publish.author_name == "Digest Bot"
     assert cfg.publish.author_email == "bot@example.com"
     assert cfg.publish.subdir == "digests/sparky"
+    assert cfg.publish.site_url == "https://raibid-labs.github.io/docs/digests"  # no trailing /
     assert cfg.publish_target == (tmp_path / ".." / "docs-site").resolve()
 
 
@@ -795,3 +814,165 @@ def test_shipped_sparky_toml_has_publishing_off() -> None:
     cfg = load_config(Path(__file__).parent.parent / "sparky.toml")
     assert cfg.publish_target is None
     assert cfg.publish.author_name == "Sparky"
+
+
+# --- [identity].bot_patterns, [digest], [publish].site_url ---------------------------------------
+
+
+def test_an_empty_bot_pattern_list_is_kept_empty(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + "[identity]\nbot_patterns = []\n"))
+    assert cfg.identity.bot_patterns == []
+
+
+def test_default_bot_patterns_are_whole_match_and_spare_common_names() -> None:
+    compiled = [re.compile(p, re.IGNORECASE) for p in DEFAULT_BOT_PATTERNS]
+
+    def matched(value: str) -> bool:
+        return any(rx.fullmatch(value) for rx in compiled)
+
+    for automation in ["build", "Build Server", "ci", "CI", "GitHub Action", "action", "jenkins"]:
+        assert matched(automation), automation
+    for person in ["chris", "cinthia", "bob builder", "jenkinson", "alice", "reaction", "ci ci"]:
+        assert not matched(person), person
+    # No default pattern matches an empty name (the check every configured pattern gets).
+    assert not matched("")
+
+
+# (id, file text, substrings that must appear)
+BAD_NEW_KEYS = [
+    (
+        "pattern-does-not-compile",
+        MINIMAL + '[identity]\nbot_patterns = ["ci", "(build"]\n',
+        ["[identity].bot_patterns[1] = '(build'", "expected a regular expression", "missing )"],
+    ),
+    (
+        "pattern-matches-everyone",
+        MINIMAL + '[identity]\nbot_patterns = [".*"]\n',
+        ["[identity].bot_patterns[0] = '.*'", "does not match an empty name"],
+    ),
+    (
+        "pattern-blank",
+        MINIMAL + '[identity]\nbot_patterns = ["  "]\n',
+        ["[identity].bot_patterns[0] = '  '", "expected a non-empty regular expression"],
+    ),
+    (
+        "pattern-not-a-list",
+        MINIMAL + '[identity]\nbot_patterns = "ci"\n',
+        ["[identity].bot_patterns = 'ci'", "expected a valid list"],
+    ),
+    (
+        "review-wait-zero",
+        MINIMAL + "[digest]\nreview_wait_days = 0\n",
+        ["[digest].review_wait_days = 0", "expected a number greater than 0"],
+    ),
+    (
+        "answer-wait-negative",
+        MINIMAL + "[digest]\nanswer_wait_days = -1.5\n",
+        ["[digest].answer_wait_days = -1.5", "expected a number greater than 0"],
+    ),
+    (
+        "review-wait-over-a-year",
+        MINIMAL + "[digest]\nreview_wait_days = 366\n",
+        ["[digest].review_wait_days = 366", "less than or equal to 365"],
+    ),
+    (
+        "answer-wait-nan",
+        MINIMAL + "[digest]\nanswer_wait_days = nan\n",
+        ["[digest].answer_wait_days = nan", "expected a finite number"],
+    ),
+    (
+        "review-wait-string",
+        MINIMAL + '[digest]\nreview_wait_days = "2"\n',
+        ["[digest].review_wait_days = '2'", "expected a valid number"],
+    ),
+    (
+        "review-wait-bool",
+        MINIMAL + "[digest]\nreview_wait_days = true\n",
+        ["[digest].review_wait_days = True", "expected a valid number"],
+    ),
+    (
+        "digest-unknown-key",
+        MINIMAL + "[digest]\nreview_days = 2\n",
+        ["[digest].review_days", "unknown key"],
+    ),
+    (
+        "site-url-not-http",
+        MINIMAL + '[publish]\nsite_url = "ftp://example.org/digests"\n',
+        ["[publish].site_url = 'ftp://example.org/digests'", "expected an http(s) URL"],
+    ),
+    (
+        "site-url-relative",
+        MINIMAL + '[publish]\nsite_url = "digests/"\n',
+        ["[publish].site_url = 'digests/'", "expected an http(s) URL"],
+    ),
+    (
+        "site-url-with-query",
+        MINIMAL + '[publish]\nsite_url = "https://example.org/d?x=1"\n',
+        ["[publish].site_url", "without '?query' or '#fragment'"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "must"), [pytest.param(text, must, id=case) for case, text, must in BAD_NEW_KEYS]
+)
+def test_bad_new_keys_name_the_key_and_the_problem(
+    tmp_path: Path, text: str, must: list[str]
+) -> None:
+    path = write(tmp_path, text)
+    message = load_error(path)
+    assert message.startswith(f"{path.resolve()}: "), message
+    for part in must:
+        assert part in message, f"{part!r} not in {message!r}"
+    assert "\n" not in message, message
+
+
+def test_site_url_with_credentials_is_refused_without_showing_them(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + '[publish]\nsite_url = "https://me:hunter2@example.org/"\n')
+    message = load_error(path)
+    assert "[publish].site_url" in message
+    assert "without a user or password" in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("https://example.org", "https://example.org"),
+        ("https://example.org/", "https://example.org"),
+        (
+            "http://docs.example.org:8080/team/digests//",
+            "http://docs.example.org:8080/team/digests",
+        ),
+    ],
+)
+def test_site_url_loses_its_trailing_slashes(tmp_path: Path, written: str, kept: str) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + f'[publish]\nsite_url = "{written}"\n'))
+    assert cfg.publish.site_url == kept
+
+
+def test_shipped_sparky_toml_documents_the_new_keys_at_their_defaults() -> None:
+    cfg = load_config(Path(__file__).parent.parent / "sparky.toml")
+    assert cfg.identity.bot_patterns == DEFAULT_BOT_PATTERNS
+    assert (cfg.digest.review_wait_days, cfg.digest.answer_wait_days) == (2.0, 3.0)
+    assert cfg.publish.site_url is None
+
+
+def test_the_org_resource_carries_the_new_keys(tmp_path: Path) -> None:
+    # Imported here: the definitions (and Dagster) load only for this test.
+    from sparky_assets.defs.resources import build_resources
+
+    text = (
+        MINIMAL
+        + '[identity]\nbot_patterns = ["ci-.*"]\n'
+        + "[digest]\nreview_wait_days = 0.5\nanswer_wait_days = 10\n"
+        + '[publish]\nsite_url = "https://example.org/d/"\n'
+    )
+    org = build_resources(load_config(write(tmp_path, text)))["org"]
+    assert org.bot_patterns == ["ci-.*"]
+    assert (org.review_wait_days, org.answer_wait_days) == (0.5, 10.0)
+    assert org.site_url == "https://example.org/d"
+    # Built by hand, the resource has the config's defaults.
+    bare = OrgResource()
+    assert bare.bot_patterns == DEFAULT_BOT_PATTERNS
+    assert (bare.review_wait_days, bare.answer_wait_days, bare.site_url) == (2.0, 3.0, None)
