@@ -19,6 +19,7 @@ from sparky_assets.defs.common import (
     read_upstream,
 )
 from sparky_assets.defs.metrics import upstream_facts
+from sparky_assets.lib.digest_view import TREND_WINDOWS
 from sparky_assets.lib.index import (
     SkippedFile,
     render_feed,
@@ -30,7 +31,7 @@ from sparky_assets.lib.insights import Insights
 from sparky_assets.lib.render import digest_sidecar, render_digest, without_front_matter
 from sparky_assets.lib.window import WindowMetrics
 from sparky_assets.partitions import OrgPartitions
-from sparky_resources.clock import PERIODS, UNIT, Period
+from sparky_resources.clock import PERIODS, UNIT, Period, previous_key
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore, atomic_write_json, atomic_write_text
@@ -56,17 +57,38 @@ def write_digest(
         timezone=org.timezone,
         github_org=github_org,
         start_date=org.first_day,
+        trend=previous_metrics(store, period, key),
     )
     path = store.write_output(period, key, ".md", markdown)
-    atomic_write_json(
-        path.with_suffix(".json"), digest_sidecar(facts, insights, coverages, org=name)
+    sidecar = digest_sidecar(
+        facts, insights, coverages, org=name, timezone=org.timezone, github_org=github_org
     )
+    atomic_write_json(path.with_suffix(".json"), sidecar)
     return markdown, {
         "path": dg.MetadataValue.path(str(path)),
         # The UI renders front matter as a bold paragraph: the preview starts at the title.
         "preview": dg.MetadataValue.md(without_front_matter(markdown)),
         "writer": insights.writer,
     }
+
+
+def previous_metrics(
+    store: DataStore, period: Period, key: str
+) -> list[tuple[str, WindowMetrics | None]]:
+    """The metrics of the windows before `key` for the trend table, oldest first (None where a
+    window was not measured); none for a daily digest."""
+    if period == "daily":
+        return []
+    keys: list[str] = []
+    for _ in range(TREND_WINDOWS - 1):
+        keys.insert(0, previous_key(period, keys[0] if keys else key))
+    out: list[tuple[str, WindowMetrics | None]] = []
+    for k in keys:
+        raw = store.read_or("processed", f"{period}_metrics", k, None)
+        out.append((k, WindowMetrics.model_validate(raw) if raw is not None else None))
+    while out and out[0][1] is None:  # before the first measured window: nothing to show
+        out.pop(0)
+    return out
 
 
 def digest_asset(period: Period, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -128,8 +150,10 @@ def refresh_index(
     entries = scan_digests(out, tz=org.tz, skipped=skipped)
     for s in skipped:
         context.log.warning(f"digest_index: skipped {s.path}: {s.reason}")
-    atomic_write_text(out / "index.md", render_index(entries, org=name))
-    feed = render_feed(entries, org=name, feed_id=tag_uri(name, "digests"), site_url=None)
+    # [publish].site_url (OrgResource): set, the index and feed link to the published site.
+    site_url = org.site_url
+    atomic_write_text(out / "index.md", render_index(entries, org=name, site_url=site_url))
+    feed = render_feed(entries, org=name, feed_id=tag_uri(name, "digests"), site_url=site_url)
     atomic_write_text(out / "feed.xml", feed)
     if METRICS_DOC.exists():  # a source checkout; an installed wheel has no docs/
         atomic_write_text(out / "metrics.md", METRICS_DOC.read_text(encoding="utf-8"))

@@ -11,6 +11,7 @@ to `data/processed/<period>_facts/<key>.json`, from the raw records it has just 
 their one producer, and insights, digests and checks read that file, never the raw files.
 """
 
+import math
 import warnings
 from collections.abc import Iterable
 
@@ -33,11 +34,12 @@ from sparky_assets.lib.window import (
     compute_window_metrics,
 )
 from sparky_assets.partitions import OrgPartitions
-from sparky_resources.clock import PERIODS, UNIT, Period, Window, previous_window
+from sparky_resources.clock import PERIODS, UNIT, Period, Window, previous_key, previous_window
 from sparky_resources.models import Coverage
 from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore, MissingDataError, StoreError
 
+LOCAL_TAGS = "raw_local_tags"  # the clones' tags dated in each day (written with raw_commits)
 RAW = ("raw_commits", "raw_pull_requests", "raw_issues", "raw_releases", "raw_backlog")
 # Plain numbers per partition in the materialization metadata: the UI plots them over time.
 PLOTTED = (
@@ -75,6 +77,10 @@ def load_window_inputs(store: DataStore, org: OrgResource, window: Window) -> Wi
             missing.append(key)
             continue
         inputs.days_collected.append(key)
+        inputs.local_tags.extend(store.read_or("raw", LOCAL_TAGS, key, []))
+        for info in store.read_or("raw", "repositories", key, []):
+            if info.get("web_url"):
+                inputs.web_urls[info["name"]] = info["web_url"]
         day = store.read("raw", "raw_commits", key)
         inputs.commits.extend(day)
         inputs.day_commits[key] = sum(1 for c in day if not c.get("is_merge"))
@@ -96,7 +102,22 @@ def load_window_inputs(store: DataStore, org: OrgResource, window: Window) -> Wi
             f"materialize the collect assets for those days first"
         )
     inputs.repos = sorted(repos)
+    if inputs.github_days:
+        _read_lookback(store, org, window, inputs)
     return inputs
+
+
+def _read_lookback(
+    store: DataStore, org: OrgResource, window: Window, inputs: WindowInputs
+) -> None:
+    """The pull requests and issues of the days before the window, as far back as the longest
+    attention wait: one opened then crosses its threshold inside the window."""
+    reach = math.ceil(max(org.review_wait_days, org.answer_wait_days)) + 1
+    first = window.days[0]
+    for steps in range(reach, 0, -1):
+        day = previous_key("daily", first, steps)
+        inputs.lookback_pull_requests.extend(store.read_or("raw", "raw_pull_requests", day, []))
+        inputs.lookback_issues.extend(store.read_or("raw", "raw_issues", day, []))
 
 
 def window_coverage(store: DataStore, window: Window) -> list[Coverage]:
@@ -161,7 +182,14 @@ def measure_window(
     def compute(window: Window) -> tuple[WindowMetrics, WindowInputs]:
         inputs = load_window_inputs(store, org, window)
         metrics = compute_window_metrics(
-            window, inputs, table=table, history=days, bots=org.bots, aliases=org.aliases
+            window,
+            inputs,
+            table=table,
+            history=days,
+            bots=org.bots,
+            aliases=org.aliases,
+            review_wait_days=org.review_wait_days,
+            answer_wait_days=org.answer_wait_days,
         )
         return metrics, inputs
 

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel
 
-from sparky_assets.lib.github_metrics import Durations
+from sparky_assets.lib.first_screen import FirstScreen, first_screen, window_title
+from sparky_assets.lib.github_metrics import SIZE_NAMES, Durations
 from sparky_assets.lib.insights import FactSheet
+from sparky_assets.lib.sanitize import md_text
+from sparky_assets.lib.shipped import search_url
 from sparky_assets.lib.window import Change, WindowMetrics
-from sparky_resources.clock import Period, window_dates
+from sparky_resources.clock import Period, window
 from sparky_resources.models import Coverage, ListField
 
 NOT_AVAILABLE = "not available"
@@ -138,8 +142,24 @@ class RepoLine(BaseModel):
     detail: str = ""
 
 
+class TrendRow(BaseModel):
+    label: str  # the window, in words
+    values: list[str]  # the trend's figures, in TREND order
+
+
+# Figures of the trend table (weekly and monthly digests): name, column heading.
+TREND: tuple[tuple[str, str], ...] = (
+    ("commits", "Commits"),
+    ("prs_merged", "Pull requests merged"),
+    ("human_contributors", "People active"),
+)
+TREND_WINDOWS = 8
+UNITS = {"daily": "day", "weekly": "week", "monthly": "month"}
+
+
 class DigestView(BaseModel):
     title: str
+    first: FirstScreen
     window: str
     quiet: bool  # nothing happened: a short digest
     partial: str | None  # why the window is not complete, or None
@@ -164,25 +184,17 @@ class DigestView(BaseModel):
     days_collected: str
     github: str  # how GitHub was collected for the window, in words
     doc_links: ListField[tuple[str, str]]  # definitions shown
+    newcomers_label: str = "New contributors"  # or "New since <date>" where history is short
+    review_signals: ListField[str]  # merged without review, reviewers, size mix, close reasons
+    trend_columns: ListField[str]
+    trend: ListField[TrendRow]
+    contributors_total: int = 0  # top contributors: "N of M"
 
 
-# English month names from a table: strftime's %B follows the machine's locale (LC_TIME), and
-# a digest's title must not change with the machine that rendered it.
-MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
-
-
-def digest_title(period: Period, key: str) -> str:
-    """A digest's title from its period and key, the same in the digest and the index: "Daily
-    digest: 2026-11-27", "Weekly digest: week of 2026-11-23", "Monthly digest: November 2026"."""
-    first, _ = window_dates(period, key)  # ValueError for a key that is not of `period`
-    if period == "daily":
-        return f"Daily digest: {key}"
-    if period == "weekly":
-        return f"Weekly digest: week of {key}"
-    return f"Monthly digest: {MONTHS[first.month - 1]} {first.year}"
+def digest_title(period: Period, key: str, timezone: str | None = None) -> str:
+    """A digest's title from its period and key, the same in the digest and the index: the
+    window in plain words ("Week of 28 Oct \u2013 3 Nov 2024, America/New_York")."""
+    return window_title(period, key, timezone)  # ValueError for a key not of `period`
 
 
 def human_duration(hours: float | None) -> str:
@@ -329,11 +341,14 @@ def digest_view(
     *,
     github_org: str | None = None,
     start_date: dt.date | None = None,
+    timezone: str | None = None,
+    trend: Sequence[tuple[str, WindowMetrics | None]] = (),
 ) -> DigestView:
     """The digest's content for `facts`' window; `m` is its metrics as `WindowMetrics` (the
     caller upgrades a daily file written before the window metrics). `start_date` is
     `[sparky].start_date`: a window's days before it are never collected, and the digest says so
-    instead of advising a later re-run."""
+    instead of advising a later re-run. `trend` is the previous windows' (key, metrics), oldest
+    first (None where a window was not measured), for the trend table."""
     # GitHub's rows are left out where GitHub was not collected at all (the coverage says so);
     # where it was collected for only some days they read "not available".
     github_rows = m.github_available or (m.github_note or "").startswith("GitHub was collected")
@@ -344,7 +359,7 @@ def digest_view(
             change=fmt_change(m.change.get(name)),
         )
         for name, label in KEY_FIGURES
-        if github_rows or name not in GITHUB_FIGURES
+        if (github_rows or name not in GITHUB_FIGURES) and not _idle(m, name)
     ]
     prs = m.pull_requests
     merged = [
@@ -373,6 +388,7 @@ def digest_view(
         for r in (m.release_metrics.items[:LISTED] if m.release_metrics else [])
     ]
     newcomers = [p.name for p in m.new_contributor_list if not p.is_bot][: LISTED * 2]
+    newcomers_label = f"New since {m.new_since}" if m.new_since else "New contributors"
     activity = (
         m.commits
         + m.merges
@@ -393,8 +409,27 @@ def digest_view(
             *(m.issues.unanswered_list if m.issues else []),
         ]
     ][: LISTED * 2]
+    title = digest_title(facts.period, facts.partition, timezone)
+    notices = _notices(facts.period, partial, rematerialize, _incomplete(facts.period, coverages))
+    scope = f"org:{github_org}" if github_org and m.github_available else None
+    w = window(facts.period, facts.partition, ZoneInfo(timezone or "UTC"))
+    first = first_screen(
+        title=title,
+        notices=notices,
+        m=m,
+        unit=UNITS[facts.period],
+        quiet=activity == 0,
+        safe_url=safe_url,
+        search_url=search_url("merged", w, scope) if scope else None,
+    )
     return DigestView(
-        title=digest_title(facts.period, facts.partition),
+        title=title,
+        first=first,
+        newcomers_label=newcomers_label,
+        review_signals=review_signals(m),
+        trend_columns=[label for _, label in TREND if _trend_known(m, _)],
+        trend=_trend(facts.period, [*trend, (facts.partition, m)], m),
+        contributors_total=m.active_contributors,
         window=f"{m.start} to {m.end}" if m.start and m.end else facts.partition,
         quiet=activity == 0,
         partial=partial,
@@ -424,3 +459,86 @@ def digest_view(
             else m.github_note or "GitHub was not collected (no [github].org configured)"
         ),
     )
+
+
+def _idle(m: WindowMetrics, name: str) -> bool:
+    """A key figure that is 0 and was 0 before: a row of nothing, left out."""
+    value = getattr(m, name, None)
+    change = m.change.get(name)
+    return value == 0 and (change is None or change.previous in (0, None))
+
+
+def _notices(
+    period: str, partial: str | None, rematerialize: bool, incomplete: str | None
+) -> list[str]:
+    """Markdown lines under the title: a window not over or not complete, a source not read."""
+    out = []
+    if partial:
+        again = (
+            " Re-materialize this partition once it has ended for the full figures."
+            if rematerialize
+            else ""
+        )
+        out.append(f"> **Partial {UNITS[period]}**: {md_text(partial)}.{again}")
+    if incomplete:
+        out.append(f"> **Incomplete**: {md_text(incomplete)}.")
+    return out
+
+
+SIZE_KEY = "lines changed: XS under 10, S under 30, M under 100, L under 500, XL under 1,000"
+
+
+def review_signals(m: WindowMetrics) -> list[str]:
+    """Review health in one line each: merged without review, reviewers, size mix, and how
+    issues were closed."""
+    out = []
+    p = m.pull_requests
+    if p is not None and p.merged:
+        without = p.merged - p.merged_with_review
+        share = 100 * without / p.merged
+        out.append(
+            f"Merged without review: {share:.0f}% ({without:,} of {p.merged:,}); "
+            f"{p.reviewers:,} reviewer{'s' if p.reviewers != 1 else ''} gave "
+            f"{p.reviews:,} review{'s' if p.reviews != 1 else ''}"
+        )
+        mix = ", ".join(
+            f"{n} {p.size.buckets.get(n, 0)}" for n in SIZE_NAMES if p.size.buckets.get(n)
+        )
+        unknown = f", unknown {p.size.unknown}" if p.size.unknown else ""
+        if mix or unknown:
+            out.append(f"Size of merged pull requests: {mix}{unknown} ({SIZE_KEY})")
+    if m.issues is not None and m.issues.closed:
+        r = m.issues.closed_by_reason
+        parts = [
+            f"{r.get('completed', 0):,} completed",
+            f"{r.get('not_planned', 0):,} not planned",
+        ]
+        if r.get("duplicate"):
+            parts.append(f"{r['duplicate']:,} duplicate")
+        if r.get("unspecified"):
+            parts.append(f"{r['unspecified']:,} without a reason")
+        out.append(f"Issues closed: {', '.join(parts)}")
+    return out
+
+
+def _trend_known(m: WindowMetrics, name: str) -> bool:
+    return name != "prs_merged" or m.prs_merged is not None
+
+
+def _trend(
+    period: str, windows: Sequence[tuple[str, WindowMetrics | None]], m: WindowMetrics
+) -> list[TrendRow]:
+    """The last TREND_WINDOWS windows (this one last) of the trend's figures; weekly and monthly
+    digests only."""
+    if period == "daily" or len(windows) < 2:
+        return []
+    rows = []
+    for key, metrics in list(windows)[-TREND_WINDOWS:]:
+        label = window_title(period, key)  # type: ignore[arg-type]
+        values = [
+            fmt_number(getattr(metrics, name, None)) if metrics is not None else "not measured"
+            for name, _ in TREND
+            if _trend_known(m, name)
+        ]
+        rows.append(TrendRow(label=label, values=values))
+    return rows

@@ -132,19 +132,33 @@ def render_digest(
     timezone: str,
     github_org: str | None = None,
     start_date: dt.date | None = None,
+    trend: Sequence[tuple[str, WindowMetrics | None]] = (),
 ) -> str:
     """A daily, weekly or monthly digest from the window's metrics, its insights and the
     coverage files of its collected days. `github_org` (when GitHub was collected) is the org
     whose pull requests, issues and releases the digest may link to. `start_date` is the
     config's `[sparky].start_date`: days before it are never collected, and the digest says so."""
     metrics = _window_metrics(facts)
-    view = digest_view(facts, metrics, coverages, github_org=github_org, start_date=start_date)
+    view = digest_view(
+        facts,
+        metrics,
+        coverages,
+        github_org=github_org,
+        start_date=start_date,
+        timezone=timezone,
+        trend=trend,
+    )
     return _ENV.get_template(f"{facts.period}.md.j2").render(
         facts=facts,
         m=metrics,
         v=view,
         insights=insights,
         summary=summary_markdown(insights),
+        # The model's words only as the items it cites (grounded highlights); the built-in
+        # writer's sentences are the first screen's figures again, so they are not repeated.
+        summary_lines=summary_markdown(insights)["highlights"]
+        if insights.writer == "ollama"
+        else [],
         writer_line=writer_line(insights),
         text_note=text_note(insights),
         coverage=coverages[0] if len(coverages) == 1 else None,
@@ -179,6 +193,8 @@ def digest_sidecar(
     coverages: Sequence[Coverage] | Coverage | None,
     *,
     org: str,
+    timezone: str | None = None,
+    github_org: str | None = None,
 ) -> dict[str, Any]:
     """The `.json` next to the markdown: the same facts, for tools and for the index (which
     reads its `insights.headline`, `partial` and `coverage`, never the markdown). No email
@@ -197,13 +213,19 @@ def digest_sidecar(
     covered = [cov(c) for c in coverages or []]
     # What the front matter's `partial: true` says (the same view decides both), so that the
     # index reads it here instead of parsing the markdown back.
-    partial = digest_view(facts, _window_metrics(facts), coverages or []).partial is not None
+    view = digest_view(
+        facts, _window_metrics(facts), coverages or [], timezone=timezone, github_org=github_org
+    )
     return {
         "period": facts.period,
         "partition": facts.partition,
         "org": org,
         "generator": f"sparky {__version__}",
-        "partial": partial,
+        "title": view.title,
+        "partial": view.partial is not None,
+        "quiet": view.quiet,
+        # The first screen as plain sentences: the feed's summary, a chat message's body.
+        "first_screen": view.first.bullets,
         "metrics": metrics,
         # Without what grounding dropped: the model's rejected text is not for publishing.
         "insights": insights.model_dump(mode="json", exclude={"dropped"})

@@ -25,6 +25,15 @@ from sparky_assets.lib.github_metrics import (
 )
 from sparky_assets.lib.identity import ContributorsTable, display_name, extend_table
 from sparky_assets.lib.metrics import ActivityMetrics, compute_activity
+from sparky_assets.lib.shipped import (
+    Shipped,
+    assemble,
+    attention,
+    releases_from_github,
+    releases_from_tags,
+    shipped_from_commits,
+    shipped_from_github,
+)
 from sparky_resources.clock import Period, Window, parse_instant, previous_window
 
 QUIET_LOOKBACK = 4  # "gone quiet": active in each of the previous 4 windows, not in this one
@@ -89,6 +98,9 @@ class WindowMetrics(ActivityMetrics):
     quiet_contributor_list: list[ContributorRef] = Field(default_factory=list)
     quiet_note: str | None = None
     history: HistoryBasis | None = None
+    # "New" looks back only to this day (the collected history) where Sparky cannot see
+    # further; None when every newcomer was checked against the clones' whole history.
+    new_since: str | None = None
     pull_requests: PullRequestMetrics | None = None
     prs_open_at_end: int | None = None
     oldest_open_prs: list[OpenItem] = Field(default_factory=list)
@@ -101,6 +113,8 @@ class WindowMetrics(ActivityMetrics):
     # Non-merge commits per calendar day of the window (the digest's chart); None for a day
     # that was not collected. Empty in files written before this field existed.
     commits_per_day: dict[str, int | None] = Field(default_factory=dict)
+    # What shipped and what needs attention (lib/shipped.py): the digest's first screen.
+    shipped: Shipped | None = None
 
 
 # Figures compared with the previous window: name -> how to read it from the metrics.
@@ -191,6 +205,14 @@ class WindowInputs:
     day_commits: dict[str, int] = field(default_factory=dict)  # collected day -> non-merge commits
     days_collected: list[str] = field(default_factory=list)
     github_days: int = 0
+    # Pull requests and issues of the days just before the window (as far back as the longest
+    # attention threshold): one opened then can cross its threshold inside the window.
+    lookback_pull_requests: list[Mapping[str, Any]] = field(default_factory=list)
+    lookback_issues: list[Mapping[str, Any]] = field(default_factory=list)
+    local_tags: list[Mapping[str, Any]] = field(
+        default_factory=list
+    )  # clones' tags (raw_local_tags)
+    web_urls: dict[str, str] = field(default_factory=dict)  # clone -> its GitHub web URL
 
 
 def _commits_per_day(window: Window, inputs: WindowInputs) -> dict[str, int | None]:
@@ -207,10 +229,13 @@ def compute_window_metrics(
     history: Collection[str] | None,
     bots: Iterable[str] = (),
     aliases: Mapping[str, str] | None = None,
+    review_wait_days: float = 2.0,
+    answer_wait_days: float = 3.0,
 ) -> WindowMetrics:
     """All figures of one window from its raw records and the contributors table.
 
-    `history` holds the days the stored `table` was built from; None without a table.
+    `history` holds the days the stored `table` was built from; None without a table. The
+    waits are `[digest]`'s: how long a pull request or issue waits before it needs attention.
     """
     tz = window.tz
     bots = list(bots)
@@ -236,8 +261,24 @@ def compute_window_metrics(
         person = people.get(ident) if ident else None
         return person.is_bot if person else login.lower().endswith("[bot]")
 
+    def name_of(login: str | None) -> str | None:
+        if not login:
+            return None
+        ident = extended.resolve(login=login)
+        person = people.get(ident) if ident else None
+        return display_name(person.name) if person else login
+
+    def commit_ident(c: Mapping[str, Any]) -> str:
+        ident = extended.resolve(login=c["author_login"]) if c.get("author_login") else None
+        email = c["author_email"].strip().lower()
+        return ident or extended.resolve(email=email) or email
+
     active = _active_ids(window, inputs, extended)
-    new, human_new, new_list = _new_contributors(window, active, table, people)
+    new_ids, new_list = _new_contributors(window, active, table, people)
+    new, human_new = (
+        len(new_ids),
+        sum(1 for i in new_ids if not getattr(people.get(i), "is_bot", False)),
+    )
     quiet, quiet_list, quiet_note = _quiet_contributors(window, active, table, history, people)
 
     metrics = WindowMetrics(
@@ -255,8 +296,13 @@ def compute_window_metrics(
         quiet_contributor_list=quiet_list,
         quiet_note=quiet_note,
         history=_history_basis(history),
+        new_since=min(history) if history else None,
         commits_per_day=_commits_per_day(window, inputs),
     )
+    first_timers = frozenset(
+        login.lower() for i in new_ids for login in getattr(people.get(i), "logins", None) or []
+    )
+    waits = {"review_wait_days": review_wait_days, "answer_wait_days": answer_wait_days}
     github_ok = bool(inputs.days_collected) and inputs.github_days == len(inputs.days_collected)
     if not github_ok:
         metrics.github_note = (
@@ -264,6 +310,30 @@ def compute_window_metrics(
             if inputs.github_days == 0
             else f"GitHub was collected for {inputs.github_days} of "
             f"{len(inputs.days_collected)} days"
+        )
+
+        def commit_person(c: Mapping[str, Any]) -> Any:
+            return people.get(commit_ident(c))
+
+        changes, automated, total = shipped_from_commits(
+            window,
+            inputs.commits,
+            web_urls=inputs.web_urls,
+            is_bot_commit=lambda c: bool(getattr(commit_person(c), "is_bot", False)),
+            name_of_commit=lambda c: display_name(
+                getattr(commit_person(c), "name", None) or c["author_name"]
+            ),
+            first_time_commit=lambda c: commit_ident(c) in new_ids,
+        )
+        metrics.shipped = assemble(
+            "clones",
+            changes,
+            automated,
+            total,
+            releases_from_tags(window, inputs.local_tags),
+            attention(window, [], [], [c for c in changes if c.revert], is_bot=bot_login, **waits),
+            review_wait_days=None,
+            answer_wait_days=None,
         )
         return metrics
     prs = pull_request_metrics(inputs.pull_requests, window.start, window.end, is_bot=bot_login)
@@ -280,6 +350,26 @@ def compute_window_metrics(
     metrics.issues_closed = issues.closed
     metrics.releases = releases.releases
     _apply_backlog(metrics, window, inputs.backlog)
+    changes, automated, total = shipped_from_github(
+        window, inputs.pull_requests, is_bot=bot_login, name_of=name_of, first_timers=first_timers
+    )
+    needs = attention(
+        window,
+        [*inputs.lookback_pull_requests, *inputs.pull_requests],
+        [*inputs.lookback_issues, *inputs.issues],
+        [c for c in changes if c.revert],
+        is_bot=bot_login,
+        **waits,
+    )
+    metrics.shipped = assemble(
+        "github",
+        changes,
+        automated,
+        total,
+        releases_from_github(window, inputs.releases),
+        needs,
+        **waits,
+    )
     return metrics
 
 
@@ -333,8 +423,9 @@ def _new_contributors(
     active: Mapping[str, dt.datetime],
     table: ContributorsTable | None,
     people: Mapping[str, Any],
-) -> tuple[int, int, list[ContributorRef]]:
-    """Those whose first contribution ever (as far as the table knows) is in the window."""
+) -> tuple[set[str], list[ContributorRef]]:
+    """Those whose first contribution ever (as far as the table knows) is in the window: their
+    identities, and the first LISTED of them as references."""
     known = table.by_id() if table is not None else {}
     new: list[tuple[dt.datetime, str]] = []
     for ident, first_here in active.items():
@@ -346,8 +437,7 @@ def _new_contributors(
     refs = [_ref(ident, people) for _, ident in new]
     for ref, (when, _) in zip(refs, new, strict=True):
         ref.first_contribution = when.astimezone(dt.UTC).isoformat()
-    humans = [r for r in refs if not r.is_bot]
-    return len(refs), len(humans), refs[:LISTED]
+    return {ident for _, ident in new}, refs[:LISTED]
 
 
 def _quiet_contributors(

@@ -1,0 +1,189 @@
+"""A reading test: the first screen of real digests says what shipped and what needs attention.
+
+Two weeks are rendered end to end through a real Dagster instance and read as a manager would:
+
+- the loopback fake GitHub org's week of 2024-10-28 (America/New_York; 40 repositories, the
+  clocks fall back on 3 Nov), collected from 2024-10-14 so that the change and the trend have
+  earlier weeks;
+- a week of a real git repository's history (this repository's own, cloned), from clones alone.
+
+The first screen (title to stat line) must hold the releases, the top merged pull requests and
+the attention items, computed here from the fake org's ground truth, and none of the noise: no
+zero rows, no "not available", no operator text, no bots.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+from fakes.github_org import Org, build_org
+from fakes.github_server import FakeGitHub
+from sparky_defs import assets
+
+from sparky_assets.lib.first_screen import MAX_LINES
+from sparky_resources.github_collect import GitHubResource
+from sparky_resources.local_git import LocalGitResource
+from sparky_resources.ollama import OllamaResource
+from sparky_resources.org import OrgResource
+from sparky_resources.publisher import GitPublisherResource
+from sparky_resources.store import DataStore
+
+TZ = "America/New_York"
+WEEK = "2024-10-28"
+FIRST_DAY = "2024-10-14"
+TOKEN = "ghp_readingTOKENnotreal0123456789abcdef"
+NOISE = (
+    "not available",
+    "| 0 | = 0 |",
+    "ollama serve",
+    "OLLAMA_HOST",
+    "[llm]",
+    "errno",
+    "[bot]",
+    "renovate",
+    "dependabot",
+    "github-actions",
+    "Contributor Absence Factor",
+)
+
+(
+    github_activity,
+    repositories,
+    raw_commits,
+    contributors,
+    daily_metrics,
+    weekly_metrics,
+    weekly_insights,
+    weekly_digest,
+) = assets(
+    "raw_pull_requests",
+    "repositories",
+    "raw_commits",
+    "contributors",
+    "daily_metrics",
+    "weekly_metrics",
+    "weekly_insights",
+    "weekly_digest",
+)
+
+
+def _range(first: str, last: str) -> dict[str, str]:
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+def first_screen(markdown: str) -> list[str]:
+    """The lines from the title to the stat line (the first bold-number line), front matter
+    left out."""
+    body = markdown.split("\n---\n", 1)[1].lstrip("\n").splitlines()
+    for i, line in enumerate(body):
+        if line.startswith("**") and " · " in line:
+            return body[: i + 1]
+    raise AssertionError("no stat line in the digest:\n" + "\n".join(body[:60]))
+
+
+@dataclass
+class Rendered:
+    org: Org
+    root: Path
+    markdown: str
+    sidecar: dict
+
+
+@pytest.fixture(scope="module")
+def fake_week(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rendered]:
+    org = build_org(
+        repos=40,
+        active=12,
+        day=WEEK,
+        days=7,
+        tz=TZ,
+        seed=18,
+        lead_days=14,
+        tail_days=2,
+        releases_per_active=(0, 2),
+    )
+    root = tmp_path_factory.mktemp("reading")
+    with FakeGitHub(org) as server, dg.instance_for_test() as instance:
+        resources = {
+            "github": GitHubResource(
+                org=org.login,
+                api_url=server.base_url,
+                graphql_url=server.graphql_url,
+                token=TOKEN,
+            ),
+            "local_git": LocalGitResource(repos=[]),
+            "store": DataStore(data_dir=str(root / "data"), output_dir=str(root / "output")),
+            "org": OrgResource(timezone=TZ, start_date=FIRST_DAY),
+            "ollama": OllamaResource(base_url="http://127.0.0.1:9", enabled=False),
+            "publisher": GitPublisherResource(work_tree=""),
+        }
+
+        def run(selection: list, tags: dict[str, str]) -> None:
+            result = dg.materialize(selection, resources=resources, instance=instance, tags=tags)
+            assert result.success
+
+        last = (dt.date.fromisoformat(WEEK) + dt.timedelta(days=6)).isoformat()
+        run([github_activity, repositories, raw_commits, contributors, daily_metrics],
+            _range(FIRST_DAY, last))  # fmt: skip
+        for week in ("2024-10-14", "2024-10-21", WEEK):
+            run([weekly_metrics], _range(week, week))
+        run([weekly_insights, weekly_digest], _range(WEEK, WEEK))
+        out = root / "output" / "weekly"
+        Path("/tmp/reading_week.md").write_text((out / f"{WEEK}.md").read_text())
+        yield Rendered(
+            org,
+            root,
+            (out / f"{WEEK}.md").read_text(),
+            json.loads((out / f"{WEEK}.json").read_text()),
+        )
+
+
+def _window(org: Org) -> tuple[dt.datetime, dt.datetime]:
+    zone = ZoneInfo(TZ)
+    start = dt.datetime.fromisoformat(WEEK).replace(tzinfo=zone)
+    return start.astimezone(dt.UTC), (start + dt.timedelta(days=7)).astimezone(dt.UTC)
+
+
+def test_the_first_screen_fits_and_names_the_window(fake_week: Rendered) -> None:
+    screen = first_screen(fake_week.markdown)
+    print("\n".join(screen))
+    assert len(screen) <= MAX_LINES
+    assert screen[0].replace("\\", "") == "# Week of 28 Oct \u2013 3 Nov 2024, America/New_York"
+
+
+def test_it_holds_the_releases_and_the_top_merged_pull_requests(fake_week: Rendered) -> None:
+    org = fake_week.org
+    start, end = _window(org)
+    screen = "\n".join(first_screen(fake_week.markdown))
+    releases = sorted(
+        (r for r in org.releases_published_in(start, end) if not r.draft),
+        key=lambda r: r.published_at,
+        reverse=True,
+    )
+    assert releases, "the fake week has releases"
+    for r in releases[:3]:  # the newest three, and how many more
+        assert f"{org.repo(r.repo).name} {r.tag_name}" in screen
+    if len(releases) > 3:
+        assert f"…and {len(releases) - 3} more" in screen
+    merged = [
+        p for p in org.pull_requests() if p.merged_at and start <= p.merged_at < end
+    ]
+    human = [p for p in merged if not p.author.is_bot]
+    largest = max(human, key=lambda p: p.additions + p.deletions)
+    assert f"{org.repo(largest.repo).name}#{largest.number}" in screen
+    bots = len(merged) - len(human)
+    if bots:
+        assert re.search(rf"\b{bots} (dependency update|automated pull request)", screen)
