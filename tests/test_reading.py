@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,9 +177,7 @@ def test_it_holds_the_releases_and_the_top_merged_pull_requests(fake_week: Rende
         assert f"{org.repo(r.repo).name} {r.tag_name}" in screen
     if len(releases) > 3:
         assert f"…and {len(releases) - 3} more" in screen
-    merged = [
-        p for p in org.pull_requests() if p.merged_at and start <= p.merged_at < end
-    ]
+    merged = [p for p in org.pull_requests() if p.merged_at and start <= p.merged_at < end]
     human = [p for p in merged if not p.author.is_bot]
     largest = max(human, key=lambda p: p.additions + p.deletions)
     assert f"{org.repo(largest.repo).name}#{largest.number}" in screen

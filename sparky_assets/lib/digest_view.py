@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from zoneinfo import ZoneInfo
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
