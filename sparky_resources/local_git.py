@@ -27,8 +27,9 @@ import json
 import os
 import re
 import subprocess
+import urllib.parse
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,14 @@ from pathlib import Path
 import dagster as dg
 
 from sparky_resources.config import repo_name, work_tree_path
-from sparky_resources.models import CommitRecord, RepoCoverage, RepoInfo
+from sparky_resources.models import (
+    CommitRecord,
+    FirstCommit,
+    FirstCommits,
+    LocalTagRecord,
+    RepoCoverage,
+    RepoInfo,
+)
 from sparky_resources.store import atomic_write_bytes
 
 DEFAULT_TIMEOUT_S = 300.0
@@ -75,6 +83,8 @@ _PLAIN = ["-z", "--no-color", "--no-textconv", "--no-ext-diff"]
 # Lines added and deleted per file (`--numstat`), renames as one file (`-M`), no merge diffs.
 _LOG_OPTS = [*_PLAIN, "--diff-merges=off", "--numstat", "-M"]
 _SHA = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+# A merge title is one line of the body, kept short (it is a heading, not the notes).
+MERGE_TITLE_MAX = 200
 _STAT = re.compile(rb"(\d+|-)\t(\d+|-)\t")
 
 
@@ -156,6 +166,13 @@ class GitRunner:
         """The commit a ref points at, or None."""
         try:
             return self.text(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"]).strip()
+        except GitError:
+            return None
+
+    def resolves_blob(self, spec: str) -> str | None:
+        """The blob a `rev:path` names, or None."""
+        try:
+            return self.text(["rev-parse", "--verify", "--quiet", f"{spec}^{{blob}}"]).strip()
         except GitError:
             return None
 
@@ -300,6 +317,63 @@ def open_clone(
     except GitError as exc:
         raise GitError(_public(str(exc), p, name)) from None
     return CloneState(name, git, bare, default, shallow, boundary, git_dir)
+
+
+# ---------------------------------------------------------------------------------------------
+# The clone's place on GitHub
+# ---------------------------------------------------------------------------------------------
+
+# GitHub's rules for names: an owner is letters, digits and single hyphens; a repository name is
+# letters, digits, `.`, `_` and `-`. Anything else is not a GitHub repository (and never reaches
+# a link).
+_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+_REPO = re.compile(r"[A-Za-z0-9._-]{1,100}")
+# git's scp-like form `[user@]host:path` (git-clone(1), "GIT URLS"): no scheme, a colon before
+# any slash.
+_SCP = re.compile(r"(?:[^@/:]+@)?(?P<host>[^/:]+):(?P<path>[^/].*)")
+
+
+def github_web_url(remote: str) -> str | None:
+    """`https://github.com/<owner>/<repo>` for a remote URL on github.com, else None.
+
+    Forms (git-clone(1), "GIT URLS"): `https://github.com/o/r(.git)`, `ssh://git@github.com/o/r`,
+    `git://`, and the scp-like `git@github.com:o/r.git`. The result is rebuilt from the owner
+    and repository alone, so credentials in an https remote (`https://user:token@github.com/`)
+    never appear in it.
+    """
+    remote = remote.strip()
+    if "://" in remote:
+        try:
+            parts = urllib.parse.urlsplit(remote)
+            host = parts.hostname
+        except ValueError:  # a malformed port or bracketed host
+            return None
+        if parts.scheme.lower() not in {"https", "http", "ssh", "git", "git+ssh", "ssh+git"}:
+            return None
+        path = parts.path
+    elif match := _SCP.fullmatch(remote):
+        host, path = match["host"], match["path"]
+    else:
+        return None
+    if (host or "").lower() not in {"github.com", "www.github.com"}:
+        return None
+    segments = path.strip("/").split("/")
+    if len(segments) != 2:
+        return None
+    owner, repo = segments[0], segments[1].removesuffix(".git")
+    if not _OWNER.fullmatch(owner) or not _REPO.fullmatch(repo) or repo in {".", ".."}:
+        return None
+    return f"https://github.com/{owner}/{repo}"
+
+
+def origin_web_url(git: GitRunner) -> str | None:
+    """The GitHub web URL of the clone's `origin` remote (as git would fetch it, `insteadOf`
+    applied: git-remote(1) `get-url`), or None without one or off GitHub."""
+    try:
+        url = git.text(["remote", "get-url", "origin"])
+    except GitError:  # no remote called origin
+        return None
+    return github_web_url(url)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,6 +615,52 @@ def parse_log(out: bytes, repo: str, boundary: frozenset[str] = frozenset()) -> 
     return records
 
 
+def merge_title(body: str) -> str | None:
+    """The first non-empty line of a merge commit's body, where GitHub's merge button writes
+    the pull request's title (subject "Merge pull request #N from owner/branch"); capped."""
+    for line in body.splitlines():
+        if line := line.strip():
+            return line[:MERGE_TITLE_MAX]
+    return None
+
+
+def merge_titles(git: GitRunner, shas: Sequence[str]) -> dict[str, str | None]:
+    """Each merge commit's title from its body, in one `git log --no-walk` pass.
+
+    Bodies are read only for merges, apart from the numstat pass: a body can be long, and only
+    a merge's first line is wanted. Layout as `parse_log`'s: sha, body, sha again, each
+    NUL-terminated (`-z`), so a field that shifts is an error naming the commit.
+    """
+    if not shas:
+        return {}
+    out = git.run(
+        ["log", "--format=%H%x00%b%x00%H", *_PLAIN, "--no-walk=unsorted", "--stdin"],
+        stdin=("\n".join(shas) + "\n").encode("ascii"),
+    )
+    tokens = out.split(b"\0")
+    if tokens and not tokens[-1]:
+        tokens.pop()
+    if len(tokens) % 3:
+        raise UnparseableCommit("unreadable merge commit bodies (a NUL in a message?)")
+    titles: dict[str, str | None] = {}
+    for k in range(0, len(tokens), 3):
+        sha, body, again = tokens[k : k + 3]
+        if not _SHA.fullmatch(sha) or again != sha:
+            raise UnparseableCommit(f"commit {_text(sha[:64])}: its body did not parse")
+        titles[sha.decode("ascii")] = merge_title(_text(body))
+    return titles
+
+
+def _with_merge_titles(git: GitRunner, records: list[CommitRecord]) -> list[CommitRecord]:
+    titles = merge_titles(git, [r.sha for r in records if r.is_merge])
+    if not titles:
+        return records
+    return [
+        r.model_copy(update={"merge_title": titles[r.sha]}) if titles.get(r.sha) else r
+        for r in records
+    ]
+
+
 def _epoch(when: dt.datetime | None, default: float) -> float:
     return when.timestamp() if when is not None else default
 
@@ -558,7 +678,7 @@ def read_clone(
         return []
     if start is None and end is None:
         out = clone.git.run(["log", f"--format={_FORMAT}", *_LOG_OPTS, *refs])
-        return parse_log(out, clone.name, clone.shallow_boundary)
+        return _with_merge_titles(clone.git, parse_log(out, clone.name, clone.shallow_boundary))
     listing = (cache or ListingCache(None)).listing(clone)
     shas = listing.window(_epoch(start, float("-inf")), _epoch(end, float("inf")))
     if not shas:
@@ -577,7 +697,8 @@ def read_clone(
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             outputs = list(pool.map(numstat, chunks))
-    return [r for out in outputs for r in parse_log(out, clone.name, clone.shallow_boundary)]
+    records = [r for out in outputs for r in parse_log(out, clone.name, clone.shallow_boundary)]
+    return _with_merge_titles(clone.git, records)
 
 
 def read_commits(
@@ -655,6 +776,7 @@ def inspect_repo_at(
         default_branch_reason=clone.default.reason,
         default_branch_fallback=clone.default.fallback,
         shallow=clone.shallow,
+        web_url=origin_web_url(clone.git),
     )
     if not clone.default.refs:
         return [info for _ in instants]
@@ -684,12 +806,187 @@ def inspect_repo_at(
     return infos
 
 
+# ---------------------------------------------------------------------------------------------
+# Tags as releases
+# ---------------------------------------------------------------------------------------------
+
+# git-for-each-ref(1): `creatordate` is the tagger date (`taggerdate`) of an annotated tag and the
+# committer date of the commit a lightweight tag points at; a `*` field is read from the object
+# an annotated tag points at; `contents:lines=1` is the message's first line. Ref names and that
+# line hold no newline or NUL (git-check-ref-format(1)), so one line per tag, NUL between fields,
+# the objectname repeated last to prove the fields did not shift.
+_TAG_FIELDS = [
+    "%(objectname)",
+    "%(objecttype)",
+    "%(*objectname)",
+    "%(*objecttype)",
+    "%(creatordate:unix)",
+    "%(creatordate:iso-strict)",
+    "%(contents:lines=1)",
+    "%(refname)",
+    "%(objectname)",
+]
+_TAG_FORMAT = "%00".join(_TAG_FIELDS)
+
+
+def read_tags(
+    clone: CloneState,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    *,
+    web_url: str | None = None,
+) -> list[LocalTagRecord]:
+    """The clone's tags on commits dated (creatordate) in [start, end), in one `for-each-ref`.
+
+    Tags on a tree or blob are not releases and are left out.
+    """
+    out = clone.git.run(["for-each-ref", f"--format={_TAG_FORMAT}", "refs/tags/"])
+    lo, hi = _epoch(start, float("-inf")), _epoch(end, float("inf"))
+    tags: list[LocalTagRecord] = []
+    for line in out.split(b"\n"):
+        if not line:
+            continue
+        fields = line.split(b"\0")
+        if len(fields) != len(_TAG_FIELDS) or fields[0] != fields[-1]:
+            raise UnparseableCommit(f"a tag did not parse: {line[:80]!r}")
+        oid, kind, peeled, peeled_kind, unix, iso, first, ref = fields[:8]
+        annotated = kind == b"tag"
+        if (peeled_kind if annotated else kind) != b"commit" or not unix:
+            continue
+        date_ts = int(unix)
+        if not lo <= date_ts < hi:
+            continue
+        name = _text(ref).removeprefix("refs/tags/")
+        message = _text(first).strip() if annotated else ""
+        tags.append(
+            LocalTagRecord(
+                repo=clone.name,
+                name=name,
+                sha=(peeled if annotated else oid).decode("ascii"),
+                date=_text(iso),
+                date_ts=date_ts,
+                message=message or None,
+                url=(
+                    f"{web_url}/releases/tag/{urllib.parse.quote(name, safe='/')}"
+                    if web_url
+                    else None
+                ),
+            )
+        )
+    return sorted(tags, key=lambda t: (t.date_ts, t.name))
+
+
+# ---------------------------------------------------------------------------------------------
+# Each identity's first commit
+# ---------------------------------------------------------------------------------------------
+
+_FIRST_FIELDS = ["%H", "%aE", "%aN", "%at", "%H"]
+_FIRST_FORMAT = "%x00".join(_FIRST_FIELDS)
+
+
+def _first_of(git: GitRunner, args: Sequence[str]) -> dict[str, FirstCommit]:
+    """Per lowercased mailmapped email, its earliest authored commit among `git log <args>`.
+
+    Earliest by author date (when the work was done); on a tie the commit git lists later
+    (older in the walk) wins.
+    """
+    out = git.run(["log", "--use-mailmap", f"--format={_FIRST_FORMAT}", "-z", *args])
+    tokens = out.split(b"\0")
+    if tokens and not tokens[-1]:
+        tokens.pop()
+    width = len(_FIRST_FIELDS)
+    if len(tokens) % width:
+        raise UnparseableCommit("unreadable author listing (a NUL in a name?)")
+    first: dict[str, FirstCommit] = {}
+    for k in range(0, len(tokens), width):
+        sha, email, name, at, again = tokens[k : k + width]
+        if again != sha or not _SHA.fullmatch(sha):
+            raise UnparseableCommit(f"commit {_text(sha[:64])}: its author did not parse")
+        try:
+            authored_ts = int(at)
+        except ValueError:
+            raise UnparseableCommit(f"commit {_text(sha)}: unreadable author date") from None
+        key = _text(email).lower()
+        known = first.get(key)
+        if known is None or authored_ts <= known.authored_ts:
+            first[key] = FirstCommit(
+                name=_text(name), sha=sha.decode("ascii"), authored_ts=authored_ts
+            )
+    return first
+
+
+def _mailmap_id(clone: CloneState) -> str | None:
+    """What the clone's `.mailmap` is now (gitmailmap(5): the work tree's file, or HEAD's in a
+    bare repository), so identities keyed under another mailmap are computed again."""
+    if clone.bare:
+        return clone.git.resolves_blob("HEAD:.mailmap")
+    try:
+        data = (clone.git.path / ".mailmap").read_bytes()
+    except OSError:
+        return None
+    return hashlib.sha256(data).hexdigest()
+
+
+def first_commits(
+    clone: CloneState,
+    previous: FirstCommits | None = None,
+    *,
+    complete_since: str | None = None,
+) -> FirstCommits:
+    """Each identity's first commit over the whole default branch, from `previous` if it helps.
+
+    `previous` computed at tips the branch still descends from (the `git merge-base
+    --is-ancestor` question, asked for all tips at once) under the same mailmap: only the new
+    commits (`new --not old`) are listed and merged, the earlier commit winning. Anything else
+    (a force-push, other refs, a changed mailmap) is listed again in full.
+    """
+    refs = clone.default.refs
+    tips = [clone.git.resolves(r) or "" for r in refs]
+    if not all(tips):
+        raise GitError("the default branch does not point at a readable commit")
+    mailmap = _mailmap_id(clone)
+    fresh = FirstCommits(
+        repo=clone.name,
+        refs=refs,
+        heads=tips,
+        mailmap=mailmap,
+        complete=not clone.shallow,
+        history_complete_since=complete_since,
+    )
+    if not refs:
+        return fresh
+    usable = (
+        previous is not None
+        and previous.refs == refs
+        and previous.mailmap == mailmap
+        and previous.complete == fresh.complete
+        and bool(previous.heads)
+    )
+    if usable and previous is not None and previous.heads == tips:
+        identities = dict(previous.identities)
+    elif (
+        usable and previous is not None and ListingCache._descends(clone.git, previous.heads, tips)
+    ):
+        identities = dict(previous.identities)
+        for key, commit in _first_of(clone.git, [*tips, "--not", *previous.heads]).items():
+            known = identities.get(key)
+            if known is None or commit.authored_ts < known.authored_ts:
+                identities[key] = commit
+    else:
+        identities = _first_of(clone.git, tips)
+    return fresh.model_copy(update={"identities": identities})
+
+
 @dataclass
 class CollectionResult:
     """Commits of a window across clones (deduplicated by sha) and how each clone went."""
 
     commits: list[CommitRecord] = field(default_factory=list)
     coverage: list[RepoCoverage] = field(default_factory=list)
+    # The clones' tags dated in the window (releases), and, where asked for, each clone's
+    # first commit per identity (by clone name).
+    tags: list[LocalTagRecord] = field(default_factory=list)
+    first_commits: dict[str, FirstCommits] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[RepoCoverage]:
@@ -728,14 +1025,20 @@ class LocalGitResource(dg.ConfigurableResource):
         start: dt.datetime | None,
         end: dt.datetime | None,
         paths: Sequence[str] | None = None,
+        *,
+        cached_first_commits: Mapping[str, FirstCommits | None] | None = None,
     ) -> CollectionResult:
         """Read every clone (or `paths`); one that fails is reported, the others still collected.
 
-        Only git's failures (GitError, including timeouts and unparseable records, which name
-        the commit) mark a clone as failed; any other exception is a bug and fails the run.
+        Commits and tags of the window; with `cached_first_commits` (the listings by clone
+        name, None where there is none) also each clone's first commit per identity, brought
+        up to date. Only git's failures (GitError, including timeouts and unparseable records,
+        which name the commit) mark a clone as failed; any other exception is a bug and fails
+        the run.
         """
         result = CollectionResult()
         seen: set[str] = set()
+        seen_tags: set[tuple[str, str]] = set()  # a clone configured twice lists its tags once
         cache = ListingCache(self._cache_dir())
         for raw in self.repos if paths is None else paths:
             p = work_tree_path(raw)
@@ -744,6 +1047,13 @@ class LocalGitResource(dg.ConfigurableResource):
                 clone = open_clone(p, timeout_s=self.timeout_s, count_unpushed=self.count_unpushed)
                 commits = read_clone(clone, start, end, cache=cache)
                 listing = cache.listing(clone) if clone.shallow and clone.default.refs else None
+                since = history_complete_since(clone, listing) if listing else None
+                tags = read_tags(clone, start, end, web_url=origin_web_url(clone.git))
+                firsts = (
+                    first_commits(clone, cached_first_commits.get(name), complete_since=since)
+                    if cached_first_commits is not None
+                    else None
+                )
             except GitError as exc:
                 result.coverage.append(
                     RepoCoverage(repo=name, status="failed", error=_public(str(exc), p, name))
@@ -756,6 +1066,10 @@ class LocalGitResource(dg.ConfigurableResource):
             fresh = [c for c in commits if c.sha not in seen]
             seen.update(c.sha for c in fresh)
             result.commits.extend(fresh)
+            result.tags.extend(t for t in tags if (t.repo, t.name) not in seen_tags)
+            seen_tags.update((t.repo, t.name) for t in tags)
+            if firsts is not None:
+                result.first_commits[name] = firsts
             result.coverage.append(
                 RepoCoverage(
                     repo=name,
@@ -764,9 +1078,7 @@ class LocalGitResource(dg.ConfigurableResource):
                     default_branch=clone.default.branch,
                     default_branch_reason=clone.default.reason,
                     shallow=clone.shallow,
-                    history_complete_since=(
-                        history_complete_since(clone, listing) if listing else None
-                    ),
+                    history_complete_since=since,
                 )
             )
         return result

@@ -55,6 +55,10 @@ class CommitRecord(_Record):
     # False where GitHub gave no line or file counts (REST lists, changedFilesIfAvailable null).
     line_stats_known: bool = True
     files_changed_known: bool = True
+    # Merge commits read from a clone: the first non-empty line of the message body, where
+    # GitHub's merge button puts the pull request's title (subject "Merge pull request #N from
+    # owner/branch"); at most 200 characters. None for other commits and for older files.
+    merge_title: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -87,6 +91,56 @@ class RepoInfo(_Record):
     head_sha: str | None = None
     head_committed_at: str | None = None
     error: str | None = None
+    # `https://github.com/<owner>/<repo>` when the clone's `origin` remote is on GitHub (any
+    # credentials in the remote's URL left out); None for other hosts or no `origin`.
+    web_url: str | None = None
+
+
+class LocalTagRecord(_Record):
+    """A clone's tag dated in a day, as a release: `data/raw/raw_local_tags/<day>.json`.
+
+    The date is git's `creatordate`: the tagger date of an annotated tag, the tagged commit's
+    committer date for a lightweight one (git-for-each-ref(1)). `date` is git's ISO 8601 text
+    with the offset as recorded; windows use `date_ts`. `sha` is the commit the tag points at.
+    """
+
+    repo: str
+    name: str
+    sha: str
+    date: str
+    date_ts: int
+    # First line of an annotated tag's message; None for a lightweight tag or an empty message.
+    message: str | None = None
+    # `<web_url>/releases/tag/<name>` when the clone's remote is on GitHub, else None.
+    url: str | None = None
+
+
+class FirstCommit(_Record):
+    """An identity's earliest authored commit on a clone's default branch."""
+
+    name: str
+    sha: str
+    authored_ts: int
+
+
+class FirstCommits(_Record):
+    """Each identity's first commit over a clone's whole default branch:
+    `data/cache/first_commits/<repo>.json`, keyed by the lowercased, mailmapped author email.
+
+    `heads` are the default branch's tips it was computed at (one per ref read); a later run
+    whose tips descend from them lists only the new commits. A shallow clone sees history only
+    after its cut: `complete` is False and `history_complete_since` says from when, so its
+    "first commits" are first since then.
+    """
+
+    repo: str
+    refs: list[str]
+    heads: list[str]
+    # The `.mailmap` the keys were made under (its blob id or content digest); None without one.
+    mailmap: str | None = None
+    complete: bool = True
+    history_complete_since: str | None = None
+    identities: dict[str, FirstCommit] = Field(default_factory=dict)
 
 
 class RepoCoverage(_Record):
