@@ -2,7 +2,7 @@
 
 import datetime as dt
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -22,11 +22,22 @@ from sparky_resources.clock import Window, parse_instant
 from sparky_resources.github import GitHubError, GitHubUnreachable
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
-from sparky_resources.models import CommitRecord, Coverage, RepoCoverage, RepoInfo
+from sparky_resources.models import (
+    CommitRecord,
+    Coverage,
+    FirstCommits,
+    LocalTagRecord,
+    RepoCoverage,
+    RepoInfo,
+)
 from sparky_resources.org import OrgResource
-from sparky_resources.store import DataStore
+from sparky_resources.store import DataStore, StoreError
 
 ALL_COLLECTED = "all_repositories_collected"
+# The clones' tags dated in each day (releases): data/raw/raw_local_tags/<day>.json, written by
+# raw_commits. Each clone's first commit per identity: data/cache/first_commits/<repo>.json.
+LOCAL_TAGS = "raw_local_tags"
+FIRST_COMMITS = "first_commits"
 
 
 def build_collect_assets(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
@@ -123,7 +134,9 @@ RAW_COMMITS_DESCRIPTION = (
     "local numstat for lines, GitHub's logins. Windowed by committer time in the org "
     "timezone, stored in data/raw/raw_commits/{day}.json. A backfill reads each clone once "
     "for the whole range and writes one file per day. A clone that fails is reported in "
-    "data/raw/_coverage/raw_commits/{day}.json and the others are collected."
+    "data/raw/_coverage/raw_commits/{day}.json and the others are collected. Also the clones' "
+    "tags dated in the day (releases) in data/raw/raw_local_tags/{day}.json, and each clone's "
+    "first commit per identity over its whole history in data/cache/first_commits/{repo}.json."
 )
 
 
@@ -175,7 +188,10 @@ def collect_commits(
         for r in read_upstream(store, "raw", "repositories", keys[-1])
         if r.get("source", "local") == "local"
     ]
-    result = local_git.collect(start, end, paths=[i.path for i in listed])
+    cached = {i.name: read_first_commits(store, i.name) for i in listed}
+    result = local_git.collect(
+        start, end, paths=[i.path for i in listed], cached_first_commits=cached
+    )
     if result.coverage and len(result.failed) == len(result.coverage):
         problems = "; ".join(f"{c.repo}: {c.error}" for c in result.failed)
         raise dg.Failure(description=f"no repository could be read ({problems})")
@@ -216,11 +232,13 @@ def collect_commits(
                 github_error,
             )
             store.write("raw", COVERAGE, key, coverage.model_dump(mode="json"))
+        tags = _write_tags(store, org.window("daily", key), result.tags, failed)
         per_day[key] = {
             "commits": len(records),
             "repositories_ok": len(result.coverage) - len(failed),
             "repositories_failed": len(failed),
             "kept_from_earlier_run": len(kept),
+            "tags": len(tags),
         }
         checks[key] = (
             not failed and not github_error,
@@ -231,6 +249,8 @@ def collect_commits(
             },
         )
 
+    for name, firsts in result.first_commits.items():
+        store.write("cache", FIRST_COMMITS, name, firsts.model_dump(mode="json"))
     for c in result.failed:
         context.log.warning(f"repository {c.repo} was not collected: {c.error}")
     partition_metadata(context, per_day)
@@ -241,6 +261,47 @@ def collect_commits(
         }
     )
     yield from partition_checks(context, check, checks)
+
+
+def _write_tags(
+    store: DataStore, day: Window, tags: list[LocalTagRecord], failed: list[str]
+) -> list[dict[str, Any]]:
+    """The day's tags file, written whole (a re-run writes the same file); a clone that failed
+    keeps the tags an earlier run found for it."""
+    lo, hi = day.start.timestamp(), day.end.timestamp()
+    with store.locked("raw", LOCAL_TAGS, day.key):
+        previous = store.read_or("raw", LOCAL_TAGS, day.key, [])
+        fresh = [t for t in tags if lo <= t.date_ts < hi]
+        known = {(t.repo, t.name) for t in fresh}
+        kept = [
+            LocalTagRecord.model_validate(t)
+            for t in previous
+            if t.get("repo") in failed and (t.get("repo"), t.get("name")) not in known
+        ]
+        records = sorted([*fresh, *kept], key=lambda t: (t.date_ts, t.repo, t.name))
+        rows = [t.model_dump(mode="json") for t in records]
+        store.write("raw", LOCAL_TAGS, day.key, rows)
+    return rows
+
+
+def read_first_commits(store: DataStore, repo: str) -> FirstCommits | None:
+    """A clone's cached first commit per identity (raw_commits writes it), or None where
+    there is none or it cannot be read (raw_commits then lists the history again)."""
+    try:
+        data = store.read_or("cache", FIRST_COMMITS, repo, None)
+        return None if data is None else FirstCommits.model_validate(data)
+    except (StoreError, ValueError):
+        return None
+
+
+def read_local_tags(store: DataStore, days: Sequence[str]) -> list[LocalTagRecord]:
+    """The clones' tags dated in the given days (raw_commits writes one file per day), oldest
+    first; a day not collected has none."""
+    return [
+        LocalTagRecord.model_validate(t)
+        for day in days
+        for t in store.read_or("raw", LOCAL_TAGS, day, [])
+    ]
 
 
 def _coverage(
