@@ -254,6 +254,7 @@ def build_releases_query(
       pageInfo {{ hasNextPage endCursor }}
       nodes {{
         tagName name url author {{ login }} publishedAt createdAt isDraft isPrerelease
+        description
       }}
     }}
     refs(refPrefix: "refs/tags/", first: $first, after: $tagsAfter{index},

@@ -7,6 +7,7 @@ GitHub's GraphQL API only); nothing here talks to the network (`github.GitHubCli
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -108,12 +109,16 @@ class GitHubRelease(BaseModel):
 
 
 class ReleaseRecord(_GitHubRecord, GitHubRelease):
-    """A published release, or a tag (`kind="tag"`, dated by its tagger or its commit)."""
+    """A published release, or a tag (`kind="tag"`, dated by its tagger or its commit).
+
+    `notes`: the first line of the release's description as `release_notes` reads it; None
+    for a tag, a release without a description, and records collected before it existed."""
 
     author_login: str | None
     published_at: str | None
     is_prerelease: bool
     kind: Literal["release", "tag"]
+    notes: str | None = None
 
 
 class BacklogItem(_GitHubRecord):
@@ -386,6 +391,33 @@ def parse_commit_history(data: Mapping[str, Any], batch: gq.BatchQuery) -> list[
     return pages
 
 
+# CommonMark ATX heading (https://spec.commonmark.org/0.31.2/#atx-headings): up to 3 spaces,
+# 1-6 "#", then a space or the end; an optional closing run of "#" after a space.
+_ATX_OPEN = re.compile(r"^ {0,3}#{1,6}(?=[ \t]|$)")
+_ATX_CLOSE = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+NOTES_LIMIT = 200
+
+
+def release_notes(description: str | None, limit: int = NOTES_LIMIT) -> str | None:
+    """The first non-empty line of a release's description (markdown), for a digest to show
+    beside the release: a heading's "#" marks and the whitespace around it removed, HTML
+    comments (GitHub's generated notes open with one) skipped, at most `limit` characters (a
+    cut line ends in "…"). None when nothing is left."""
+    if not description:
+        return None
+    text = _HTML_COMMENT.sub("", description)
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        opened = _ATX_OPEN.sub("", line, count=1)
+        if opened != line:  # a heading: its closing run of "#" goes too
+            line = _ATX_CLOSE.sub("", opened)
+        line = line.strip()
+        if line:
+            return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+    return None
+
+
 def parse_release_node(repo: str, node: Mapping[str, Any]) -> ReleaseRecord | None:
     """A release node; None for a draft (not published: not activity anyone can see)."""
     if node.get("isDraft"):
@@ -399,6 +431,7 @@ def parse_release_node(repo: str, node: Mapping[str, Any]) -> ReleaseRecord | No
         published_at=node.get("publishedAt"),
         is_prerelease=bool(node.get("isPrerelease")),
         kind="release",
+        notes=release_notes(node.get("description")),
     )
 
 

@@ -63,6 +63,16 @@ def test_one_day_matches_the_ground_truth(org: Org, server: FakeGitHub) -> None:
     }
     tags = {(r.repo, r.tag_name) for r in window.releases if r.kind == "tag"}
     assert tags == {(org.repo(t.repo).name, t.name) for t in org.tags_created_in(start, end)}
+    # Release notes: the fake serves each release's body as GraphQL `description`; the fake
+    # org writes "Notes." for every release, so its first line is "Notes.". Tags have none.
+    bodies = {
+        (org.repo(r.repo).name, r.tag_name): r.body for r in org.releases_published_in(start, end)
+    }
+    assert bodies and set(bodies.values()) == {"Notes."}
+    assert {(r.repo, r.tag_name): r.notes for r in window.releases if r.kind == "release"} == {
+        key: "Notes." for key in bodies
+    }
+    assert all(r.notes is None for r in window.releases if r.kind == "tag")
     # Cheap by construction: a handful of GraphQL requests for the whole org.
     assert counters.rest_requests == 0
     assert counters.graphql_requests <= 12, counters

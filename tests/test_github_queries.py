@@ -42,6 +42,7 @@ from sparky_resources.github_records import (
     parse_pull_request_node,
     parse_releases,
     parse_repository_node,
+    release_notes,
 )
 from sparky_resources.models import CommitRecord
 
@@ -738,6 +739,9 @@ def test_parse_releases_and_tags() -> None:
                         "createdAt": "2025-06-02T20:00:00Z",
                         "isDraft": False,
                         "isPrerelease": True,
+                        # GitHub's generated notes: a comment, then a heading (CRLF endings).
+                        "description": "<!-- Release notes generated -->\r\n\r\n"
+                        "## Two: faster parsing ##\r\n\r\n* #12 by @ana\r\n",
                     },
                     {
                         "tagName": "v3.0.0",
@@ -748,6 +752,7 @@ def test_parse_releases_and_tags() -> None:
                         "createdAt": "2025-06-03T01:00:00Z",
                         "isDraft": True,
                         "isPrerelease": False,
+                        "description": "draft notes",
                     },
                 ],
             },
@@ -786,6 +791,7 @@ def test_parse_releases_and_tags() -> None:
             "published_at": "2025-06-03T12:00:00Z",
             "is_prerelease": True,
             "kind": "release",
+            "notes": "Two: faster parsing",
         },
         {
             "repo": "api",
@@ -796,6 +802,7 @@ def test_parse_releases_and_tags() -> None:
             "published_at": "2025-06-03T11:00:00+02:00",
             "is_prerelease": False,
             "kind": "tag",
+            "notes": None,
         },
         {
             "repo": "api",
@@ -806,8 +813,42 @@ def test_parse_releases_and_tags() -> None:
             "published_at": "2025-06-03T04:00:00Z",
             "is_prerelease": False,
             "kind": "tag",
+            "notes": None,
         },
     ]
+
+
+@pytest.mark.parametrize(
+    ("description", "notes"),
+    [
+        (None, None),
+        ("", None),
+        (" \n\t\n", None),
+        ("Fixes the login loop.\nSecond line.", "Fixes the login loop."),
+        ("\n\n   Leading blank lines and spaces   \n", "Leading blank lines and spaces"),
+        ("# v2.0 — the big one", "v2.0 — the big one"),
+        ("###   Spaced heading   ###", "Spaced heading"),
+        ("## C#", "C#"),  # a "#" that is not a closing run stays
+        ("#12 is fixed", "#12 is fixed"),  # no space after "#": not a heading (CommonMark)
+        ("####### seven", "####### seven"),  # more than 6: not a heading
+        ("##\n\nAfter an empty heading", "After an empty heading"),
+        ("<!-- hidden -->\nShown", "Shown"),
+        ("<!--\nmany\nlines\n-->\r\n\r\n## What's Changed\r\n", "What's Changed"),
+    ],
+)
+def test_release_notes_are_the_first_line_without_heading_marks(
+    description: str | None, notes: str | None
+) -> None:
+    assert release_notes(description) == notes
+
+
+def test_release_notes_are_capped_at_200_characters() -> None:
+    assert release_notes("a" * 200) == "a" * 200  # exactly the limit: kept whole
+    cut = release_notes("## " + "b" * 250)
+    assert cut == "b" * 199 + "…"
+    assert len(cut) == 200
+    # The cut does not leave a space before the ellipsis.
+    assert release_notes("c" * 198 + " d" + "e" * 50) == "c" * 198 + "…"
 
 
 def test_a_pull_request_description_is_cut_to_body_chars() -> None:
