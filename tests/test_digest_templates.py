@@ -27,6 +27,14 @@ from sparky_assets.lib.insights import DeterministicWriter, FactSheet
 from sparky_assets.lib.metrics import ContributorActivity, RepoActivity
 from sparky_assets.lib.render import render_digest
 from sparky_assets.lib.sanitize import WORD_JOINER
+from sparky_assets.lib.shipped import (
+    AttentionItem,
+    Automated,
+    Shipped,
+    ShippedChange,
+    ShippedRelease,
+    Theme,
+)
 from sparky_assets.lib.window import Change, ContributorRef, OpenItem, WindowMetrics
 
 HOSTILE = [
@@ -58,6 +66,58 @@ def pr(n: int, title: str, url: str) -> PullRequestRef:
         lines=1000 - n,
         merged_at="2024-06-03T10:00:00Z",
         created_at="2024-06-01T10:00:00Z",
+    )
+
+
+def hostile_shipped(urls: list[str]) -> Shipped:
+    """What shipped with hostile titles, authors, release notes and bot names: two themes whose
+    first items carry the three evil URLs among safe ones."""
+    changes = [
+        ShippedChange(
+            repo="api",
+            number=n,
+            title=title,
+            url=urls[n],
+            author=HOSTILE[-1 - n],
+            lines=1000 - n,
+            size="XL",
+            theme="Fixes" if n % 2 else "Features",
+            first_time=n == 3,
+        )
+        for n, title in enumerate(HOSTILE)
+    ]
+    themes = [
+        Theme(
+            name=name,
+            count=sum(1 for c in changes if c.theme == name),
+            repos={"api": 5, HOSTILE[0]: 1},
+            items=[c for c in changes if c.theme == name][:3],
+        )
+        for name in ("Features", "Fixes")
+    ]
+    return Shipped(
+        source="github",
+        merged=len(HOSTILE) + 3,
+        themes=themes,
+        automated=Automated(count=3, dependency_updates=3, bots=[HOSTILE[3], HOSTILE[2]]),
+        releases=[
+            ShippedRelease(repo="api", tag=f"v1.{n}", notes=note, url=urls[n])
+            for n, note in enumerate(HOSTILE[:4])
+        ],
+        attention=[
+            AttentionItem(
+                kind=("review", "answer", "revert")[n % 3],
+                repo="api",
+                number=300 + n,
+                title=title,
+                url=EVIL_URLS[0] if n == 1 else SAFE_URL.format(n=300 + n),
+                age_days=3.5 + n,
+            )
+            for n, title in enumerate(HOSTILE[:4])
+        ],
+        attention_total=9,
+        review_wait_days=2,
+        answer_wait_days=3,
     )
 
 
@@ -167,6 +227,7 @@ def hostile_metrics(period: str) -> WindowMetrics:
         commits_per_day={
             f"2024-06-{d:02d}": (d % 5 if d != 2 else None) for d in range(1, days + 1)
         },
+        shipped=hostile_shipped(urls),
     )
 
 
@@ -209,39 +270,47 @@ def test_every_template_survives_hostile_text(period: str) -> None:
     headings = [
         (t.tag, tokens[i + 1].content) for i, t in enumerate(tokens) if t.type == "heading_open"
     ]
-    expected = [("h2", "Key numbers")]
+    expected = [("h2", "What shipped"), ("h2", "Needs attention")]
     if period != "daily":
         expected.append(("h2", "Commits per day"))
     expected += [
-        ("h2", "Highlights"),
-        ("h3", "Merged pull requests"),
-        ("h3", "Releases"),
-        ("h3", "New contributors"),
-        ("h2", "Repositories"),
-        ("h2", "Top contributors"),
         ("h2", "Review health"),
-        ("h2", "Attention"),
-        ("h3", "Data coverage"),
+        ("h2", "Key numbers"),
+        ("h2", "Repositories"),
+        ("h2", "People"),
     ]
+    if period == "monthly":
+        expected.append(("h2", "Backlog"))
+    expected.append(("h3", "Data coverage"))
     assert headings[0][0] == "h1" and headings[1:] == expected
 
-    # Key numbers: all 20 figures with GitHub; repositories 7 columns; people 5; review 4.
-    key, repos, people, review = _tables(tokens)
-    assert key == [3] * 21
+    # Review 4 columns; key numbers: all 20 figures with GitHub (none of them is 0 in this
+    # window and before, the only rows left out); repositories 7; people 5.
+    review, key, repos, people = _tables(tokens)
+    assert review == [4] * (1 + 5)  # the header and 5 durations
+    assert key == [3] * (1 + 20)
     assert repos == [7] * (1 + len(HOSTILE))
     assert people == [5] * (1 + len(HOSTILE))
-    assert review == [4] * (1 + 5)  # the header and 5 durations
 
-    # Links: the org's GitHub items whose URL had GitHub's shape, and the definitions.
+    # Links: the org's GitHub items whose URL had GitHub's shape, the GitHub search behind
+    # "N of M", and the definitions; never an evil URL.
     hrefs = [str(t.attrs["href"]) for t in everything if t.type == "link_open"]
-    assert all(h.startswith(("https://github.com/acme/api/", "../metrics.md#")) for h in hrefs), (
-        hrefs
-    )
-    merged_links = [h for h in hrefs if "/pull/" in h and int(h.rsplit("/", 1)[1]) < 100]
-    assert len(merged_links) == len(HOSTILE) - len(EVIL_URLS)
+    allowed = ("https://github.com/acme/api/", "../metrics.md#", "https://github.com/search?")
+    assert all(h.startswith(allowed) for h in hrefs), hrefs
+    assert not set(hrefs) & set(EVIL_URLS)
+    # Named on the first screen: 3 Features (0, 2, 4), 3 Fixes (1, 3, 5) and 3 of 4 releases
+    # (0 to 2): of those, numbers 1 to 3 carry evil URLs and are shown unlinked.
+    shipped_links = sorted(h for h in hrefs if re.search(r"/(pull|releases/tag)/(v1\.)?\d$", h))
+    assert len(shipped_links) == (6 - 3) + (3 - 2)
+    assert "[api#3]" not in text and "api#3" in text
+    attention_links = [h for h in hrefs if re.search(r"/pull/30\d$", h)]
+    assert len(attention_links) == 3  # of 4: one evil URL
+    assert "…and 5 more (see Review health)" in text  # 9 attention items, 4 listed
+    assert "3 dependency updates by" in text
+    assert "- Named here: 6 of 13 merged pull requests: [all on GitHub](" in text
     assert not any("/issues/" in h for h in hrefs)  # the issues' URL was not GitHub's shape
     assert not [t for t in everything if t.type in ("html_inline", "image")]
-    assert [t.content for t in tokens if t.type == "html_block"] == [
+    assert [t.content for t in tokens if t.type == "html_block"] == [  # only the definitions
         "<details><summary>Definitions</summary>\n",
         "</details>\n",
     ]
@@ -254,6 +323,7 @@ def test_every_template_survives_hostile_text(period: str) -> None:
     assert "<script>" not in text and "\u202e" not in text
     # The change column: arrows and signs computed by hand from the Change values.
     assert "| Commits | 50 | ▲ +10 (+25.0%) |" in text
+    assert "**50** commits (▲ 10)" in text  # the stat line
     assert "| Merge commits | 2 | ▼ \u22122 (\u221250.0%) |" in text
     assert f"| Pull requests merged | {len(HOSTILE)} | ▲ +10 (was 0) |" in text
 
@@ -291,12 +361,14 @@ def test_a_quiet_window_is_short_and_says_so() -> None:
     )
     facts = FactSheet(period="weekly", partition="2024-06-03", metrics=quiet)
     text = render_digest(facts, DeterministicWriter().write(facts), [], org="acme", timezone="UTC")
-    assert "Nothing happened in this window: no commits." in text
-    for gone in ("## Repositories", "## Highlights", "## Commits per day", "Pull requests"):
+    assert "No activity: no commits." in text
+    for gone in ("## Repositories", "## Key numbers", "## Commits per day", "Pull requests"):
         assert gone not in text, gone
-    # Figures that need GitHub are not shown as 0: the sections say they are not available.
-    assert text.count("Not available: GitHub was not collected for this window.") == 2
+    for noise in ("not available", "Not available", "<details>", "| 0 |"):
+        assert noise not in text, noise
     assert "**Partial week**: 1 of 7 days collected so far." in text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) <= 15, "\n".join(lines)
 
 
 MONTHS_BY_HAND = (
@@ -316,15 +388,18 @@ def test_the_digest_and_the_index_give_one_title(period: str) -> None:
     tokens = _parse(text)
     h1 = next(tokens[i + 1].content for i, t in enumerate(tokens) if t.tag == "h1")
     expected = {
-        "daily": "Daily digest: 2024-06-03",
-        "weekly": "Weekly digest: week of 2024-06-03",
-        "monthly": "Monthly digest: June 2024",
+        "daily": "Monday 3 Jun 2024",
+        "weekly": "Week of 3 \u2013 9 Jun 2024",
+        "monthly": "June 2024",
     }[period]
-    assert h1 == expected == digest_title(period, KEYS[period])  # type: ignore[arg-type]
+    assert h1 == f"{expected}, UTC" == digest_title(period, KEYS[period], "UTC")  # type: ignore[arg-type]
     updated = "2024-07-01T00:00:00Z"
     entry = DigestEntry(period=period, key=KEYS[period], updated=updated)  # type: ignore[arg-type]
     assert entry.title == expected
     months = [digest_title("monthly", f"2031-{m:02d}-01") for m in range(1, 13)]
-    assert months == [f"Monthly digest: {name} 2031" for name in MONTHS_BY_HAND.split()]
+    assert months == [f"{name} 2031" for name in MONTHS_BY_HAND.split()]
+    # Weeks across a month and a year, by hand.
+    assert digest_title("weekly", "2024-10-28") == "Week of 28 Oct \u2013 3 Nov 2024"
+    assert digest_title("weekly", "2024-12-30") == "Week of 30 Dec 2024 \u2013 5 Jan 2025"
     with pytest.raises(ValueError, match="not the first day"):
         digest_title("monthly", "2031-02-03")

@@ -46,7 +46,7 @@ BOB_B = Person("Bob Builder", "123+bobby@users.noreply.github.com")
 CAROL = Person("Carol Chen", "carol@example.com")
 DAVE = Person("Dave Doe", "dave@example.com")
 DEPENDABOT = Person("dependabot[bot]", "49699333+dependabot[bot]@users.noreply.github.com")
-RENOVATE = Person("Renovate Bot", "bot@renovateapp.com")
+RENOVATE = Person("Deps Updater", "updates@deps.example")  # no bot pattern matches
 # Who is who, written down by hand: both of Bob's GitHub noreply forms are the login "bobby".
 PERSON = {
     ALICE.email: "alice",
@@ -283,9 +283,9 @@ def test_bots_by_suffix_and_by_automated_subjects(world) -> None:
     tmp, _, _ = world
     table = read(tmp / "data/processed/contributors/contributors.json")["table"]
     bots = {c["name"]: c["bot_reason"] for c in table["contributors"] if c["is_bot"]}
-    assert set(bots) == {"dependabot[bot]", "Renovate Bot"}
+    assert set(bots) == {"dependabot[bot]", "Deps Updater"}
     assert "[bot]" in bots["dependabot[bot]"]
-    assert "automated" in bots["Renovate Bot"]
+    assert "automated" in bots["Deps Updater"]
     week = _metrics(tmp, "weekly", "2024-10-28")
     # Week of 10-28: dependabot (10-31) and renovate (10-29) are the bots.
     assert week["bot_contributors"] == 2

@@ -187,6 +187,7 @@ def measure_window(
             table=table,
             history=days,
             bots=org.bots,
+            bot_patterns=org.bot_patterns,
             aliases=org.aliases,
             review_wait_days=org.review_wait_days,
             answer_wait_days=org.answer_wait_days,

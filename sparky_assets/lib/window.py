@@ -228,6 +228,7 @@ def compute_window_metrics(
     table: ContributorsTable | None,
     history: Collection[str] | None,
     bots: Iterable[str] = (),
+    bot_patterns: Iterable[str] | None = None,
     aliases: Mapping[str, str] | None = None,
     review_wait_days: float = 2.0,
     answer_wait_days: float = 3.0,
@@ -248,6 +249,7 @@ def compute_window_metrics(
         tz=tz,
         bots=bots,
         aliases=aliases,
+        **({"bot_patterns": list(bot_patterns)} if bot_patterns is not None else {}),
     )
     activity = compute_activity(
         window.key, inputs.commits, repos=inputs.repos, table=extended, tz=tz, extend=False
