@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import shutil
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +28,21 @@ from dagster._core.storage.tags import (
 )
 from fakes.github_org import Org, build_org
 from fakes.github_server import FakeGitHub
-from fakes.ollama_answers import INJECTED, facts_of, grounded_answer, hostile_answer
+from fakes.ollama_answers import (
+    INJECTED,
+    INJECTION_MARKERS,
+    REWORDED,
+    facts_of,
+    grounded_answer,
+    hostile_answer,
+    rewording_answer,
+)
 from fakes.ollama_server import FakeOllama
 from sparky_defs import assets, session_defs, session_org
 
 from sparky_assets.defs.insights import insights_asset
 from sparky_assets.defs.publish import DIGESTS, publish_new_digests
+from sparky_assets.lib.sanitize import WORD_JOINER, plain_text
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.ollama import OllamaResource
@@ -263,9 +273,10 @@ def test_hallucinated_and_injected_content_never_reaches_the_digest(world: World
     insights = _insights(data, "daily", day)
     assert insights["writer"] == "ollama"
     reasons = [d["reason"] for d in insights["dropped"]]
-    # By hand: of hostile_answer's six highlights only the first is grounded; both themes fail.
+    # By hand: of hostile_answer's six highlights only the first is grounded; both themes
+    # fail, and the risk that mentions people no fact names.
     assert len(insights["highlights"]) == 1 and insights["themes"] == []
-    # Five highlights and both themes, in order, each for its first problem.
+    # Five highlights, both themes and a risk, in order, each for its first problem.
     assert [r.split(" (")[0] for r in reasons] == [
         f"unknown reference {answer['highlights'][1]['refs'][0]}",
         "unknown reference deadbee2",
@@ -274,18 +285,72 @@ def test_hallucinated_and_injected_content_never_reaches_the_digest(world: World
         "HTML in the text",
         "HTML in the text",
         "number 9000 not in the facts",
+        "word 'octocat' not in the facts",
     ]
     digest = _digest(world, data, day)
     body = digest.split("\n---\n", 1)[1]
     for bad in ("98765", "deadbee2", "4242", "9000", "evil.example", "<img", "<script", "<b>"):
         assert bad not in body, bad
     assert INJECTED.split(" and ")[0] not in body
-    # The risk with @mentions is grounded and shown, but pings nobody.
-    assert answer["risks"][0].split(" ")[0] == "@octocat"
-    assert "octocat" in body and not re.search(r"@\w", body)
+    assert "octocat" not in body and "everyone" not in body
+    # The risk that mentions a name of the facts is grounded and kept, but pings nobody.
+    mention = answer["risks"][1]
+    assert mention.startswith("@") and mention.split(" ")[0][1:] in json.dumps(
+        facts_of(fake.bodies(CHAT)[0])
+    )
+    (risk,) = insights["risks"]
+    shown = risk.replace(WORD_JOINER, "").replace("\\", "")  # markdown escapes aside
+    assert shown == mention and not re.search(r"@\w", risk)
+    assert not re.search(r"@\w", body)
     # The sidecar that is published with the digest has no dropped text either.
     sidecar = (data.parent / "output/daily" / f"{day}.json").read_text()
     assert "evil.example" not in sidecar and "98765" not in sidecar
+
+
+def _rewording(body: dict[str, Any]) -> str:
+    """The day's rewordings: 16 from where the day's place in the week says (0, 16, 2, ...)."""
+    return rewording_answer(body, start=16 * DAYS.index(facts_of(body)["window"]["key"]))
+
+
+def _read(text: str) -> str:
+    """Text as grounding reads it: format characters dropped, compatibility- and case-folded."""
+    return unicodedata.normalize("NFKC", plain_text(text)).casefold()
+
+
+def test_reworded_injections_citing_real_items_never_reach_a_digest(world: World) -> None:
+    """A model that cites the day's real items and rewords its injections every way
+    (`REWORDED`) gets nothing but its one grounded highlight into a week of daily digests."""
+    data = world.fork("rewording")
+    with FakeOllama(answer_fn=_rewording) as fake:
+        world.materialize(
+            [daily_insights, daily_digest], _range(DAYS[0], DAYS[-1]), ollama(fake), data
+        )
+        answers = {
+            facts_of(b)["window"]["key"]: json.loads(_rewording(b)) for b in fake.bodies(CHAT)
+        }
+    assert sorted(answers) == DAYS
+    offered: set[str] = set()
+    for day, answer in answers.items():
+        grounded, *injected = answer["highlights"]
+        texts = [answer["headline"], *(h["text"] for h in injected)]
+        texts += answer["themes"] + answer["risks"]
+        offered.update(t.split(": ", 1)[1] for t in texts)
+        insights = _insights(data, "daily", day)
+        assert insights["writer"] == "ollama", day
+        # Only the grounded highlight is kept; every injection is dropped, each one by name.
+        assert len(insights["highlights"]) == 1 and insights["highlights"][0].startswith(
+            grounded["text"].split(" ")[0]
+        )
+        assert (insights["themes"], insights["risks"]) == ([], [])
+        assert sorted(d["text"] for d in insights["dropped"]) == sorted(texts), day
+        kept = " ".join([insights["headline"], *insights["highlights"]])
+        body = _digest(world, data, day).split("\n---\n", 1)[1]
+        for marker in INJECTION_MARKERS:
+            assert marker not in _read(kept), (day, marker)
+            assert marker not in _read(body), (day, marker)
+        for text in texts:
+            assert _read(text.split(": ", 1)[1]) not in _read(body), (day, text)
+    assert offered == set(REWORDED)  # the week offered every rewording
 
 
 def test_when_nothing_can_be_grounded_the_fallback_writes_and_the_check_warns(
