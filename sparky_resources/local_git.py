@@ -83,9 +83,9 @@ _PLAIN = ["-z", "--no-color", "--no-textconv", "--no-ext-diff"]
 # Lines added and deleted per file (`--numstat`), renames as one file (`-M`), no merge diffs.
 _LOG_OPTS = [*_PLAIN, "--diff-merges=off", "--numstat", "-M"]
 _SHA = re.compile(rb"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+_STAT = re.compile(rb"(\d+|-)\t(\d+|-)\t")
 # A merge title is one line of the body, kept short (it is a heading, not the notes).
 MERGE_TITLE_MAX = 200
-_STAT = re.compile(rb"(\d+|-)\t(\d+|-)\t")
 
 
 class GitError(RuntimeError):
@@ -323,9 +323,9 @@ def open_clone(
 # The clone's place on GitHub
 # ---------------------------------------------------------------------------------------------
 
-# GitHub's rules for names: an owner is letters, digits and single hyphens; a repository name is
-# letters, digits, `.`, `_` and `-`. Anything else is not a GitHub repository (and never reaches
-# a link).
+# GitHub's names: an owner is letters, digits and hyphens, starting with a letter or digit; a
+# repository name is letters, digits, `.`, `_` and `-`. Anything else is not a GitHub repository
+# (and never reaches a link).
 _OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 _REPO = re.compile(r"[A-Za-z0-9._-]{1,100}")
 # git's scp-like form `[user@]host:path` (git-clone(1), "GIT URLS"): no scheme, a colon before
@@ -618,7 +618,7 @@ def parse_log(out: bytes, repo: str, boundary: frozenset[str] = frozenset()) -> 
 def merge_title(body: str) -> str | None:
     """The first non-empty line of a merge commit's body, where GitHub's merge button writes
     the pull request's title (subject "Merge pull request #N from owner/branch"); capped."""
-    for line in body.splitlines():
+    for line in body.split("\n"):  # git's lines (str.splitlines would also split at \x85)
         if line := line.strip():
             return line[:MERGE_TITLE_MAX]
     return None

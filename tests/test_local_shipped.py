@@ -26,6 +26,7 @@ from sparky_resources.local_git import (
     first_commits,
     github_web_url,
     inspect_repo,
+    merge_title,
     open_clone,
     read_commits,
 )
@@ -268,7 +269,11 @@ def test_raw_commits_writes_the_days_tags_and_first_commits(
     assert _materialize([r.path, gone], tmp_path, "2024-06-02").success
     file = tmp_path / "data/raw/raw_local_tags/2024-06-02.json"
     first_text = file.read_text(encoding="utf-8")
-    assert [t.name for t in read_local_tags(store, ["2024-06-02"])] == ["v0.9", "release/2.0#rc", "v1.0"]
+    assert [t.name for t in read_local_tags(store, ["2024-06-02"])] == [
+        "v0.9",
+        "release/2.0#rc",
+        "v1.0",
+    ]
     coverage = json.loads((tmp_path / "data/raw/_coverage/raw_commits/2024-06-02.json").read_text())
     assert {c["repo"]: c["status"] for c in coverage["repos"]} == {"tagged": "ok", "gone": "failed"}
     # A re-run of the partition writes the same file.
@@ -428,3 +433,16 @@ def test_shallow_clone_says_first_since_its_cut(history: Repo, tmp_path: Path) -
     # from the second after its committer date.
     assert set(listing.identities) == {ALICE.email}
     assert listing.history_complete_since == "2023-04-01T00:00:01+00:00"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("\n  \n  Fix the build\r\nmore\n", "Fix the build"),
+        ("Title\x85with a NEL inside\nnext", "Title\x85with a NEL inside"),  # one line to git
+        ("   \n\n", None),
+        ("", None),
+    ],
+)
+def test_merge_title_is_the_first_non_empty_body_line(body: str, expected: str | None) -> None:
+    assert merge_title(body) == expected
