@@ -30,6 +30,7 @@ from dagster._core.storage.tags import (
 )
 from fakes.github_org import Org, build_org
 from fakes.github_server import FakeGitHub
+from gitrepo import ALICE, ZOE, Person, Repo
 from sparky_defs import assets
 
 from sparky_assets.lib.first_screen import MAX_LINES
@@ -184,3 +185,92 @@ def test_it_holds_the_releases_and_the_top_merged_pull_requests(fake_week: Rende
     bots = len(merged) - len(human)
     if bots:
         assert re.search(rf"\b{bots} (dependency update|automated pull request)", screen)
+
+
+# --- a real repository's week, from its clone alone -------------------------------------------
+
+CLONE_WEEK = "2024-06-03"
+BUILD = Person("Build Server", "build@ci.example")  # a CI identity (bot_patterns)
+
+
+@pytest.fixture(scope="module")
+def clone_week(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A clone whose week holds what GitHub's merge button and squash merges write, an
+    annotated tag, a CI committer, and an author whose earlier commits predate start_date."""
+    root = tmp_path_factory.mktemp("clone-reading")
+    r = Repo(root / "app")
+    r.git("remote", "add", "origin", "git@github.com:octo/app.git")
+    r.write("a.txt", "a\n")
+    r.commit("Initial commit", ALICE, "2024-05-01T12:00:00+00:00")  # before start_date
+    r.write("b.txt", "b\n")
+    r.commit("Old work", ALICE, "2024-05-20T12:00:00+00:00")
+    r.git("checkout", "-q", "-b", "fix-login")
+    r.write("login.py", "ok = True\n" * 40)
+    r.commit("Fix redirect", ZOE, "2024-06-04T10:00:00+00:00")
+    r.git("checkout", "-q", "main")
+    r.merge(
+        "fix-login",
+        "Merge pull request #7 from octo/fix-login\n\nFix the login redirect",
+        ALICE,
+        "2024-06-04T11:00:00+00:00",
+    )
+    r.write("search.py", "fast = True\n" * 12)
+    r.commit("feat: speed up search (#12)", ALICE, "2024-06-05T09:00:00+00:00")
+    r.write("build.txt", "42\n")
+    r.commit("Bump build number", BUILD, "2024-06-05T10:00:00+00:00")
+    r.git(
+        "tag", "-a", "v1.0", "-m", "First stable release\n\nDetails below.",
+        env={
+            "GIT_COMMITTER_NAME": ALICE.name,
+            "GIT_COMMITTER_EMAIL": ALICE.email,
+            "GIT_COMMITTER_DATE": "2024-06-06T08:00:00+00:00",
+        },
+    )  # fmt: skip
+    data = root / "data"
+    resources = {
+        "github": GitHubResource(),
+        "local_git": LocalGitResource(repos=[str(r.path)]),
+        "store": DataStore(data_dir=str(data), output_dir=str(root / "output")),
+        "org": OrgResource(timezone="Europe/Berlin", start_date="2024-06-01"),
+        "ollama": OllamaResource(base_url="http://127.0.0.1:9", enabled=False),
+        "publisher": GitPublisherResource(work_tree=""),
+    }
+    with dg.instance_for_test() as instance:
+
+        def run(selection: list, tags: dict[str, str]) -> None:
+            result = dg.materialize(selection, resources=resources, instance=instance, tags=tags)
+            assert result.success
+
+        run([repositories, raw_commits, contributors, daily_metrics],
+            _range("2024-06-01", "2024-06-09"))  # fmt: skip
+        run([weekly_metrics, weekly_insights, weekly_digest], _range(CLONE_WEEK, CLONE_WEEK))
+    text = (root / "output" / "weekly" / f"{CLONE_WEEK}.md").read_text()
+    Path("/tmp/reading_clone_week.md").write_text(text)
+    yield text
+
+
+def test_a_clone_alone_tells_what_shipped(clone_week: str) -> None:
+    screen = first_screen(clone_week)
+    joined = "\n".join(screen)
+    assert len(screen) <= MAX_LINES
+    assert screen[0].replace("\\", "") == "# Week of 3 \u2013 9 Jun 2024, Europe/Berlin"
+    # The merge commit's body and the squash subject, linked to the clone's GitHub remote.
+    assert "[app#7](https://github.com/octo/app/pull/7) Fix the login redirect" in joined
+    # The change is the merged branch's (its tip's author), not the merge button's presser.
+    pr7 = next(line for line in screen if "app#7" in line)
+    assert "Zoë" in pr7 and "first-time author" in pr7 and "Alice" not in pr7
+    assert "[app#12](https://github.com/octo/app/pull/12) feat: speed up search" in joined
+    # The tag dated in the week is its release, with its annotation's first line.
+    assert "[app v1.0](https://github.com/octo/app/releases/tag/v1.0): First stable release" in (
+        joined
+    )
+    for noise in (*NOISE, "Build Server", "Details below"):
+        assert noise not in joined, noise
+
+
+def test_a_clone_alone_welcomes_only_the_truly_new(clone_week: str) -> None:
+    """Alice's first commits predate start_date, and the clone's whole history shows them: not
+    new. Zoë's first commit ever is in the week. The CI identity is a bot: never welcomed."""
+    welcome = next(line for line in clone_week.splitlines() if "welcome to" in line)
+    assert welcome.startswith("New contributors: welcome to Zoë")
+    assert "Alice" not in welcome and "Build Server" not in welcome

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 import dagster as dg
 
+from sparky_assets.defs.collect import LOCAL_TAGS, read_first_commits
 from sparky_assets.defs.common import (
     COVERAGE,
     partition_metadata,
@@ -39,7 +40,6 @@ from sparky_resources.models import Coverage
 from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore, MissingDataError, StoreError
 
-LOCAL_TAGS = "raw_local_tags"  # the clones' tags dated in each day (written with raw_commits)
 RAW = ("raw_commits", "raw_pull_requests", "raw_issues", "raw_releases", "raw_backlog")
 # Plain numbers per partition in the materialization metadata: the UI plots them over time.
 PLOTTED = (
@@ -102,9 +102,24 @@ def load_window_inputs(store: DataStore, org: OrgResource, window: Window) -> Wi
             f"materialize the collect assets for those days first"
         )
     inputs.repos = sorted(repos)
+    _read_first_commits(store, inputs)
     if inputs.github_days:
         _read_lookback(store, org, window, inputs)
     return inputs
+
+
+def _read_first_commits(store: DataStore, inputs: WindowInputs) -> None:
+    """Each author email's first commit over the collected clones' whole history."""
+    complete = bool(inputs.repos)
+    for repo in inputs.repos:
+        listing = read_first_commits(store, repo)
+        if listing is None or not listing.complete:
+            complete = False
+        for email, first in (listing.identities if listing else {}).items():
+            seen = inputs.first_commits.get(email)
+            if seen is None or first.authored_ts < seen:
+                inputs.first_commits[email] = first.authored_ts
+    inputs.first_commits_complete = complete
 
 
 def _read_lookback(

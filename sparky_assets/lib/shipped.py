@@ -338,14 +338,21 @@ def shipped_from_commits(
     automated = Automated()
     bots: Counter[str] = Counter()
     total = 0
-    for c in sorted(commits, key=lambda c: (c["committed_ts"], c["sha"])):
-        if not window.contains(c["committed_ts"]):
+    commits = sorted(commits, key=lambda c: (c["committed_ts"], c["sha"]))
+    by_sha = {(c["repo"], c["sha"]): c for c in commits}
+    for merge in commits:
+        if not window.contains(merge["committed_ts"]):
             continue
-        found = pr_from_commit(c)
-        if found is None or (c["repo"], found[0]) in seen:
+        found = pr_from_commit(merge)
+        if found is None or (merge["repo"], found[0]) in seen:
             continue
         number, title = found
         total += 1
+        # A merge commit is written by whoever pressed the button; the change is the merged
+        # branch's: its tip (the second parent) names the author, where it was collected.
+        parents = merge.get("parents") or []
+        tip = by_sha.get((merge["repo"], parents[1])) if len(parents) > 1 else None
+        c = tip or merge
         if is_bot_commit(c):
             automated.count += 1
             automated.dependency_updates += is_automated_subject(title)
@@ -354,7 +361,7 @@ def shipped_from_commits(
                 repo=c["repo"], number=number, title=title, url=None, author=None, theme=""
             )
             continue
-        lines = None if c.get("is_merge") else c["additions"] + c["deletions"]
+        lines = None if merge.get("is_merge") else c["additions"] + c["deletions"]
         base = web_urls.get(c["repo"])
         seen[(c["repo"], number)] = ShippedChange(
             repo=c["repo"],

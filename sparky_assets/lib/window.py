@@ -213,6 +213,10 @@ class WindowInputs:
         default_factory=list
     )  # clones' tags (raw_local_tags)
     web_urls: dict[str, str] = field(default_factory=dict)  # clone -> its GitHub web URL
+    # The clones' whole history: each author email's first commit (epoch seconds, earliest over
+    # the clones), and whether every clone's listing reaches back to its first commit.
+    first_commits: dict[str, int] = field(default_factory=dict)
+    first_commits_complete: bool = False
 
 
 def _commits_per_day(window: Window, inputs: WindowInputs) -> dict[str, int | None]:
@@ -276,7 +280,7 @@ def compute_window_metrics(
         return ident or extended.resolve(email=email) or email
 
     active = _active_ids(window, inputs, extended)
-    new_ids, new_list = _new_contributors(window, active, table, people)
+    new_ids, new_list = _new_contributors(window, active, table, people, inputs.first_commits)
     new, human_new = (
         len(new_ids),
         sum(1 for i in new_ids if not getattr(people.get(i), "is_bot", False)),
@@ -298,7 +302,7 @@ def compute_window_metrics(
         quiet_contributor_list=quiet_list,
         quiet_note=quiet_note,
         history=_history_basis(history),
-        new_since=min(history) if history else None,
+        new_since=_new_since(inputs, history),
         commits_per_day=_commits_per_day(window, inputs),
     )
     first_timers = frozenset(
@@ -425,16 +429,23 @@ def _new_contributors(
     active: Mapping[str, dt.datetime],
     table: ContributorsTable | None,
     people: Mapping[str, Any],
+    first_commits: Mapping[str, int],
 ) -> tuple[set[str], list[ContributorRef]]:
     """Those whose first contribution ever (as far as the table knows) is in the window: their
-    identities, and the first LISTED of them as references."""
+    identities, and the first LISTED of them as references. Someone with an earlier commit in
+    the clones' whole history (`first_commits`, by author email) is never new."""
     known = table.by_id() if table is not None else {}
     new: list[tuple[dt.datetime, str]] = []
     for ident, first_here in active.items():
         before = known.get(ident)
         first = parse_instant(before.first_contribution) if before is not None else None
-        if first is None or first.timestamp() >= window.start_ts:
-            new.append((first_here, ident))
+        if first is not None and first.timestamp() < window.start_ts:
+            continue
+        person = people.get(ident)
+        emails = getattr(person, "emails", None) or ([ident] if "@" in ident else [])
+        if any(first_commits.get(e.lower(), window.start_ts) < window.start_ts for e in emails):
+            continue
+        new.append((first_here, ident))
     new.sort()
     refs = [_ref(ident, people) for _, ident in new]
     for ref, (when, _) in zip(refs, new, strict=True):
@@ -475,6 +486,15 @@ def _quiet_contributors(
             quiet.append(person.id)
     refs = sorted((_ref(i, people) for i in quiet), key=lambda r: r.name.lower())
     return len(refs), refs[:LISTED], None
+
+
+def _new_since(inputs: WindowInputs, history: Collection[str] | None) -> str | None:
+    """The day "new" looks back to, where Sparky cannot see further: the collected history's
+    first day, unless the clones' whole history was read and GitHub (whose history before the
+    collected days Sparky never sees) was not collected."""
+    if inputs.first_commits_complete and inputs.github_days == 0:
+        return None
+    return min(history) if history else None
 
 
 def _history_basis(history: Collection[str] | None) -> HistoryBasis:
