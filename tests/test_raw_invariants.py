@@ -34,6 +34,7 @@ RECORD_KEYS: dict[str, Key] = {
     "repositories": lambda r: (r.get("source", "local"), r.get("path") or r["name"]),
     # One snapshot a day; its lists of oldest items hold each item once.
     "raw_backlog": lambda r: (r["repo"], r["number"]),
+    "raw_local_tags": lambda r: (r["repo"], r["name"]),
 }
 HISTORY_PAGE_2 = r'query CommitHistory[\s\S]*"after\d+":\s*"'
 PR_PAGE_2 = r'query SearchPullRequests[\s\S]*"after":\s*"'
