@@ -233,8 +233,8 @@ _NUMBER = re.compile(
 # reveal, ignore, send, click, run), nothing about secrets, systems or addresses (token,
 # password, environment, variable, admin, email, link, site), no pronoun that addresses the
 # reader (you, your). Inflections (plural -s/-es, -ed, -ing) of these words are accepted as
-# they are for fact words (`_stems`). A new word belongs here only if a grounded summary of
-# any org could need it; anything specific comes from the facts.
+# they are for fact words (`_stems`), so plurals are left out. A new word belongs here only if
+# a grounded summary of any org could need it; anything specific comes from the facts.
 _VOCABULARY_WORDS = """
     a an the and or but nor of in on at to for from by with without into onto over under
     about after before since until during across through between among per via than as
@@ -246,25 +246,27 @@ _VOCABULARY_WORDS = """
     mainly largely overall together alone almost nearly roughly around above below see
     zero one two three four five six seven eight nine ten eleven twelve once twice half
     third quarter first second last next previous another
-    day days week weeks month months year years today yesterday daily weekly monthly
-    window period date time hour hours h min mins minute minutes d ago recent recently
+    day week month year today yesterday daily weekly monthly
+    window period date time hour h min minute d ago recent recently
     earlier later latest early late past current
     monday tuesday wednesday thursday friday saturday sunday january february march april
-    may june july august september october november december
-    activity commit commits change changes changeset diff line lines file files pull
-    request requests pr prs issue issues release releases tag tags version versions branch
-    branches merge merges repository repositories repo repos project projects codebase code
-    contributor contributors author authors maintainer maintainers reviewer reviewers
-    review reviews approval approvals comment comments discussion feedback people person
-    team teams member members org organization bot bots automation dependency
-    dependencies update updates upgrade upgrades bump bumps fix fixes bug bugs feature
-    features test tests ci build builds doc docs documentation refactor refactoring
-    cleanup chore chores performance style support work effort progress item
-    items figure figures total totals count number numbers share median average mean p50
-    p90 percent percentage rate ratio size sizes small medium large xl theme themes
-    highlight highlights risk risks backlog queue trend growth increase decrease drop rise
-    spike peak summary stats revert reverts part parts rest lot group groups type types
-    area areas kind kinds addition additions deletion deletions
+    may june july august september october november december jan feb mar apr jun jul aug
+    sep sept oct nov dec mon tue wed thu fri sat sun
+    activity commit change changeset diff line file pull
+    request pr prs issue release tag version branch
+    merge repository repo project codebase code
+    contributor author maintainer reviewer
+    review approval comment discussion feedback people person
+    team member org organization bot automation dependency
+    update upgrade bump fix bug feature
+    test ci build doc documentation refactor refactoring
+    cleanup chore performance style support work effort progress item
+    figure total count number share median average mean p50
+    p90 percent percentage rate ratio size small medium large xl theme
+    highlight risk backlog queue trend growth increase decrease drop rise
+    spike peak summary stats revert part rest lot group type
+    area kind addition deletion contribution improvement
+    enhancement maintenance
     merged landed shipped added removed deleted fixed released opened closed reviewed
     approved commented updated upgraded bumped refactored improved changed moved renamed
     created started finished completed continued introduced reverted broke broken failed
