@@ -16,6 +16,7 @@ from fakes.ollama_server import FakeOllama
 from sparky_assets.lib.facts import estimate_tokens
 from sparky_assets.lib.insights import DeterministicWriter, FactSheet, Insights
 from sparky_assets.lib.llm_writer import LlmWriter, build_messages, prompt_tokens
+from sparky_assets.lib.sanitize import WORD_JOINER
 from sparky_assets.lib.summarize import summarize
 from sparky_assets.lib.window import WindowMetrics
 from sparky_resources.ollama import OllamaClient, OllamaResource
@@ -318,13 +319,15 @@ def test_only_what_is_grounded_of_a_hostile_answer_is_kept(fake, tmp_path) -> No
     assert insights.highlights == [
         "api#12 was merged with 40 lines changed. ([api#12](https://github.com/acme/api/pull/12))"
     ]
-    # Five bad highlights (invented PR, invented sha, 4242, injection, HTML) and both themes
-    # (HTML, 9000) dropped; the headline (57 commits) and the @mention risk kept.
-    assert Counter(d.kind for d in insights.dropped) == {"highlight": 5, "theme": 2}
+    # Five bad highlights (invented PR, invented sha, 4242, injection, HTML), both themes
+    # (HTML, 9000) and the risk that mentions people no fact names (@octocat) dropped; the
+    # headline (57 commits) and the risk that mentions a fact name (api, the first repository:
+    # SMALL's pull requests name no author) kept, its mention broken.
+    assert Counter(d.kind for d in insights.dropped) == {"highlight": 5, "theme": 2, "risk": 1}
     assert insights.themes == []
     assert insights.headline == "57 commits landed in the daily window."
     (risk,) = insights.risks
-    assert "octocat" in risk and "everyone" in risk
+    assert risk == f"{WORD_JOINER}@{WORD_JOINER}api to review api#12"
     for text in kept_texts(insights):
         assert not LIVE_MENTION.search(text), text
         for bad in ("evil.example", "<img", "<script", "98765", "deadbee2", "4242"):
