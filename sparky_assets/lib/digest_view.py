@@ -315,8 +315,9 @@ def _partial(
     start_date: dt.date | None,
 ) -> tuple[str | None, bool]:
     """Why the window is not complete (None when it is), and whether a later re-run helps."""
-    if any(c.is_partial for c in coverages):
-        return "collected before the window ended", True
+    early = [c for c in coverages if c.is_partial]
+    if early:
+        return f"collected at {early[-1].collected_at}, before the window ended", True
     total = len(days) or 1
     if period == "daily" or collected >= total:
         return None, True

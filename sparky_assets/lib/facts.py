@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from pydantic import BaseModel, Field, field_serializer
 from sparky_assets.lib.github_metrics import latest_records, size_class
 from sparky_assets.lib.insights import FactSheet, failed_repo_names
 from sparky_assets.lib.metrics import ActivityMetrics
+from sparky_assets.lib.shipped import pr_from_commit
 from sparky_assets.lib.window import HEADLINE, WindowInputs, WindowMetrics
 from sparky_resources.clock import Period, in_window, parse_instant
 from sparky_resources.models import Coverage
@@ -308,8 +310,10 @@ def reduce_fact_sheet(
 
 _GITHUB_LINK = re.compile(
     r"(?i)^https://github\.com/(?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+)"
-    r"(?:/(?P<kind>pull|issues)/(?P<number>\d+)|/commit/(?P<sha>[0-9a-f]{7,40}))?/?$"
+    r"(?:/(?P<kind>pull|issues)/(?P<number>\d+)|/commit/(?P<sha>[0-9a-f]{7,40})"
+    r"|/releases/tag/(?P<tag>[A-Za-z0-9_.%+/-]+))?/?$"
 )
+_SEARCH = "https://github.com/search?"
 
 
 def _short(repo: Any) -> str:
@@ -325,8 +329,11 @@ class WindowRefs(BaseModel):
     repos: set[str] = Field(default_factory=set)
     numbers: set[tuple[str, int]] = Field(default_factory=set)  # pull requests and issues
     shas: set[tuple[str, str]] = Field(default_factory=set)
+    tags: set[tuple[str, str]] = Field(default_factory=set)  # releases and clones' tags
+    # "owner/repo" (lower case) of the clones' GitHub remotes: where a clone's items link.
+    sites: set[str] = Field(default_factory=set)
 
-    @field_serializer("repos", "numbers", "shas")
+    @field_serializer("repos", "numbers", "shas", "tags", "sites")
     def _sorted(self, values: set[Any]) -> list[Any]:
         """Sorted: a set's order changes with the interpreter's hash seed, the file must not."""
         return sorted(values)
@@ -338,12 +345,26 @@ class WindowRefs(BaseModel):
         commits: Iterable[Mapping[str, Any]],
         pull_requests: Iterable[Mapping[str, Any]] = (),
         issues: Iterable[Mapping[str, Any]] = (),
+        *,
+        releases: Iterable[Mapping[str, Any]] = (),
+        local_tags: Iterable[Mapping[str, Any]] = (),
+        web_urls: Mapping[str, str] | None = None,
     ) -> WindowRefs:
         refs = cls(org=org)
         for c in commits:
             repo = _short(c.get("repo"))
             refs.repos.add(repo)
             refs.shas.add((repo, str(c.get("sha", "")).lower()))
+            merged = pr_from_commit(c)  # a pull request the clone's history names
+            if merged is not None:
+                refs.numbers.add((repo, merged[0]))
+        for r in releases:
+            if r.get("kind", "release") == "release":
+                refs.tags.add((_short(r.get("repo")), str(r.get("tag_name", "")).lower()))
+        for t in local_tags:
+            refs.tags.add((_short(t.get("repo")), str(t.get("name", "")).lower()))
+        for url in (web_urls or {}).values():
+            refs.sites.add(url.removeprefix("https://github.com/").lower())
         for item in [*pull_requests, *issues]:
             repo = _short(item.get("repo"))
             refs.repos.add(repo)
@@ -352,13 +373,24 @@ class WindowRefs(BaseModel):
 
     def problem(self, url: str) -> str | None:
         """Why `url` is not a link to this window's data; None when it is."""
+        if url.startswith(_SEARCH):  # the whole list behind an "N of M": the org's items only
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("q", [""])[0]
+            if self.org and f"org:{self.org}".lower() in query.lower().split():
+                return None
+            return f"{url} searches outside the org {self.org or '(none configured)'}"
         m = _GITHUB_LINK.match(url)
         if m is None:
             return f"{url} is not a link to a GitHub repository, pull request or commit"
-        if not self.org or m["owner"].lower() != self.org.lower():
+        site = f"{m['owner']}/{m['repo']}".lower()
+        in_org = bool(self.org) and m["owner"].lower() == (self.org or "").lower()
+        if not in_org and site not in self.sites:
             return f"{url} is outside the org {self.org or '(no [github].org configured)'}"
         repo = m["repo"].lower()
-        if m["number"] is not None:
+        if m["tag"] is not None:
+            tag = urllib.parse.unquote(m["tag"]).lower()
+            if (repo, tag) not in self.tags:
+                return f"{url}: {repo} {tag} is not a release or tag of the window"
+        elif m["number"] is not None:
             if (repo, int(m["number"])) not in self.numbers:
                 return f"{url}: {repo}#{m['number']} is not in the window's pull requests or issues"
         elif m["sha"] is not None:
@@ -420,5 +452,13 @@ def window_facts(
         fact_sheet=sheet,
         failed_repos=failed,
         coverages=list(coverages),
-        refs=WindowRefs.from_records(None, inputs.commits, inputs.pull_requests, inputs.issues),
+        refs=WindowRefs.from_records(
+            None,
+            inputs.commits,
+            inputs.pull_requests,
+            inputs.issues,
+            releases=inputs.releases,
+            local_tags=inputs.local_tags,
+            web_urls=inputs.web_urls,
+        ),
     )
