@@ -21,6 +21,7 @@ from gitrepo import KnownHistory
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from sparky_assets.lib.digest_view import digest_title
 from sparky_assets.lib.insights import (
     DeterministicWriter,
     FactSheet,
@@ -176,30 +177,55 @@ def table_after(text: str, heading: str) -> list[str]:
     return [ln for ln in section.splitlines() if ln.startswith("|")]
 
 
+# The title of the hand-made day, written out by hand: the window in plain words with its
+# timezone, markdown-escaped ("_" is emphasis in markdown).
+TITLE = "# Monday 3 Jun 2024, America/New\\_York"
+
+
+def key_numbers(text: str) -> dict[str, list[str]]:
+    """Key numbers as label -> [value, change...]. Without a previous window there is no
+    change to show, so the table may carry no Change column; where it does, it says so."""
+    rows = [cells(ln) for ln in table_after(text, "## Key numbers")[2:]]
+    return {row[0]: row[1:] for row in rows}
+
+
+def assert_key_value(text: str, label: str, value: str) -> None:
+    """The Key numbers row `label` shows `value`, and its change (no previous day in these
+    facts) is unknown: absent or "not available"."""
+    row = key_numbers(text)[label]
+    assert row[0] == value, (label, row)
+    assert row[1:] in ([], ["not available"]), (label, row)
+
+
 # --- render_daily ------------------------------------------------------------------------
 
 
 def test_page_shows_the_key_numbers() -> None:
     text = render(facts(), coverage())
     # Thousands separators: 1234 -> "1,234", 56789 -> "56,789". No previous day in these
-    # facts: every change is "not available", and so is a figure the file does not hold.
-    for row in [
-        "| Commits | 1,234 | not available |",
-        "| Commits by people (not bots) | not available | not available |",
-        "| Merge commits | 7 | not available |",
-        "| Active contributors | 42 | not available |",
-        "| Active contributors, people | 39 | not available |",
-        "| Lines added | 56,789 | not available |",
-        "| Lines deleted | 4,321 | not available |",
-        "| Files changed | 876 | not available |",
-        "| Active repositories | 2 | not available |",
+    # facts: no change is known, and a figure the file does not hold is "not available".
+    for label, value in [
+        ("Commits", "1,234"),
+        ("Commits by people (not bots)", "not available"),
+        ("Merge commits", "7"),
+        ("Active contributors", "42"),
+        ("Active contributors, people", "39"),
+        ("Lines added", "56,789"),
+        ("Lines deleted", "4,321"),
+        ("Files changed", "876"),
+        ("Active repositories", "2"),
     ]:
-        assert row in text.splitlines(), row
+        assert_key_value(text, label, value)
     # alpha: 1000 commits, 5 merges, 30 people, +10,000 -1,000, 1,000 files.
     assert "| alpha | 1,000 | 5 | 30 | 10,000 | 1,000 | 1,000 |" in text
     assert "| Ann Ace | 500 | 30,000 | 2,000 | alpha |" in text
-    assert "| renovate\\[bot\\] (bot) | 11 | 11 | 11 | alpha |" in text
-    assert "# Daily digest: 2024-06-03" in text
+    # People are humans only: the bot's 11 commits are one line under the table.
+    assert "renovate" not in "\n".join(table_after(text, "## People"))
+    assert "Bots made 11 commit(s), not counted above." in text.splitlines()
+    # The first screen's stat line: 1,234 commits by 39 people (bots are not people).
+    assert "**1,234** commits · **39** people active" in text.splitlines()
+    assert TITLE in text.splitlines()
+    assert "# " + md(digest_title("daily", "2024-06-03", "America/New_York")) == TITLE
 
 
 def test_front_matter_parses_as_yaml() -> None:
@@ -251,7 +277,7 @@ def test_commit_text_cannot_break_tables_or_inject_html() -> None:
     repos = table_after(text, "## Repositories")
     # Header, separator, EVIL_REPO, beta: 7 columns each.
     assert [len(cells(ln)) for ln in repos] == [7, 7, 7, 7]
-    people = table_after(text, "## Top contributors")
+    people = table_after(text, "## People")
     # Header, separator, two people: 5 columns each.
     assert [len(cells(ln)) for ln in people] == [5, 5, 5, 5]
     # The cells still say what was there: unescaped, they give back the text (lines joined).
@@ -325,7 +351,17 @@ def test_hostile_commit_text_renders_as_inert_text() -> None:
             RepoCoverage(repo=HOSTILE_REPOS[1], status="failed", error=HOSTILE_ERROR),
         ]
     )
+    # The built-in writer's sentences stay in the insights file (the first screen replaces
+    # them on the page); they name the hostile repository and person as they were written.
+    assert DeterministicWriter().write(f).highlights[:2] == [
+        f"Busiest repository: {HOSTILE_REPOS[0]} with 40 commits.",
+        f"Most commits: {HOSTILE_PEOPLE[0]} (60 commits, +0/-0 lines).",
+    ]
+    assert f"Not collected: {HOSTILE_REPOS[1]} (see coverage)." in (
+        DeterministicWriter().write(f).highlights
+    )
     text = render(f, cov, org="@acme \u202e https://evil.example")
+    assert "Busiest repository" not in text and "Most commits" not in text
     assert not set(text) & BIDI_CONTROLS
     assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", text)
     assert front_matter(text)["org"] == "@acme https://evil.example"
@@ -346,18 +382,21 @@ def test_hostile_commit_text_renders_as_inert_text() -> None:
         headings = [
             (t.tag, _shown(tokens[i + 1])) for i, t in enumerate(tokens) if t.type == "heading_open"
         ]
+        # No GitHub and no previous day: no Needs attention, Trend or Review health.
         assert headings == [
-            ("h1", "Daily digest: 2024-06-03"),
+            ("h1", "Monday 3 Jun 2024, America/New_York"),
+            ("h2", "What shipped"),
             ("h2", "Key numbers"),
             ("h2", "Repositories"),
-            ("h2", "Top contributors"),
-            ("h2", "Review health"),
-            ("h2", "Attention"),
+            ("h2", "People"),
             ("h3", "Data coverage"),
         ]
         key, per_repo, top = _tables(tokens)
-        # Header and the 12 figures that do not need GitHub (digest_view.KEY_FIGURES).
-        assert [len(row) for row in key] == [3] * 13
+        # Header and the 12 figures that do not need GitHub (digest_view.KEY_FIGURES), each
+        # row as wide as the header (Measure, Value, and Change where a previous day is known).
+        assert len(key) == 13 and key[0][:2] == ["Measure", "Value"]
+        assert {len(row) for row in key} == {len(key[0])}
+        assert key[1][:2] == ["Commits", "1,234"]
         # Every cell where it belongs: the names read back whole, the numbers beside them.
         assert [len(row) for row in per_repo] == [7] * (1 + len(repos))
         assert [row[:2] for row in per_repo[1:]] == [
@@ -378,17 +417,17 @@ def test_hostile_commit_text_renders_as_inert_text() -> None:
             assert kinds <= allowed, t.content
             shown = "".join(c.content for c in t.children or [] if c.type == "text")
             assert not re.search(r"@\w|\w@|(?i:www)\.|//", shown), shown
-        # Highlights (before the first h2) and Data coverage (the h3 up to <details>): each
-        # entry one list item, whatever its text said.
+        # Under the title (before the first h2): the failed clone, named inert in one
+        # Incomplete notice, whatever its name said.
         first_h2 = next(i for i, t in enumerate(tokens) if t.tag == "h2")
+        notices = [_shown(t) for t in tokens[:first_h2] if t.type == "inline"][1:]
+        assert notices == [
+            f"Incomplete: 1 local clone(s) could not be read ({plain_text(HOSTILE_REPOS[1])})."
+            " Re-materialize this partition once that is fixed."
+        ]
+        # Data coverage (the h3 up to <details>): each entry one list item.
         h3 = next(i for i, t in enumerate(tokens) if t.tag == "h3")
         details = next(i for i, t in enumerate(tokens) if t.type == "html_block")
-        highlights = _items(tokens, 0, first_h2)
-        assert highlights[:2] == [
-            f"Busiest repository: {plain_text(HOSTILE_REPOS[0])} with 40 commits.",
-            f"Most commits: {HOSTILE_PEOPLE[0]} (60 commits, +0/-0 lines).",
-        ]
-        assert f"Not collected: {HOSTILE_REPOS[1]} (see coverage)." in highlights
         notes = _items(tokens, h3, details)
         # The window, the two repositories, and three fixed notes (sources, text, generator).
         assert len(notes) == 6, notes
@@ -440,7 +479,13 @@ def test_failed_repos_say_not_collected_with_the_error() -> None:
     assert "kept 4 commit(s)" in line
     ok = next(ln for ln in text.splitlines() if ln.startswith("- alpha"))
     assert "not collected" not in ok and "1,005 commit(s)" in ok
-    assert "Not collected: gone" in text  # the highlight too
+    # Under the title too, before anything else is said.
+    lines = [ln for ln in text.split("\n---\n", 1)[1].splitlines() if ln]
+    assert lines[:2] == [
+        TITLE,
+        "> **Incomplete**: 1 local clone(s) could not be read (gone). Re-materialize this "
+        "partition once that is fixed.",
+    ]
 
 
 def test_sidecar_has_no_email_addresses(known: KnownHistory) -> None:
@@ -473,7 +518,7 @@ def test_front_matter_is_read_back_by_one_function() -> None:
     front, body = split_front_matter(page)
     assert front == front_matter(page)  # the test's own reading of the block
     assert (front["date"], front["period"], front["org"]) == ("2024-06-03", "daily", "acme")
-    assert body.lstrip("\n").startswith("# Daily digest: 2024-06-03\n")
+    assert body.lstrip("\n").startswith(TITLE + "\n")
     assert without_front_matter(page) == body.lstrip("\n")
     assert not without_front_matter(page).startswith("---")
     # Markdown without front matter (or with an unclosed block) is returned whole.
@@ -542,10 +587,14 @@ def test_headline_says_when_nothing_landed() -> None:
     assert "No commits" in insights.headline
     assert insights.highlights == []
     text = render_daily(empty, insights, None, org="acme", timezone="America/New_York")
-    # A short, honest digest: it says nothing happened and leaves out the empty tables.
-    assert "Nothing happened in this window: no commits." in text
-    assert "## Repositories" not in text and "## Top contributors" not in text
-    assert "| Commits | 0 | not available |" in text
+    # A short, honest digest: the title, that nothing happened (0 commits; no GitHub, so
+    # nothing is said of pull requests) and a one-line coverage footer. No tables, no
+    # definitions.
+    body = [ln for ln in text.split("\n---\n", 1)[1].splitlines() if ln]
+    assert body[:2] == [TITLE, "No activity: no commits."]
+    assert body[2] == "---" and body[3].startswith("Coverage: 0 repositories, 2024-06-03 ")
+    assert len(body) == 4
+    assert "|" not in text and "<details>" not in text
 
 
 def _most(f: FactSheet) -> list[str]:
@@ -707,7 +756,7 @@ def test_a_shallow_clone_is_marked_in_key_numbers_and_coverage() -> None:
         ]
     )
     text = render(facts(commits_without_line_stats=1), cov)
-    assert "| Lines added | 56,789 (at least) | not available |" in text
+    assert_key_value(text, "Lines added", "56,789 (at least)")
     assert "leave out 1 commit(s) at a shallow clone's boundary" in text
     lines = text.splitlines()
     alpha = next(line for line in lines if line.startswith("- alpha: "))
@@ -741,8 +790,12 @@ def test_llm_text_is_rendered_as_the_safe_markdown_it_is_and_names_the_model() -
     text = render_daily(f, llm, None, org="acme", timezone="America/New_York")
     assert front_matter(text)["insights"] == "ollama"
     assert front_matter(text)["model"] == "qwen2.5-coder:1.5b"
-    # Not escaped a second time: the emphasis and the link are markdown, as the writer made them.
-    assert "**A *busy* day**" in text
+    # Only the model's grounded highlights are shown, under "In brief"; its headline and
+    # risks are not (the first screen says what shipped), whatever their markup.
+    assert "busy" not in text and "Review load" not in text
+    brief = text.split("\n## In brief\n", 1)[1].split("\n## ", 1)[0]
+    # Not escaped a second time: the link is markdown, as the writer made it.
+    assert "- alpha moved on ([alpha#12](https://github.com/acme/alpha/pull/12))" in brief
     tokens = _parsers()[0].parse(text.split("\n---\n", 1)[1])
     hrefs = [
         c.attrs["href"]
@@ -751,14 +804,17 @@ def test_llm_text_is_rendered_as_the_safe_markdown_it_is_and_names_the_model() -
         if c.type == "link_open" and not str(c.attrs["href"]).startswith("../metrics.md")
     ]
     assert hrefs == ["https://github.com/acme/alpha/pull/12"]
-    assert "- Review load on a few people" in text
     assert (
         "Summary written by the local LLM qwen2.5-coder:1.5b (Ollama), 1 ungrounded item(s) "
-        "dropped." in text
+        "dropped." in brief
     )
-    # The deterministic writer's plain text is escaped: its '*' stays a character.
-    plain = llm.model_copy(update={"writer": "deterministic", "text_format": "text"})
-    assert "**A \\*busy\\* day**" in render_daily(f, plain, None, org="acme", timezone="UTC")
+    # Plain text is escaped: its '*' stays a character.
+    plain = llm.model_copy(update={"text_format": "text", "highlights": ["A *busy* day"]})
+    assert "- A \\*busy\\* day" in render_daily(f, plain, None, org="acme", timezone="UTC")
+    # The built-in writer's sentences are not shown: no "In brief" at all.
+    builtin = llm.model_copy(update={"writer": "deterministic", "text_format": "text"})
+    shown = render_daily(f, builtin, None, org="acme", timezone="UTC")
+    assert "## In brief" not in shown and "alpha moved on" not in shown
 
 
 def _quiet_day() -> FactSheet:
@@ -776,23 +832,28 @@ def test_a_day_github_could_not_reach_says_so_above_the_headline() -> None:
         update={"github_error": "GitHub unreachable: POST https://api.github.com/graphql failed"}
     )
     lines = [ln for ln in render(_quiet_day(), cov).split("\n---\n", 1)[1].splitlines() if ln]
-    assert lines[0] == "# Daily digest: 2024-06-03"
+    assert lines[0] == TITLE
     assert lines[1] == (
         "> **Incomplete**: GitHub could not be reached when this day was collected, so its pull "
         "requests, issues, releases and commits are missing. Re-materialize this partition once "
         "that is fixed."
     )
-    assert lines[2].startswith("**")  # then the headline
-    text = "\n".join(lines)
-    assert "Nothing happened in what was collected: no commits." in text
-    assert "Nothing happened in this window" not in text
+    assert lines[2] == "No activity: no commits."  # then what was collected says
 
 
 def test_a_quiet_day_fully_read_says_nothing_happened() -> None:
     cov = coverage(repos=[RepoCoverage(repo="alpha", status="ok", commits=0)])
     text = render(_quiet_day(), cov)
     assert "Incomplete" not in text
-    assert "Nothing happened in this window: no commits." in text
+    body = [ln for ln in text.split("\n---\n", 1)[1].splitlines() if ln]
+    # Title, no activity, the rule and one coverage line (issue 18: at most 15 lines).
+    assert body == [
+        TITLE,
+        "No activity: no commits.",
+        "---",
+        "Coverage: 1 repository, 2024-06-03 (America/New\\_York); GitHub was not collected "
+        "(no \\[github\\].org configured); summary by the built-in writer.",
+    ]
 
 
 def test_a_clone_that_could_not_be_read_is_named_above_the_headline() -> None:
