@@ -217,6 +217,7 @@ def hostile_metrics(period: str) -> WindowMetrics:
             )
             for n, t in enumerate(HOSTILE)
         ],
+        previous_partition="2024-05-27",  # the window the changes are against
         change={
             "commits": Change(previous=40, absolute=10, percent=25.0),
             "merges": Change(previous=4, absolute=-2, percent=-50.0),

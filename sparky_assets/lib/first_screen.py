@@ -21,6 +21,7 @@ from sparky_resources.clock import Period, window_dates
 MAX_LINES = 40  # the first screen, title to stat line
 MAX_RELEASES = 3
 MAX_ATTENTION = 5
+TITLE_CHARS = 100  # a change's title on the first screen (the full one is a click away)
 MONTHS = (
     "January",
     "February",
@@ -99,14 +100,24 @@ def _change_notes(c: ShippedChange) -> list[str]:
 
 
 def _change(c: ShippedChange, safe_url: object) -> tuple[str, str]:
-    ref = f"{c.repo}#{c.number}"
+    ref = f"{c.repo}#{c.number}" if c.number else f"{c.repo} {(c.sha or '')[:7]}"
     url = safe_url(c.url) if callable(safe_url) else None
     notes = _change_notes(c)
     joined = " · ".join(notes)
+    title = _short(c.title)
     return (
-        f"{_link(ref, url)} {md_text(c.title)}" + (f" · {md_text(joined)}" if notes else ""),
-        f"{ref} {plain_text(c.title)}" + (f" · {plain_text(joined)}" if notes else ""),
+        f"{_link(ref, url)} {md_text(title)}" + (f" · {md_text(joined)}" if notes else ""),
+        f"{ref} {plain_text(title)}" + (f" · {plain_text(joined)}" if notes else ""),
     )
+
+
+def _short(text: str, limit: int = TITLE_CHARS) -> str:
+    """A title cut at a word to fit one line of the first screen."""
+    text = plain_text(text)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"
 
 
 def _release(r: ShippedRelease, safe_url: object) -> tuple[str, str]:
@@ -244,7 +255,7 @@ def first_screen(
     plain: list[str] = []
     if shipped is None or (not shipped.merged and not shipped.releases):
         shipped_md.append(
-            "No pull request was merged and nothing was released."
+            f"No {shipped.unit} was merged and nothing was released."
             if shipped is not None
             else "Not known: this window was measured before Sparky read what shipped."
         )
@@ -262,7 +273,9 @@ def first_screen(
     bots_md: list[str] = []
     a = shipped.automated
     if a.count:
-        what = "dependency update" if a.dependency_updates == a.count else "automated pull request"
+        what = (
+            "dependency update" if a.dependency_updates == a.count else f"automated {shipped.unit}"
+        )
         who = _names(a.bots)
         line = f"{_plural(a.count, what)} by {who}"
         bots_md.append(f"- {md_text(line)}")
@@ -287,11 +300,9 @@ def first_screen(
     if shipped.merged:
         whole = listed + a.count >= shipped.merged and people == listed
         if not whole:
+            merged = "commit" if shipped.unit == "commit" else "merged pull request"
             link = f": [all on GitHub]({search_url})" if search_url else ""
-            count_md.append(
-                f"- Named here: {listed:,} of {_plural(shipped.merged, 'merged pull request')}"
-                f"{link}"
-            )
+            count_md.append(f"- Named here: {listed:,} of {_plural(shipped.merged, merged)}{link}")
     lines = [*head, *shipped_md, *rel_md, *themes_md, *bots_md, *count_md, *attention_md, *tail]
     return FirstScreen(markdown=lines, bullets=[*plain, *attention_plain, stat_plain])
 

@@ -115,6 +115,8 @@ _VERB = re.compile(
     + r")\b",
     re.IGNORECASE,
 )
+# A tracker reference before the subject ("Issue 12: ", "#12 ", "JIRA-12: "): not its kind.
+_TRACKER_PREFIX = re.compile(r"^\s*(?:issue\s*)?#?[A-Z]*-?\d+(?:[./]\d+)*[:)]?\s+", re.IGNORECASE)
 _REVERT = re.compile(r'^\s*(?:revert(?:\([^)]*\))?!?:\s*|revert\s+")', re.IGNORECASE)
 _BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE:", re.MULTILINE)
 # GitHub's merge-button subject, and its default squash-merge subject "Title (#N)".
@@ -127,10 +129,12 @@ _SQUASH_PR = re.compile(r"^(?P<title>.+?)\s+\(#(?P<number>\d+)\)\s*$")
 
 
 class ShippedChange(BaseModel):
-    """One merged pull request as the digest names it."""
+    """One merged pull request (or, in a clone merged to without pull requests, one commit)
+    as the digest names it."""
 
     repo: str
-    number: int
+    number: int  # 0 for a commit
+    sha: str | None = None  # a commit's
     title: str
     url: str | None
     author: str | None  # display name of the author's identity (people, not accounts)
@@ -179,7 +183,10 @@ class Shipped(BaseModel):
     """The first screen's content of one window."""
 
     source: str  # "github" or "clones": where the merged pull requests were read
-    merged: int = 0  # every merged pull request, bots included
+    # What the changes are: pull requests, or commits where a clone's window merged none (a
+    # trunk-based repository: its commits are what shipped).
+    unit: str = "pull request"
+    merged: int = 0  # every merged pull request (or commit), bots included
     themes: ListField[Theme]
     automated: Automated = Field(default_factory=Automated)
     releases: ListField[ShippedRelease]
@@ -204,7 +211,7 @@ def theme_of(title: str, labels: Iterable[str] = ()) -> str:
             return LABEL_THEMES[key]
     if _REVERT.match(title):
         return "Reverts"
-    v = _VERB.match(title)
+    v = _VERB.match(_TRACKER_PREFIX.sub("", title, count=1))
     if v:
         index = next(int(k[1:]) for k, val in v.groupdict().items() if val)
         return VERB_THEMES[index][1]
@@ -380,6 +387,53 @@ def shipped_from_commits(
     return [s for s in seen.values() if s.theme], automated, total
 
 
+def commits_as_changes(
+    window: Window,
+    commits: Iterable[Mapping[str, Any]],
+    *,
+    web_urls: Mapping[str, str],
+    is_bot_commit: Callable[[Mapping[str, Any]], bool],
+    name_of_commit: Callable[[Mapping[str, Any]], str | None],
+    first_time_commit: Callable[[Mapping[str, Any]], bool],
+) -> tuple[list[ShippedChange], Automated, int]:
+    """The window's non-merge commits as changes, for a clone whose window merged no pull
+    request: people's themed, the bots' and updaters' folded."""
+    changes: list[ShippedChange] = []
+    automated = Automated()
+    bots: Counter[str] = Counter()
+    total = 0
+    for c in commits:
+        if c.get("is_merge") or not window.contains(c["committed_ts"]):
+            continue
+        total += 1
+        subject = c.get("subject") or ""
+        if is_bot_commit(c) or is_automated_subject(subject):
+            automated.count += 1
+            automated.dependency_updates += is_automated_subject(subject)
+            bots[_bot_name(c.get("author_name") or "a bot")] += 1
+            continue
+        lines = c["additions"] + c["deletions"]
+        base = web_urls.get(c["repo"])
+        changes.append(
+            ShippedChange(
+                repo=c["repo"],
+                number=0,
+                sha=c["sha"],
+                title=subject,
+                url=f"{base}/commit/{c['sha']}" if base else None,
+                author=name_of_commit(c),
+                lines=lines,
+                size=size_class(lines),
+                theme=theme_of(subject),
+                breaking=is_breaking(subject, None),
+                revert=is_revert(subject),
+                first_time=first_time_commit(c),
+            )
+        )
+    automated.bots = [name for name, _ in sorted(bots.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return changes, automated, total
+
+
 def releases_from_github(
     window: Window, records: Iterable[Mapping[str, Any]]
 ) -> list[ShippedRelease]:
@@ -521,9 +575,17 @@ def assemble(
     *,
     review_wait_days: float | None,
     answer_wait_days: float | None,
+    unit: str = "pull request",
 ) -> Shipped:
+    """The first screen's content; a first-time author is marked on their first change only."""
+    seen: set[str] = set()
+    for c in changes:
+        if c.first_time:
+            c.first_time = (c.author or "") not in seen
+            seen.add(c.author or "")
     return Shipped(
         source=source,
+        unit=unit,
         merged=total,
         themes=_themes(changes),
         automated=automated,

@@ -29,6 +29,7 @@ from sparky_assets.lib.shipped import (
     Shipped,
     assemble,
     attention,
+    commits_as_changes,
     releases_from_github,
     releases_from_tags,
     shipped_from_commits,
@@ -321,16 +322,19 @@ def compute_window_metrics(
         def commit_person(c: Mapping[str, Any]) -> Any:
             return people.get(commit_ident(c))
 
-        changes, automated, total = shipped_from_commits(
-            window,
-            inputs.commits,
-            web_urls=inputs.web_urls,
-            is_bot_commit=lambda c: bool(getattr(commit_person(c), "is_bot", False)),
-            name_of_commit=lambda c: display_name(
+        by_commit: dict[str, Any] = {
+            "web_urls": inputs.web_urls,
+            "is_bot_commit": lambda c: bool(getattr(commit_person(c), "is_bot", False)),
+            "name_of_commit": lambda c: display_name(
                 getattr(commit_person(c), "name", None) or c["author_name"]
             ),
-            first_time_commit=lambda c: commit_ident(c) in new_ids,
-        )
+            "first_time_commit": lambda c: commit_ident(c) in new_ids,
+        }
+        changes, automated, total = shipped_from_commits(window, inputs.commits, **by_commit)
+        unit = "pull request"
+        if total == 0:  # no pull request merged: the commits are what shipped
+            unit = "commit"
+            changes, automated, total = commits_as_changes(window, inputs.commits, **by_commit)
         metrics.shipped = assemble(
             "clones",
             changes,
@@ -340,6 +344,7 @@ def compute_window_metrics(
             attention(window, [], [], [c for c in changes if c.revert], is_bot=bot_login, **waits),
             review_wait_days=None,
             answer_wait_days=None,
+            unit=unit,
         )
         return metrics
     prs = pull_request_metrics(inputs.pull_requests, window.start, window.end, is_bot=bot_login)
