@@ -123,7 +123,16 @@ def test_one_partition_end_to_end(instance, known: KnownHistory, tmp_path: Path)
     digest = (tmp_path / "output/daily" / f"{DAY}.md").read_text(encoding="utf-8")
     assert "| Commits | 5 |" in digest and "| Lines added | 17 |" in digest
     assert "gone: **not collected**: the configured path does not exist" in digest
-    assert "- Not collected: gone (see coverage)." in digest  # the summary names it too
+    # The summary names it too: in the insights file (the built-in writer's sentences), and on
+    # the page right under the title, before anything else is said.
+    insights = read(tmp_path / "data/processed/daily_insights" / f"{DAY}.json")
+    assert "Not collected: gone (see coverage)." in insights["highlights"]
+    body = [ln for ln in digest.split("\n---\n", 1)[1].splitlines() if ln]
+    assert body[:2] == [
+        "# Monday 3 Jun 2024, America/New\\_York",
+        "> **Incomplete**: 1 local clone(s) could not be read (gone). Re-materialize this "
+        "partition once that is fixed.",
+    ]
     assert str(tmp_path) not in digest
     assert (tmp_path / "output/daily" / f"{DAY}.json").exists()
 
@@ -132,7 +141,7 @@ def test_one_partition_end_to_end(instance, known: KnownHistory, tmp_path: Path)
     assert event.asset_materialization.partition == DAY
     # The preview is the digest from its title on: front matter would show as a bold line.
     preview = event.asset_materialization.metadata["preview"].value
-    assert preview.startswith("# Daily digest: 2024-06-03\n")
+    assert preview.startswith("# Monday 3 Jun 2024, America/New\\_York\n")
     assert digest.endswith(preview) and digest.startswith("---\ndate:")
 
     # The coverage check warns about the missing clone, and the insights check about the
@@ -243,13 +252,20 @@ def test_a_range_is_one_run_and_one_file_per_day(
     # Each partition carries its own metadata and its own check result, not the range's.
     commits_by_hand = {"2024-06-01": 1, "2024-06-02": 1, "2024-06-03": 6, "2024-06-04": 1}
     commits_metric = {"2024-06-01": 1, "2024-06-02": 1, "2024-06-03": 5, "2024-06-04": 1}
+    # Each day's title, the window in plain words (June 1, 2024 was a Saturday).
+    titles = {
+        "2024-06-01": "# Saturday 1 Jun 2024, America/New\\_York\n",
+        "2024-06-02": "# Sunday 2 Jun 2024, America/New\\_York\n",
+        "2024-06-03": "# Monday 3 Jun 2024, America/New\\_York\n",
+        "2024-06-04": "# Tuesday 4 Jun 2024, America/New\\_York\n",
+    }
     check_key = dg.AssetCheckKey(dg.AssetKey("raw_commits"), "all_repositories_collected")
     for d in days:
         raw_meta = _partition_metadata(instance, "raw_commits", d)
         assert raw_meta["commits"] == commits_by_hand[d]
         assert _partition_metadata(instance, "daily_metrics", d)["commits"] == commits_metric[d]
         preview = _partition_metadata(instance, "daily_digest", d)["preview"]
-        assert f"# Daily digest: {d}" in preview
+        assert preview.startswith(titles[d])
         check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [check_key], partition_filter=PartitionKeyFilter(key=d)
         )[check_key]
