@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -274,3 +276,66 @@ def test_a_clone_alone_welcomes_only_the_truly_new(clone_week: str) -> None:
     welcome = next(line for line in clone_week.splitlines() if "welcome to" in line)
     assert welcome.startswith("New contributors: welcome to Zoë")
     assert "Alice" not in welcome and "Build Server" not in welcome
+
+
+# --- this repository's own week ----------------------------------------------------------------
+
+OWN_WEEK = "2026-11-23"  # the repository's history begins on Friday 27 Nov 2026
+
+
+@pytest.fixture(scope="module")
+def own_week(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """This repository's week of 2026-11-23, from a clone of its own history (UTC)."""
+    root = tmp_path_factory.mktemp("own-week")
+    here = Path(__file__).resolve().parents[1]
+    clone = root / "sparky"
+    subprocess.run(
+        ["git", "clone", "-q", "--no-local", str(here), str(clone)],
+        check=True,
+        env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"},
+    )
+    resources = {
+        "github": GitHubResource(),
+        "local_git": LocalGitResource(repos=[str(clone)]),
+        "store": DataStore(data_dir=str(root / "data"), output_dir=str(root / "output")),
+        "org": OrgResource(timezone="UTC", start_date="2026-11-16"),
+        "ollama": OllamaResource(base_url="http://127.0.0.1:9", enabled=False),
+        "publisher": GitPublisherResource(work_tree=""),
+    }
+    with dg.instance_for_test() as instance:
+        for selection, first, last in (
+            ([repositories, raw_commits, contributors, daily_metrics], "2026-11-16", "2026-11-29"),
+            ([weekly_metrics], "2026-11-16", "2026-11-16"),
+            ([weekly_metrics, weekly_insights, weekly_digest], OWN_WEEK, OWN_WEEK),
+        ):
+            result = dg.materialize(
+                selection, resources=resources, instance=instance, tags=_range(first, last)
+            )
+            assert result.success
+    yield (root / "output" / "weekly" / f"{OWN_WEEK}.md").read_text(), clone
+
+
+def test_this_repositorys_week_reads_as_what_shipped(own_week: tuple[str, Path]) -> None:
+    markdown, clone = own_week
+    screen = first_screen(markdown)
+    joined = "\n".join(screen)
+    assert len(screen) <= MAX_LINES
+    assert screen[0] == "# Week of 23 \u2013 29 Nov 2026, UTC"
+    # Counted by git itself: the week's non-merge commits on main by committer date (epoch
+    # seconds compared here: `git log --since` stops at the first older commit).
+    start = dt.datetime(2026, 11, 23, tzinfo=dt.UTC).timestamp()
+    end = start + 7 * 86400
+    log = subprocess.run(
+        ["git", "-C", str(clone), "log", "--no-merges", "--format=%H %ct", "origin/main"],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    listed = [sha for sha, ts in zip(log[::2], log[1::2], strict=True) if start <= int(ts) < end]
+    assert listed, "the repository's history has the week"
+    assert f"**{len(listed)}** commits" in joined
+    # The repository merges no pull requests: its commits are what shipped, named by sha and
+    # subject, and the list says how many of them it names.
+    named = re.findall(r"^  - sparky ([0-9a-f]{7}) ", joined, re.MULTILINE)
+    assert named and {sha for sha in named} <= {line[:7] for line in listed}
+    assert f"of {len(listed)} commits" in joined
+    for noise in NOISE:
+        assert noise not in joined, noise
