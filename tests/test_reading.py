@@ -326,7 +326,7 @@ def test_this_repositorys_week_reads_as_what_shipped(own_week: tuple[str, Path])
     start = dt.datetime(2026, 11, 23, tzinfo=dt.UTC).timestamp()
     end = start + 7 * 86400
     log = subprocess.run(
-        ["git", "-C", str(clone), "log", "--no-merges", "--format=%H %ct", "origin/main"],
+        ["git", "-C", str(clone), "log", "--no-merges", "--format=%H %ct", "HEAD"],
         check=True, capture_output=True, text=True,
     ).stdout.split()  # fmt: skip
     listed = [sha for sha, ts in zip(log[::2], log[1::2], strict=True) if start <= int(ts) < end]
