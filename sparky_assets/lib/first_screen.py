@@ -245,9 +245,7 @@ def first_screen(
             attention_md += [f"- {md}" for md, _ in items]
             attention_plain = [f"Needs attention: {p}" for _, p in items]
             if shipped.attention_total > len(items):
-                attention_md.append(
-                    f"- …and {shipped.attention_total - len(items):,} more (see Review health)"
-                )
+                attention_md.append(f"- …and {shipped.attention_total - len(items):,} more")
         else:
             attention_md.append("Nothing new needs attention.")
 
