@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from sparky_assets.lib.shipped import (
+    CommitPeople,
     assemble,
     attention,
     commits_as_changes,
@@ -188,14 +189,13 @@ def test_commits_are_the_changes_of_a_window_without_pull_requests() -> None:
         {"repo": "app", "sha": "c" * 40, "subject": "Merge branch 'x'", "is_merge": True,
          "committed_ts": ts, "additions": 0, "deletions": 0, "author_name": "Al"},
     ]  # fmt: skip
-    changes, automated, total = commits_as_changes(
-        WEEK,
-        commits,
+    by = CommitPeople(
         web_urls={"app": "https://github.com/octo/app"},
-        is_bot_commit=lambda c: False,
-        name_of_commit=lambda c: c["author_name"],
-        first_time_commit=lambda c: False,
+        is_bot=lambda c: False,
+        name=lambda c: c["author_name"],
+        first_time=lambda c: False,
     )
+    changes, automated, total = commits_as_changes(WEEK, commits, by)
     assert total == 2 and automated.dependency_updates == 1  # the merge is not a change
     (fix,) = changes
     assert (fix.theme, fix.size, fix.url) == (

@@ -29,6 +29,7 @@ import re
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -283,6 +284,22 @@ def _bot_name(login: str) -> str:
     return login.removesuffix("[bot]")
 
 
+def _ranked(bots: Counter[str]) -> list[str]:
+    """Bot names, most changes first."""
+    return [name for name, _ in sorted(bots.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+@dataclass(frozen=True)
+class CommitPeople:
+    """What a clone's commits need besides themselves: the clones' GitHub web URLs and who their
+    authors are (bot, display name, first contribution in the window)."""
+
+    web_urls: Mapping[str, str]
+    is_bot: Callable[[Mapping[str, Any]], bool]
+    name: Callable[[Mapping[str, Any]], str | None]
+    first_time: Callable[[Mapping[str, Any]], bool]
+
+
 def shipped_from_github(
     window: Window,
     pull_requests: Iterable[Mapping[str, Any]],
@@ -327,18 +344,14 @@ def shipped_from_github(
                 first_time=bool(login) and login.lower() in first_timers,
             )
         )
-    automated.bots = [name for name, _ in sorted(bots.items(), key=lambda kv: (-kv[1], kv[0]))]
+    automated.bots = _ranked(bots)
     return changes, automated, total
 
 
 def shipped_from_commits(
     window: Window,
     commits: Iterable[Mapping[str, Any]],
-    *,
-    web_urls: Mapping[str, str],
-    is_bot_commit: Callable[[Mapping[str, Any]], bool],
-    name_of_commit: Callable[[Mapping[str, Any]], str | None],
-    first_time_commit: Callable[[Mapping[str, Any]], bool],
+    by: CommitPeople,
 ) -> tuple[list[ShippedChange], Automated, int]:
     """Merged pull requests read from the clones' default-branch commits in the window."""
     seen: dict[tuple[str, int], ShippedChange] = {}
@@ -360,7 +373,7 @@ def shipped_from_commits(
         parents = merge.get("parents") or []
         tip = by_sha.get((merge["repo"], parents[1])) if len(parents) > 1 else None
         c = tip or merge
-        if is_bot_commit(c):
+        if by.is_bot(c):
             automated.count += 1
             automated.dependency_updates += is_automated_subject(title)
             bots[_bot_name(c.get("author_name") or "a bot")] += 1
@@ -369,32 +382,28 @@ def shipped_from_commits(
             )
             continue
         lines = None if merge.get("is_merge") else c["additions"] + c["deletions"]
-        base = web_urls.get(c["repo"])
+        base = by.web_urls.get(c["repo"])
         seen[(c["repo"], number)] = ShippedChange(
             repo=c["repo"],
             number=number,
             title=title,
             url=f"{base}/pull/{number}" if base else None,
-            author=name_of_commit(c),
+            author=by.name(c),
             lines=lines,
             size=size_class(lines) if lines is not None else None,
             theme=theme_of(title),
             breaking=is_breaking(title, None),
             revert=is_revert(title),
-            first_time=first_time_commit(c),
+            first_time=by.first_time(c),
         )
-    automated.bots = [name for name, _ in sorted(bots.items(), key=lambda kv: (-kv[1], kv[0]))]
+    automated.bots = _ranked(bots)
     return [s for s in seen.values() if s.theme], automated, total
 
 
 def commits_as_changes(
     window: Window,
     commits: Iterable[Mapping[str, Any]],
-    *,
-    web_urls: Mapping[str, str],
-    is_bot_commit: Callable[[Mapping[str, Any]], bool],
-    name_of_commit: Callable[[Mapping[str, Any]], str | None],
-    first_time_commit: Callable[[Mapping[str, Any]], bool],
+    by: CommitPeople,
 ) -> tuple[list[ShippedChange], Automated, int]:
     """The window's non-merge commits as changes, for a clone whose window merged no pull
     request: people's themed, the bots' and updaters' folded."""
@@ -407,13 +416,13 @@ def commits_as_changes(
             continue
         total += 1
         subject = c.get("subject") or ""
-        if is_bot_commit(c) or is_automated_subject(subject):
+        if by.is_bot(c) or is_automated_subject(subject):
             automated.count += 1
             automated.dependency_updates += is_automated_subject(subject)
             bots[_bot_name(c.get("author_name") or "a bot")] += 1
             continue
         lines = c["additions"] + c["deletions"]
-        base = web_urls.get(c["repo"])
+        base = by.web_urls.get(c["repo"])
         changes.append(
             ShippedChange(
                 repo=c["repo"],
@@ -421,16 +430,16 @@ def commits_as_changes(
                 sha=c["sha"],
                 title=subject,
                 url=f"{base}/commit/{c['sha']}" if base else None,
-                author=name_of_commit(c),
+                author=by.name(c),
                 lines=lines,
                 size=size_class(lines),
                 theme=theme_of(subject),
                 breaking=is_breaking(subject, None),
                 revert=is_revert(subject),
-                first_time=first_time_commit(c),
+                first_time=by.first_time(c),
             )
         )
-    automated.bots = [name for name, _ in sorted(bots.items(), key=lambda kv: (-kv[1], kv[0]))]
+    automated.bots = _ranked(bots)
     return changes, automated, total
 
 

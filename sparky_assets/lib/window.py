@@ -26,6 +26,7 @@ from sparky_assets.lib.github_metrics import (
 from sparky_assets.lib.identity import ContributorsTable, display_name, extend_table
 from sparky_assets.lib.metrics import ActivityMetrics, compute_activity
 from sparky_assets.lib.shipped import (
+    CommitPeople,
     Shipped,
     assemble,
     attention,
@@ -322,19 +323,19 @@ def compute_window_metrics(
         def commit_person(c: Mapping[str, Any]) -> Any:
             return people.get(commit_ident(c))
 
-        by_commit: dict[str, Any] = {
-            "web_urls": inputs.web_urls,
-            "is_bot_commit": lambda c: bool(getattr(commit_person(c), "is_bot", False)),
-            "name_of_commit": lambda c: display_name(
+        by = CommitPeople(
+            web_urls=inputs.web_urls,
+            is_bot=lambda c: bool(getattr(commit_person(c), "is_bot", False)),
+            name=lambda c: display_name(
                 getattr(commit_person(c), "name", None) or c["author_name"]
             ),
-            "first_time_commit": lambda c: commit_ident(c) in new_ids,
-        }
-        changes, automated, total = shipped_from_commits(window, inputs.commits, **by_commit)
+            first_time=lambda c: commit_ident(c) in new_ids,
+        )
+        changes, automated, total = shipped_from_commits(window, inputs.commits, by)
         unit = "pull request"
         if total == 0:  # no pull request merged: the commits are what shipped
             unit = "commit"
-            changes, automated, total = commits_as_changes(window, inputs.commits, **by_commit)
+            changes, automated, total = commits_as_changes(window, inputs.commits, by)
         metrics.shipped = assemble(
             "clones",
             changes,
