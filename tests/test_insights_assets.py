@@ -488,21 +488,63 @@ def test_weekly_and_monthly_digests_show_their_own_figures(digests) -> None:
         assert "@" not in json.dumps(sidecar["metrics"]["top_contributors"])  # no emails
 
 
-def test_a_week_that_merged_pull_requests_lists_them_largest_first(digests) -> None:
+def _size(lines: int) -> str:
+    """Kubernetes' size labels, worked out by hand: XS under 10 lines, S under 30, M under 100,
+    L under 500, XL under 1,000, XXL from 1,000 on."""
+    for bound, name in ((10, "XS"), (30, "S"), (100, "M"), (500, "L"), (1000, "XL")):
+        if lines < bound:
+            return name
+    return "XXL"
+
+
+def test_a_week_that_merged_pull_requests_names_each_under_its_theme(digests) -> None:
+    """The first screen's What shipped: every person's merged pull request of the week, once,
+    under its theme with its author and size, the largest first in each theme; the bots'
+    folded into one line; the stat line counts them all."""
     world, _ = digests
     text = (world.root / "output/weekly" / f"{WEEK}.md").read_text()
-    section = text.split("### Merged pull requests", 1)[1].split("\n#", 1)[0]
+    section = text.split("\n## What shipped\n", 1)[1].split("\n## ", 1)[0]
     start, end = world.org.window(days=7)
     merged = [
         p
         for p in world.org.pull_requests()
         if p.merged_at is not None and start <= p.merged_at < end
     ]
-    numbers = [int(n) for n in re.findall(r"\[[\w.-]+#(\d+)\]", section)]
-    assert len(numbers) == min(10, len(merged)) and numbers
-    by_lines = {p.number: (p.additions or 0) + (p.deletions or 0) for p in merged}
-    sizes = [by_lines[n] for n in numbers]
-    assert sizes == sorted(sizes, reverse=True)
+    people = [p for p in merged if p.author.type != "Bot"]
+    bots = [p for p in merged if p.author.type == "Bot"]
+    assert people and bots  # the seed's week has both
+    org = world.org.login
+    lines = section.splitlines()
+    for p in people:
+        lines_changed = (p.additions or 0) + (p.deletions or 0)
+        item = (
+            f"  - [{p.repo}#{p.number}](https://github.com/{org}/{p.repo}/pull/{p.number}) "
+            f"{p.title} · {p.author.name} · {_size(lines_changed)}"
+        )
+        assert lines.count(item) == 1, (item, section)
+    # No bot's pull request is named; they are one line with their count and who made them.
+    for p in bots:
+        assert f"[{p.repo}#{p.number}]" not in section
+    names = sorted({p.author.login.removesuffix("[bot]") for p in bots})
+    assert len(names) == 2, names
+    bot_line = [ln for ln in lines if ln.endswith(f" by {names[0]} and {names[1]}")]
+    assert len(bot_line) == 1 and bot_line[0].startswith(f"- {len(bots)} "), section
+    # Each theme's count is the items listed under it (every one is named: no "N of M").
+    themes: list[tuple[int, list[int]]] = []
+    for ln in lines:
+        if ln.startswith("- **") and " · " in ln:
+            themes.append((int(ln.split(" · ", 1)[1].split(" ", 1)[0]), []))
+        elif ln.startswith("  - [") and themes:
+            themes[-1][1].append(int(re.findall(r"^  - \[[\w.-]+#(\d+)\]", ln)[0]))
+    assert sum(count for count, _ in themes) == len(people)
+    assert all(count == len(numbers) for count, numbers in themes), themes
+    assert "Named here" not in section
+    by_lines = {p.number: (p.additions or 0) + (p.deletions or 0) for p in people}
+    for _, numbers in themes:
+        sizes = [by_lines[n] for n in numbers]
+        assert sizes == sorted(sizes, reverse=True)
+    stat = next(ln for ln in text.splitlines() if ln.startswith("**") and " · " in ln)
+    assert f" · **{len(merged)}** pull requests merged · " in stat
 
 
 def test_the_index_and_feed_list_every_digest(digests) -> None:
