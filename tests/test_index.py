@@ -34,7 +34,7 @@ from sparky_assets.lib.index import (
     scan_digests,
     tag_uri,
 )
-from sparky_assets.lib.sanitize import WORD_JOINER
+from sparky_assets.lib.sanitize import WORD_JOINER, md_text
 
 UTC_ZONE = ZoneInfo("UTC")  # the org timezone of these tests: windows end at 00:00 UTC
 
@@ -321,14 +321,18 @@ def test_what_sparky_writes_is_what_the_index_lists(tmp_path: Path) -> None:
     folder = tmp_path / "daily"
     folder.mkdir()
     (folder / "2024-06-03.md").write_text(page, encoding="utf-8")
-    sidecar = digest_sidecar(f, insights, cov, org="acme")
+    # As defs/digests.py writes it: with the org's timezone, which the title names.
+    sidecar = digest_sidecar(f, insights, cov, org="acme", timezone="America/New_York")
     (folder / "2024-06-03.json").write_text(json.dumps(sidecar), encoding="utf-8")
     (entry,) = scan_digests(tmp_path, tz=NEW_YORK)
     assert entry.summary == insights.headline and entry.summary
     assert entry.partial is True
     assert entry.updated == dt.datetime(2024, 6, 3, 19, tzinfo=UTC)
+    # The index's title is the digest's own: the window in plain words with its timezone
+    # (the digest's h1 is the same text, markdown-escaped).
+    assert entry.title == "Monday 3 Jun 2024, America/New_York"
     h1 = next(line for line in page.splitlines() if line.startswith("# "))
-    assert h1 == f"# {entry.title}"
+    assert h1 == f"# {md_text(entry.title)}" == "# Monday 3 Jun 2024, America/New\\_York"
 
 
 @pytest.mark.parametrize(
