@@ -144,6 +144,9 @@ def test_link_targets_are_stored_sorted_without_the_org() -> None:
         "repos": ["app", "tools", "zed"],
         "numbers": [["app", 3], ["app", 12], ["tools", 7]],
         "shas": [["app", "0123456789"], ["zed", "abcdef0123"]],
+        # No releases, clone tags or clone remotes were given: stored empty, still sorted lists.
+        "tags": [],
+        "sites": [],
     }
     back = WindowRefs.model_validate(json.loads(json.dumps(stored)))
     assert back.org is None and back.model_copy(update={"org": "acme"}) == refs
