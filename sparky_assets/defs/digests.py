@@ -102,9 +102,11 @@ def digest_asset(period: Period, partitions: dg.PartitionsDefinition) -> dg.Asse
         **partitioned(partitions),
         description=(
             f"The {UNIT[period]}'s digest, output/{period}/{{key}}.md with YAML front matter "
-            "(and a JSON sidecar with the same facts): summary, key numbers with the change, "
-            "highlights, repositories, review health, attention list"
-            + (", commits per day" if period != "daily" else "")
+            "(and a JSON sidecar with the same facts). Its first screen: what shipped "
+            "(releases, merged pull requests by theme, bots folded), what needs attention and "
+            "one stat line; below it the LLM's grounded highlights"
+            + (", commits per day, the trend" if period != "daily" else "")
+            + ", review health, key numbers, repositories, people"
             + " and data coverage. The markdown is in the materialization's metadata."
             + (
                 " Once written, it refreshes the index and feed so that they list it."
