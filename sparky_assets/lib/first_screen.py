@@ -207,7 +207,7 @@ def _themes_lines(
         plain.append(f"{t.name}: {t.count:,}{where}: " + "; ".join(p for _, p in lines))
     rest = shipped.themes[max_themes:]
     if rest:
-        summary = ", ".join(f"{t.name.lower()} {t.count:,}" for t in rest)
+        summary = ", ".join(f"{t.name} {t.count:,}" for t in rest)
         md_lines.append(f"- Also: {md_text(summary)}")
         plain.append(f"Also: {summary}")
     return md_lines, plain, named
