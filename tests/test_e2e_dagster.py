@@ -12,6 +12,7 @@ The query shapes are Dagster's own (dagster_graphql's schema and `client/query.p
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -350,8 +351,18 @@ def test_backfill_of_90_days_writes_a_digest_per_day(
     assert sorted(p.name for p in daily.glob("*.md")) == [f"{k}.md" for k in daily_keys()]
     # A day of the known history (New York's June 3): its commits, worded without the LLM.
     digest = (daily / "2024-06-03.md").read_text(encoding="utf-8")
-    assert "# Daily digest: 2024-06-03" in digest
-    assert "**5 commits by 5 contributors in 1 repository" in digest
+    assert "# Monday 3 Jun 2024, America/New\\_York" in digest.splitlines()
+    # The built-in writer's headline is in the insights file; the digest's stat line carries
+    # the same commits, and the people among the contributors (dependabot is a bot). By hand:
+    # June 2 was Zoe's one commit, so the change is +4 commits and +3 people.
+    insights = json.loads(
+        (config.parent / "data/processed/daily_insights/2024-06-03.json").read_text("utf-8")
+    )
+    assert insights["headline"].startswith("5 commits by 5 contributors in 1 repository")
+    assert (
+        "**5** commits (▲ 4) · **4** people active (▲ 3) · change against the previous day"
+        in digest.splitlines()
+    )
     assert 'insights: "deterministic"' in digest
     assert (config.parent / "output" / "index.md").is_file()
 
@@ -385,8 +396,18 @@ def test_backfill_of_a_week_after_its_days(
     weekly = config.parent / "output" / "weekly" / f"{WEEK}.md"
     assert weekly.is_file()
     text = weekly.read_text(encoding="utf-8")
-    assert f"# Weekly digest: week of {WEEK}" in text
-    assert "**6 commits by 6 contributors in 1 repository" in text
+    assert "# Week of 3 \u2013 9 Jun 2024, America/New\\_York" in text.splitlines()
+    # The headline in the insights file, its numbers in the stat line: 6 commits, 6 contributors
+    # of whom 5 people (dependabot is a bot); the week before had Alice's and Zoe's commits
+    # (June 1 and 2), so +4 commits and +3 people.
+    insights = json.loads(
+        (config.parent / f"data/processed/weekly_insights/{WEEK}.json").read_text("utf-8")
+    )
+    assert insights["headline"].startswith("6 commits by 6 contributors in 1 repository")
+    assert (
+        "**6** commits (▲ 4) · **5** people active (▲ 3) · change against the previous week"
+        in text.splitlines()
+    )
 
 
 # --- the daily schedule ---------------------------------------------------------------------------
