@@ -725,3 +725,27 @@ def test_an_all_digit_short_sha_is_a_commit_not_a_number() -> None:
     # "0123456" starts the fact sha; "7654321" starts none and is no fact number either.
     assert facts.check_text("Commit 0123456 fixed it.") == []
     assert facts.check_text("Commit 7654321 fixed it.") == ["number 7654321 not in the facts"]
+
+
+def test_a_highlight_citing_only_bots_pull_requests_is_dropped():
+    """People, not bots, are highlighted: a highlight whose every reference is a pull request
+    the fact sheet marks `bot: true` is dropped; one that also cites a person's is kept."""
+    sheet = {
+        **SHEET,
+        "prs": [
+            *SHEET["prs"],
+            {"repo": "acme/site", "number": 9, "title": "Bump httpx", "bot": True},
+        ],
+    }
+    data = answer(
+        highlights=[
+            *answer()["highlights"],
+            hl("site#9 was merged", "site#9"),
+            hl("Login fixed in api#7 and site#9 merged", "api#7", "site#9"),
+        ]
+    )
+    result = ground(LlmInsights.model_validate(data), FactIndex(sheet))
+    assert [(d.text, d.reason) for d in result.dropped] == [
+        ("site#9 was merged", "cites only bots' pull requests")
+    ]
+    assert result.insights is not None and len(result.insights.highlights) == 4

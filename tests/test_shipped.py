@@ -211,3 +211,15 @@ def test_the_search_behind_n_of_m_covers_the_window_in_the_org_offset() -> None:
     assert (
         q == "is:pr is:merged merged:2024-10-28T00:00:00-04:00..2024-11-03T23:59:59-05:00 org:acme"
     )
+
+
+def test_a_bots_pull_request_labelled_dependencies_is_a_dependency_update() -> None:
+    """Dependabot labels its pull requests "dependencies" by default, whatever the title."""
+    merged = _utc("2024-10-29T12:00:00-04:00")
+    record = _pr(9, "2024-10-28T09:00:00-04:00", merged_at=merged,
+                 author_login="dependabot[bot]", title="Upgrade the actions runner",
+                 labels=["dependencies", "github_actions"])  # fmt: skip
+    _, automated, _ = shipped_from_github(
+        WEEK, [record], is_bot=lambda login: True, name_of=lambda x: x, first_timers=frozenset()
+    )
+    assert (automated.count, automated.dependency_updates) == (1, 1)

@@ -446,19 +446,26 @@ def window_facts(
         pull_requests=inputs.pull_requests if metrics.github_available else None,
         failed_repos=failed,
     )
+    refs = WindowRefs.from_records(
+        None,
+        inputs.commits,
+        inputs.pull_requests,
+        inputs.issues,
+        releases=inputs.releases,
+        local_tags=inputs.local_tags,
+        web_urls=inputs.web_urls,
+    )
+    # What the first screen and the backlog link to beyond the window's own records: items that
+    # crossed an attention threshold in it, and the oldest open ones at its end.
+    shown = [*(metrics.shipped.attention if metrics.shipped else []), *metrics.oldest_open_prs,
+             *metrics.oldest_open_issues]  # fmt: skip
+    refs.numbers.update((_short(i.repo), i.number) for i in shown)
+    refs.repos.update(_short(i.repo) for i in shown)
     return WindowFacts(
         period=metrics.period,
         partition=metrics.partition,
         fact_sheet=sheet,
         failed_repos=failed,
         coverages=list(coverages),
-        refs=WindowRefs.from_records(
-            None,
-            inputs.commits,
-            inputs.pull_requests,
-            inputs.issues,
-            releases=inputs.releases,
-            local_tags=inputs.local_tags,
-            web_urls=inputs.web_urls,
-        ),
+        refs=refs,
     )

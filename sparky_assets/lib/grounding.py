@@ -352,6 +352,7 @@ class FactIndex:
         numbers: list[float] = []
         floats: list[float] = []
         self.refs: set[str] = set()  # "owner/repo#12" and "repo#12", lower case
+        self.bot_refs: set[str] = set()  # those of them a bot opened
         self.ref_numbers: set[int] = set()
         shas: set[str] = set()
         self.repos: set[str] = set()  # names as given in the sheet
@@ -369,6 +370,8 @@ class FactIndex:
                 ):
                     self.refs.update(f"{r}#{number}" for r in _repo_keys(repo))
                     self.ref_numbers.add(number)
+                    if node.get("bot") is True:  # a bot's pull request: never a highlight
+                        self.bot_refs.update(f"{r}#{number}" for r in _repo_keys(repo))
                 for k, v in node.items():
                     texts.append(str(k))
                     walk(v, str(k))
@@ -587,6 +590,8 @@ def ground(insights: LlmInsights, facts: FactIndex) -> GroundingResult:
             unknown = next((r for r in h.refs if not facts.has_ref(r)), None)
             if unknown is not None:
                 reason = f"unknown reference {unknown}"
+            elif all(r.strip().lower() in facts.bot_refs for r in h.refs):
+                reason = "cites only bots' pull requests"  # people, not bots, are highlighted
         reason = reason or first_problem(h.text)
         if reason is None:
             highlights.append(h)

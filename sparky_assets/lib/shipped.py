@@ -321,12 +321,17 @@ def shipped_from_github(
         total += 1
         login = record.get("author_login")
         title = record.get("title") or ""
+        labels = record.get("labels") or []
         if is_bot(login) or record.get("author_is_bot"):
             automated.count += 1
-            automated.dependency_updates += is_automated_subject(title)
+            # "By default, Dependabot raises all pull requests with the dependencies label"
+            # (docs.github.com/code-security/dependabot/dependabot-version-updates/
+            # customizing-dependabot-prs)
+            automated.dependency_updates += is_automated_subject(title) or any(
+                label.lower() in ("dependencies", "deps") for label in labels
+            )
             bots[_bot_name(login or "a bot")] += 1
             continue
-        labels = record.get("labels") or []
         additions, deletions = record.get("additions"), record.get("deletions")
         lines = additions + deletions if additions is not None and deletions is not None else None
         changes.append(
