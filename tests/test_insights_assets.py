@@ -187,7 +187,7 @@ def test_every_period_is_worded_by_the_llm_from_its_own_facts(worded) -> None:
         for key in keys:
             insights = _insights(data, period, key)
             assert (insights["writer"], insights["model"]) == ("ollama", MODEL), (period, key)
-            assert insights["prompt_version"] == "ollama-2"
+            assert insights["prompt_version"] == "ollama-3"
             assert insights["text_format"] == "markdown" and insights["fallback_reason"] is None
             requests = _requests_for(fake, period, key)
             assert requests, (period, key)

@@ -33,12 +33,13 @@ from sparky_assets.lib.grounding import (
 )
 from sparky_resources.store import atomic_write_json
 
-PROMPT_VERSION = "ollama-2"  # 2: words only from the facts (grounding became extractive)
+PROMPT_VERSION = "ollama-3"  # 2: words only from the facts; 3: bots' pull requests are no highlight
 SYSTEM_PROMPT = """\
 You write the summary of a software organization's activity digest.
 Use ONLY the facts in the FACTS block. Never invent a number, a pull request, a commit,
 a release or a name. Every highlight must cite at least one item of the facts in `refs`:
-a pull request as `repo#number`, or a commit by its `sha`.
+a pull request as `repo#number`, or a commit by its `sha`. Highlight people's work: a pull
+request marked `"bot": true` is never a highlight on its own.
 Copy numbers exactly as the facts give them. Use only words that appear in the facts
 (titles, names, labels) and plain summary words (merged, landed, fixed, released, opened,
 commits, pull requests, week); a sentence with any other word, a link or an address is

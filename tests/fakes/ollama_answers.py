@@ -31,6 +31,8 @@ def _items(facts: dict[str, Any]) -> list[tuple[str, str]]:
     """(text, ref) pairs that the facts support, most newsworthy first."""
     out: list[tuple[str, str]] = []
     for pr in facts.get("merged_prs", []):
+        if pr.get("bot"):  # the prompt: a bot's pull request is no highlight
+            continue
         ref = f"{pr['repo']}#{pr['number']}"
         lines = f" with {pr['lines']} lines changed" if "lines" in pr else ""
         out.append((f"{ref} was merged{lines}.", ref))
