@@ -170,13 +170,10 @@ class DigestView(BaseModel):
     # could not be read): said above the headline, since "no commits" may only mean "not read".
     incomplete: str | None = None
     rows: list[Row]
-    merged: ListField[Item]
-    releases: ListField[Item]
     newcomers: ListField[str]
     review: ListField[Duration]
     stale_prs: ListField[Item]
     old_issues: ListField[Item]
-    unanswered: ListField[Item]
     chart_labels: ListField[str]
     chart_values: ListField[int]
     chart_missing: ListField[str]
@@ -362,32 +359,6 @@ def digest_view(
         for name, label in KEY_FIGURES
         if (github_rows or name not in GITHUB_FIGURES) and not _idle(m, name)
     ]
-    prs = m.pull_requests
-    merged = [
-        Item(
-            ref=f"{p.repo}#{p.number}",
-            url=safe_url(p.url),
-            text=p.title,
-            note=" · ".join(
-                x
-                for x in (
-                    f"{p.lines:,} lines" if p.lines is not None else "",
-                    f"by {p.author_login}" if p.author_login else "",
-                )
-                if x
-            ),
-        )
-        for p in (prs.merged_list[:LISTED] if prs else [])
-    ]
-    releases = [
-        Item(
-            ref=f"{r.repo} {r.tag_name}",
-            url=safe_url(r.url),
-            text=r.name or "",
-            note="pre-release" if r.is_prerelease else "",
-        )
-        for r in (m.release_metrics.items[:LISTED] if m.release_metrics else [])
-    ]
     newcomers = [p.name for p in m.new_contributor_list if not p.is_bot][: LISTED * 2]
     newcomers_label = f"New since {m.new_since}" if m.new_since else "New contributors"
     activity = (
@@ -403,13 +374,6 @@ def digest_view(
     collected = m.days_collected if m.days_collected is not None else len(coverages)
     partial, rematerialize = _partial(facts.period, m.days, collected, coverages, start_date)
     chart = m.commits_per_day if facts.period != "daily" else {}
-    unanswered = [
-        Item(ref=f"{x.repo}#{x.number}", url=safe_url(x.url), text=x.title)
-        for x in [
-            *(prs.unanswered_list if prs else []),
-            *(m.issues.unanswered_list if m.issues else []),
-        ]
-    ][: LISTED * 2]
     title = digest_title(facts.period, facts.partition, timezone)
     notices = _notices(facts.period, partial, rematerialize, _incomplete(facts.period, coverages))
     scope = f"org:{github_org}" if github_org and m.github_available else None
@@ -437,13 +401,10 @@ def digest_view(
         rematerialize=rematerialize,
         incomplete=_incomplete(facts.period, coverages),
         rows=rows,
-        merged=merged,
-        releases=releases,
         newcomers=newcomers,
         review=_durations(m),
         stale_prs=_open_items(m.oldest_open_prs),
         old_issues=_open_items(m.oldest_open_issues),
-        unanswered=unanswered,
         chart_labels=[d[5:] for d in chart],
         chart_values=[v or 0 for v in chart.values()],
         chart_missing=[d for d, v in chart.items() if v is None],
