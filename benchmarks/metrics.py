@@ -405,6 +405,7 @@ class Generator:
                 additions, deletions = rng.randrange(1, 60), rng.randrange(1, 60)
                 files = rng.randrange(1, 4)
                 is_merge = False
+                merge_title = None
             else:
                 person = self._pick(rng, people, cum)
                 author_name = person.name
@@ -415,13 +416,17 @@ class Generator:
                 if roll < 0.08:
                     self.counts["merges"] += 1
                     parents.append(f"{rng.getrandbits(160):040x}")
+                    number = rng.randrange(1, 5000)
+                    thing = rng.choice(_THINGS)  # the same draws, in the same order, as before
                     subject = (
-                        f"Merge pull request #{rng.randrange(1, 5000)} from "
-                        f"{ORG}/{person.login}/{rng.choice(_THINGS).replace(' ', '-')}"
+                        f"Merge pull request #{number} from "
+                        f"{ORG}/{person.login}/{thing.replace(' ', '-')}"
                     )
+                    merge_title = f"Update {thing}"  # GitHub puts the title in the body
                     committer = _WEB_FLOW
                     is_merge = True
                 else:
+                    merge_title = None
                     subject = f"{rng.choice(_VERBS)} {rng.choice(_THINGS)}"
                     if rng.random() < 0.4:  # squash-merged on GitHub
                         subject += f" (#{rng.randrange(1, 5000)})"
@@ -458,6 +463,7 @@ class Generator:
                     "binary_files": binary,
                     "is_merge": is_merge,
                     "shallow_boundary": False,
+                    "merge_title": merge_title,
                     "author_login": login,
                     "committer_login": committer[2],
                     "sources": ["github", "local"],
@@ -648,6 +654,8 @@ class Generator:
                     "published_at": _gh_time(self.day_ts[index] + self._moment()),
                     "is_prerelease": kind == "release" and rng.random() < 0.1,
                     "kind": kind,
+                    # The notes' first line (a tag has none); no draw, so the data is unchanged.
+                    "notes": f"Changes in {tag}" if kind == "release" else None,
                 }
             )
             chance *= 0.5

@@ -672,6 +672,8 @@ def test_parse_commit_node() -> None:
         "binary_files": 0,
         "is_merge": True,
         "shallow_boundary": False,
+        # GitHub's pull requests name what merges merged; the body is read only from clones.
+        "merge_title": None,
         "author_login": "ana",
         "committer_login": None,
         "sources": ["github"],

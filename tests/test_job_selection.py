@@ -9,6 +9,7 @@ index must still list the weekly and monthly digests once they exist.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -102,8 +103,19 @@ def run(defs: dg.Definitions, instance, job: str, first: str, last: str | None =
 
 
 def listed(output: Path) -> set[str]:
+    """The digests the index lists: those it links, and the quiet days (their sidecar says
+    `quiet`) that it folds into "no activity" runs."""
     index = (output / "index.md").read_text(encoding="utf-8")
-    return set(re.findall(r"\]\(((?:daily|weekly|monthly)/[\d-]+)\.md\)", index))
+    linked = set(re.findall(r"\]\(((?:daily|weekly|monthly)/[\d-]+)\.md\)", index))
+    quiet = {
+        f"daily/{p.stem}"
+        for p in (output / "daily").glob("*.json")
+        if json.loads(p.read_text(encoding="utf-8")).get("quiet")
+    }
+    folded = quiet - linked
+    if folded:
+        assert index.count(": no activity") >= 1, index
+    return linked | folded
 
 
 def test_materialize_all_asks_nothing_and_the_index_lists_every_digest(runner) -> None:
