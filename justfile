@@ -97,6 +97,10 @@ docker-build:
 image-build-offline tag=image:
     bash deploy/build-offline.sh {{tag}}
 
+# Every image the renderings name and the Ollama model, for a node with no registry (--list)
+bundle *args:
+    python deploy/bundle.py {{args}}
+
 # A local k3d cluster (1 server, 1 agent) from deploy/k3d/cluster.yaml
 k3d-create:
     k3d cluster create --config deploy/k3d/cluster.yaml
