@@ -8,10 +8,17 @@
 - A run's Job is built by dagster-k8s's own `K8sRunLauncher.launch_run` (the Kubernetes API
   mocked): it carries the GPU toleration, the DGX node selector, the data volume, the resources.
 - Every container has requests and limits; no Secret carries a value; every pod runs as non-root.
+- The DGX rendering lands on a tainted DGX: the control plane tolerates the GPU taint and
+  prefers CPU nodes; the RuntimeClass and NVIDIA's device plugin ship with it.
+- A start that doesn't fight itself: the webserver and daemon wait for Postgres, generated
+  ConfigMaps carry hash suffixes (dagster.yaml reads their names from env), the image is named
+  once (an overlay's `images:` changes every place), run pods carry the sparky labels.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -33,8 +40,23 @@ GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSc
 DGX_NODE_SELECTOR = {"nvidia.com/gpu.present": "true"}
 # Secrets created out of band from deploy/k8s/base/secret-template.yaml (never rendered).
 EXTERNAL_SECRETS = {"sparky-postgres", "sparky-tokens"}
-# Pods allowed to run without runAsNonRoot, with the reason (deploy/README.md): none today.
-ROOT_EXCEPTIONS: dict[str, str] = {}
+# Pods allowed to run without runAsNonRoot, with the reason (deploy/README.md).
+ROOT_EXCEPTIONS: dict[str, str] = {
+    "DaemonSet/nvidia-device-plugin-daemonset": (
+        "writes its socket into the kubelet's root-owned /var/lib/kubelet/device-plugins"
+    ),
+}
+# Not Sparky's namespace: cluster-scoped objects and the device plugin (kube-system, where
+# system-node-critical pods are admitted), both in the DGX rendering only.
+OUTSIDE_NAMESPACE = {
+    ("RuntimeClass", "nvidia"): None,
+    ("DaemonSet", "nvidia-device-plugin-daemonset"): "kube-system",
+}
+# kustomize's content hash suffix on generated ConfigMaps: a dash and 10 characters.
+HASHED = re.compile(r"^(?P<name>.+)-[a-z0-9]{10}$")
+# ConfigMaps that must keep their plain name (named in dagster.yaml's launcher volumes).
+UNHASHED_CONFIG_MAPS = {"sparky-config"}
+POSTGRES_IMAGE = "postgres:16.4-alpine"
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"}
 
 
@@ -87,8 +109,35 @@ def _env(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
 
 
+def _config_map(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The generated ConfigMap `name`, whatever hash suffix kustomize gave it."""
+    found = [
+        o
+        for o in objects
+        if o["kind"] == "ConfigMap"
+        and (o["metadata"]["name"] == name or _unhashed(o["metadata"]["name"]) == name)
+    ]
+    assert len(found) == 1, f"expected one ConfigMap {name}, found {len(found)}"
+    return found[0]
+
+
+def _unhashed(name: str) -> str:
+    match = HASHED.match(name)
+    return match["name"] if match else name
+
+
 def _dagster_yaml(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    return yaml.safe_load(_one(objects, "ConfigMap", "dagster-instance")["data"]["dagster.yaml"])
+    return yaml.safe_load(_config_map(objects, "dagster-instance")["data"]["dagster.yaml"])
+
+
+def _container(objects: list[dict[str, Any]], deployment: str) -> dict[str, Any]:
+    return _one(objects, "Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
+
+
+def _instance_env(objects: list[dict[str, Any]]) -> dict[str, str]:
+    """The env dagster.yaml's `{env: ...}` fields read in the daemon (which launches runs)."""
+    env = _env(_container(objects, "dagster-daemon"))
+    return {k: v for k, v in env.items() if k.startswith("SPARKY_") and isinstance(v, str)}
 
 
 # --- rendering and Kubernetes schemas -----------------------------------------------------------
@@ -109,17 +158,18 @@ def test_overlay_renders_the_whole_stack(objects: list[dict[str, Any]]) -> None:
         ("Service", "ollama"),
         ("PersistentVolumeClaim", "sparky-data"),
         ("PersistentVolumeClaim", "ollama-models"),
-        ("ConfigMap", "dagster-instance"),
-        ("ConfigMap", "dagster-workspace"),
-        ("ConfigMap", "sparky-config"),
-        ("ConfigMap", "sparky-env"),
         ("ServiceAccount", "sparky-dagster"),
         ("Role", "sparky-dagster"),
         ("RoleBinding", "sparky-dagster"),
     ]:
         assert expected in kinds, f"{expected} missing from the render"
+    for name in ("dagster-instance", "dagster-workspace", "sparky-config", "sparky-env"):
+        _config_map(objects, name)
     for o in objects:
-        if o["kind"] != "Namespace":
+        key = (o["kind"], o["metadata"]["name"])
+        if key in OUTSIDE_NAMESPACE:
+            assert o["metadata"].get("namespace") == OUTSIDE_NAMESPACE[key], key
+        elif o["kind"] != "Namespace":
             assert o["metadata"].get("namespace") == NAMESPACE, o["metadata"]["name"]
     assert _one(objects, "Service", "postgres")["spec"]["clusterIP"] == "None"
 
@@ -151,7 +201,9 @@ def test_dagster_yaml_passes_dagsters_instance_validation(
     from dagster_postgres import DagsterPostgresStorage
 
     monkeypatch.setenv("DAGSTER_PG_PASSWORD", "not-a-real-password")
-    raw = _one(objects, "ConfigMap", "dagster-instance")["data"]["dagster.yaml"]
+    for key, value in _instance_env(objects).items():
+        monkeypatch.setenv(key, value)
+    raw = _config_map(objects, "dagster-instance")["data"]["dagster.yaml"]
     (tmp_path / "dagster.yaml").write_text(raw, encoding="utf-8")
     config, custom_class = dagster_instance_config(str(tmp_path))
     assert custom_class is None
@@ -167,6 +219,13 @@ def test_dagster_yaml_passes_dagsters_instance_validation(
         assert class_from_code_pointer(data["module"], data["class"]) is cls, section
         result = process_config(cls.config_type(), data.get("config") or {})
         assert result.success, f"{section}: {[e.message for e in result.errors]}"
+        if cls is K8sRunLauncher:  # the hashed names, resolved from the daemon's env
+            launcher = result.value
+    assert (
+        launcher["instance_config_map"]
+        == _config_map(objects, "dagster-instance")["metadata"]["name"]
+    )
+    assert launcher["env_config_maps"] == [_config_map(objects, "sparky-env")["metadata"]["name"]]
 
     pg = process_config(DagsterPostgresStorage.config_type(), config["storage"]["postgres"])
     assert pg.success, [e.message for e in pg.errors]
@@ -221,11 +280,19 @@ def _launch_run_job(
     from dagster._core.test_utils import create_run_for_test, instance_for_test
     from dagster_k8s import K8sRunLauncher
 
+    # The daemon's env: dagster.yaml reads the ConfigMaps' hashed names from it, and the
+    # launcher passes them on to the run pod (env_vars).
+    for key, value in _instance_env(objects).items():
+        monkeypatch.setenv(key, value)
     config = _dagster_yaml(objects)["run_launcher"]["config"]
     processed = process_config(K8sRunLauncher.config_type(), config)
     assert processed.success, [e.message for e in processed.errors]
-    user_code = _one(objects, "Deployment", "sparky-user-code")
-    image = _env(user_code["spec"]["template"]["spec"]["containers"][0])["DAGSTER_CURRENT_IMAGE"]
+    code_server_env = _env(_container(objects, "sparky-user-code"))
+    image = code_server_env["DAGSTER_CURRENT_IMAGE"]
+    # What `dagster code-server start` reports as the location's container context
+    # ($DAGSTER_CONTAINER_CONTEXT, dagster/_cli/code_server.py): the DGX's run pod settings.
+    raw_context = code_server_env.get("DAGSTER_CONTAINER_CONTEXT")
+    container_context = json.loads(raw_context) if raw_context else None
 
     batch_api = mock.MagicMock()
     # In-cluster config is what the pods use; here there is no cluster to read it from.
@@ -241,6 +308,7 @@ def _launch_run_job(
                 "sparky_assets.definitions", "defs", working_directory="/opt/sparky"
             ),
             container_image=image,  # what the code server reports ($DAGSTER_CURRENT_IMAGE)
+            container_context=container_context,
         ),
     )
     with instance_for_test() as instance:
@@ -261,15 +329,25 @@ def test_run_pod_job_built_by_dagster_k8s(
     (container,) = pod["containers"]
 
     assert GPU_TOLERATION in pod["tolerations"]
-    if overlay == "dgx":
+    assert pod["tolerations"].count(GPU_TOLERATION) == 1  # the merge did not duplicate it
+    if overlay == "dgx":  # from the code server's container context, merged over dagster.yaml
         assert pod["nodeSelector"] == DGX_NODE_SELECTOR
+        assert container["resources"]["requests"] == {"cpu": "1", "memory": "2Gi"}
+        assert container["resources"]["limits"] == {"cpu": "4", "memory": "8Gi"}
     else:  # k3d has no DGX label: a selector would leave every run Pending
         assert not pod.get("nodeSelector")
+        assert container["resources"]["requests"] == {"cpu": "500m", "memory": "1Gi"}
+    # `just logs-follow` selects part-of=sparky; the NetworkPolicies select component=run.
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/part-of"] == "sparky"
+    assert labels["app.kubernetes.io/component"] == "run"
 
     user_code = _one(objects, "Deployment", "sparky-user-code")["spec"]["template"]["spec"]
     assert container["image"] == user_code["containers"][0]["image"]
     assert container["imagePullPolicy"] == "IfNotPresent"
-    assert pod["serviceAccountName"] == "sparky-dagster"
+    # The run identity dagster.yaml names (its rights: engineer R's RBAC tests).
+    launcher_sa = _dagster_yaml(objects)["run_launcher"]["config"]["service_account_name"]
+    assert pod["serviceAccountName"] == launcher_sa
 
     volumes = {v["name"]: v for v in pod["volumes"]}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
@@ -287,11 +365,18 @@ def test_run_pod_job_built_by_dagster_k8s(
 
     env = _env(container)
     assert env["DAGSTER_HOME"] == "/opt/dagster/dagster_home"
+    sparky_env = _config_map(objects, "sparky-env")["metadata"]["name"]
+    assert sparky_env != "sparky-env"  # hashed
+    assert env["SPARKY_ENV_CONFIG_MAP"] == sparky_env  # the run's own instance resolves it
+    assert (
+        env["SPARKY_INSTANCE_CONFIG_MAP"]
+        == (_config_map(objects, "dagster-instance")["metadata"]["name"])
+    )
     assert env["DAGSTER_PG_PASSWORD"] == {
         "secretKeyRef": {"name": "sparky-postgres", "key": "postgresql-password"}
     }
     env_from = container["envFrom"]
-    assert {"configMapRef": {"name": "sparky-env"}} in env_from
+    assert {"configMapRef": {"name": sparky_env}} in env_from
     assert {"secretRef": {"name": "sparky-tokens", "optional": True}} in env_from
 
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -372,9 +457,15 @@ def test_references_resolve(objects: list[dict[str, Any]]) -> None:
     launcher = _dagster_yaml(objects)["run_launcher"]["config"]
     assert launcher["job_namespace"] == NAMESPACE
     assert ("ServiceAccount", launcher["service_account_name"]) in present
-    assert ("ConfigMap", launcher["instance_config_map"]) in present
-    for name in launcher["env_config_maps"]:
-        assert ("ConfigMap", name) in present
+    # Names read from env ({env: VAR}) resolve in every pod that loads the instance.
+    for deployment in ("dagster-webserver", "dagster-daemon", "sparky-user-code"):
+        env = _env(_container(objects, deployment))
+        for ref in [launcher["instance_config_map"], *launcher["env_config_maps"]]:
+            name = env[ref["env"]] if isinstance(ref, dict) else ref
+            assert ("ConfigMap", name) in present, (deployment, ref)
+    for volume in launcher["volumes"]:
+        if "config_map" in volume:
+            assert ("ConfigMap", volume["config_map"]["name"]) in present
     assert launcher["postgres_password_secret"] in EXTERNAL_SECRETS
 
 
@@ -402,9 +493,7 @@ def test_rbac_lets_the_launcher_manage_jobs_and_read_pods(objects: list[dict[str
 
 
 def test_dagster_services_wiring(objects: list[dict[str, Any]]) -> None:
-    workspace = yaml.safe_load(
-        _one(objects, "ConfigMap", "dagster-workspace")["data"]["workspace.yaml"]
-    )
+    workspace = yaml.safe_load(_config_map(objects, "dagster-workspace")["data"]["workspace.yaml"])
     (location,) = workspace["load_from"]
     grpc = location["grpc_server"]
     service = _one(objects, "Service", grpc["host"])
@@ -417,7 +506,7 @@ def test_dagster_services_wiring(objects: list[dict[str, Any]]) -> None:
     assert env["DAGSTER_CURRENT_IMAGE"] == container["image"]
     assert container["args"][:3] == ["dagster", "code-server", "start"]
     assert "sparky_assets.definitions" in container["args"]
-    sparky_env = _one(objects, "ConfigMap", "sparky-env")["data"]
+    sparky_env = _config_map(objects, "sparky-env")["data"]
     assert sparky_env["SPARKY_CONFIG"] == "/etc/sparky/sparky.toml"
     assert sparky_env["OLLAMA_HOST"] == "http://ollama:11434"
 
@@ -440,16 +529,12 @@ def test_cluster_sparky_toml_loads(
 
     monkeypatch.delenv("OLLAMA_HOST", raising=False)
     path = tmp_path / "sparky.toml"
-    path.write_text(
-        _one(objects, "ConfigMap", "sparky-config")["data"]["sparky.toml"], encoding="utf-8"
-    )
+    path.write_text(_config_map(objects, "sparky-config")["data"]["sparky.toml"], encoding="utf-8")
     config = load_config(path)
     assert config.data_dir == Path("/var/lib/sparky/data")
     assert config.output_dir == Path("/var/lib/sparky/output")
     assert str(config.llm.base_url).rstrip("/") == "http://ollama:11434"
-    monkeypatch.setenv(
-        "OLLAMA_HOST", _one(objects, "ConfigMap", "sparky-env")["data"]["OLLAMA_HOST"]
-    )
+    monkeypatch.setenv("OLLAMA_HOST", _config_map(objects, "sparky-env")["data"]["OLLAMA_HOST"])
     assert config.ollama_url.rstrip("/") == "http://ollama:11434"
 
     ollama = _one(objects, "Deployment", "ollama")["spec"]["template"]["spec"]
@@ -518,3 +603,182 @@ def test_k3d_cluster_config_maps_the_webserver_port() -> None:
     objects = _RENDERED.get("local") or _render("local")
     node_port = _one(objects, "Service", "dagster-webserver")["spec"]["ports"][0]["nodePort"]
     assert any(p["port"].endswith(f":{node_port}") for p in cluster["ports"])
+
+
+# --- a tainted DGX (issue 19, items 1 and 2) ---------------------------------------------------
+
+CONTROL_PLANE = (
+    ("StatefulSet", "postgres"),
+    ("Deployment", "dagster-webserver"),
+    ("Deployment", "dagster-daemon"),
+)
+AVOID_GPU_NODES = {
+    "weight": 100,
+    "preference": {
+        "matchExpressions": [
+            {"key": "nvidia.com/gpu.present", "operator": "NotIn", "values": ["true"]}
+        ]
+    },
+}
+
+
+def test_dgx_control_plane_tolerates_the_taint_and_prefers_cpu_nodes() -> None:
+    """Layout (a), one tainted DGX: Postgres, webserver and daemon tolerate the taint. Layout
+    (b), GPU plus CPU nodes: they prefer nodes without the GPU label, and nothing requires one."""
+    objects = _RENDERED.get("dgx") or _render("dgx")
+    for kind, name in CONTROL_PLANE:
+        pod = _one(objects, kind, name)["spec"]["template"]["spec"]
+        assert GPU_TOLERATION in pod["tolerations"], name
+        node_affinity = pod["affinity"]["nodeAffinity"]
+        assert node_affinity["preferredDuringSchedulingIgnoredDuringExecution"] == [
+            AVOID_GPU_NODES
+        ], name
+        assert "requiredDuringSchedulingIgnoredDuringExecution" not in node_affinity, name
+        assert not pod.get("nodeSelector"), name
+    # GPU work and what shares its local-path volume stay on the GPU nodes.
+    for name in ("ollama", "sparky-user-code"):
+        pod = _one(objects, "Deployment", name)["spec"]["template"]["spec"]
+        assert pod["nodeSelector"] == DGX_NODE_SELECTOR, name
+        assert GPU_TOLERATION in pod["tolerations"], name
+
+
+def test_local_control_plane_has_no_dgx_scheduling() -> None:
+    objects = _RENDERED.get("local") or _render("local")
+    for kind, name in CONTROL_PLANE:
+        pod = _one(objects, kind, name)["spec"]["template"]["spec"]
+        assert not pod.get("tolerations") and not pod.get("affinity"), name
+
+
+def test_dgx_ships_the_runtime_class_and_the_device_plugin() -> None:
+    """k3s registers the `nvidia` containerd runtime but not nvidia as the default, so the device
+    plugin must start under runtimeClassName nvidia, on GPU nodes only, tolerating the taint."""
+    objects = _RENDERED.get("dgx") or _render("dgx")
+    runtime_class = _one(objects, "RuntimeClass", "nvidia")
+    assert runtime_class["apiVersion"] == "node.k8s.io/v1"
+    assert runtime_class["handler"] == "nvidia"
+    plugin = _one(objects, "DaemonSet", "nvidia-device-plugin-daemonset")
+    assert plugin["metadata"]["namespace"] == "kube-system"
+    pod = plugin["spec"]["template"]["spec"]
+    assert pod["runtimeClassName"] == runtime_class["metadata"]["name"]
+    assert pod["nodeSelector"] == DGX_NODE_SELECTOR
+    assert GPU_TOLERATION in pod["tolerations"]
+    assert pod["priorityClassName"] == "system-node-critical"
+    (container,) = pod["containers"]
+    repository, _, tag = container["image"].rpartition(":")
+    assert repository == "nvcr.io/nvidia/k8s-device-plugin"
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), "pin a released version"
+    (mount,) = container["volumeMounts"]
+    (volume,) = pod["volumes"]
+    assert mount["mountPath"] == volume["hostPath"]["path"] == "/var/lib/kubelet/device-plugins"
+    local = _RENDERED.get("local") or _render("local")
+    assert not [o for o in local if o["kind"] in ("RuntimeClass", "DaemonSet")]
+
+
+# --- a start that doesn't fight itself (issue 19, item 5) -----------------------------------------
+
+
+def test_webserver_and_daemon_wait_for_postgres(objects: list[dict[str, Any]]) -> None:
+    service = _one(objects, "Service", "postgres")
+    port = service["spec"]["ports"][0]["port"]
+    statefulset = _one(objects, "StatefulSet", "postgres")["spec"]["template"]["spec"]
+    pg_image = statefulset["containers"][0]["image"]
+    assert pg_image == POSTGRES_IMAGE
+    for name in ("dagster-webserver", "dagster-daemon"):
+        pod = _one(objects, "Deployment", name)["spec"]["template"]["spec"]
+        (init,) = pod["initContainers"]
+        assert init["image"] == pg_image, name  # no new image to pull or bundle
+        script = " ".join([*init.get("command", []), *init.get("args", [])])
+        assert "until pg_isready" in script, name
+        assert f"-h {service['metadata']['name']}" in script, name
+        assert f"-p {port}" in script, name
+
+
+def test_generated_config_maps_roll_the_pods(objects: list[dict[str, Any]]) -> None:
+    """Every generated ConfigMap but sparky-config carries a hash suffix, and every pod
+    reference names the hashed ConfigMap (a config change makes a new pod template)."""
+    for path in K8S.rglob("kustomization.yaml"):
+        assert "disableNameSuffixHash: true\n" not in path.read_text(encoding="utf-8").replace(
+            "    options:\n      disableNameSuffixHash: true\n", ""
+        ), path
+    names = {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}
+    for name in names:
+        if name in UNHASHED_CONFIG_MAPS:
+            continue
+        assert HASHED.match(name), f"ConfigMap {name} has no hash suffix"
+        assert _unhashed(name) in {"dagster-instance", "dagster-workspace", "sparky-env"}
+    referenced: set[str] = set()
+    for _, pod in _pod_specs(objects):
+        referenced |= {v["configMap"]["name"] for v in pod.get("volumes", []) if "configMap" in v}
+        for c in _containers(pod):
+            referenced |= {
+                s["configMapRef"]["name"] for s in c.get("envFrom", []) if "configMapRef" in s
+            }
+    assert referenced <= names
+    assert {_unhashed(n) for n in referenced} == {
+        "dagster-instance",
+        "dagster-workspace",
+        "sparky-config",
+        "sparky-env",
+    }
+
+
+def test_an_images_override_changes_every_sparky_image(tmp_path: Path) -> None:
+    """A user's overlay on top of the DGX one with its own `images:` entry: every container
+    running Sparky and the run pods' DAGSTER_CURRENT_IMAGE follow it."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    overlay = tmp_path / "mine"
+    overlay.mkdir()
+    base = Path(__import__("os").path.relpath(K8S / "overlays" / "dgx", overlay))
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "resources": [str(base)],
+                "images": [
+                    {"name": "sparky", "newName": "registry.example/sparky", "newTag": "9.9.9"}
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    out = subprocess.run(
+        [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(overlay)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    mine = [doc for doc in yaml.safe_load_all(out) if doc]
+    wanted = "registry.example/sparky:9.9.9"
+    sparky_images = [
+        c["image"]
+        for _, pod in _pod_specs(mine)
+        for c in _containers(pod)
+        if "sparky" in c["image"].split("/")[-1]
+    ]
+    # The webserver, the daemon and the code server (the run pods: DAGSTER_CURRENT_IMAGE).
+    assert len(sparky_images) == 3
+    assert set(sparky_images) == {wanted}
+    assert _env(_container(mine, "sparky-user-code"))["DAGSTER_CURRENT_IMAGE"] == wanted
+    # Nothing else was renamed.
+    assert (
+        _one(mine, "StatefulSet", "postgres")["spec"]["template"]["spec"]["containers"][0]["image"]
+        == POSTGRES_IMAGE
+    )
+
+
+def test_dgx_instance_is_the_base_instance() -> None:
+    """The DGX has no dagster.yaml of its own: its run pods differ through the code server's
+    container context (checked on the launched Job above), not through a copy of the file."""
+    assert not (K8S / "overlays" / "dgx" / "dagster.yaml").exists()
+    dgx = _RENDERED.get("dgx") or _render("dgx")
+    local = _RENDERED.get("local") or _render("local")
+    assert _dagster_yaml(dgx) == _dagster_yaml(local)
+    base = yaml.safe_load((K8S / "base" / "dagster.yaml").read_text(encoding="utf-8"))
+    assert _dagster_yaml(dgx) == base
+    assert "node_selector" not in json.dumps(base)  # k3d has no GPU label
+    context = json.loads(_env(_container(dgx, "sparky-user-code"))["DAGSTER_CONTAINER_CONTEXT"])
+    pod_spec = context["k8s"]["run_k8s_config"]["pod_spec_config"]
+    assert pod_spec["node_selector"] == DGX_NODE_SELECTOR
+    assert "DAGSTER_CONTAINER_CONTEXT" not in _env(_container(local, "sparky-user-code"))
