@@ -404,6 +404,11 @@ def node_set(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def placed(node_set: str, monkeypatch: pytest.MonkeyPatch) -> Schedule:
+    return _place_rendering(node_set, monkeypatch)
+
+
+def _place_rendering(node_set: str, monkeypatch: pytest.MonkeyPatch) -> Schedule:
+    """The node set's overlay, plus `max_concurrent_runs` run pods built by the real launcher."""
     overlay, nodes = NODE_SETS[node_set]
     objects = _rendering(overlay)
     job = _launch_run_job(objects, monkeypatch)
@@ -453,10 +458,9 @@ def test_the_dgx_overlay_gives_ollama_a_gpu(node_set: str, placed: Schedule) -> 
 
 
 def test_the_control_plane_stays_off_the_gpus_when_a_cpu_node_exists(
-    placed: Schedule, node_set: str
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if node_set != "dgx-plus-cpu":
-        pytest.skip("only the DGX-plus-CPU node set has a CPU node next to the GPUs")
+    placed = _place_rendering("dgx-plus-cpu", monkeypatch)
     for owner in CONTROL_PLANE:
         (p,) = placed.by_owner(owner)
         assert p.node == "cpu", f"{owner} on {p.node}: " + (p.reason() if p.node is None else "")
