@@ -9,9 +9,10 @@
 The image list is computed from `kubectl kustomize` of every overlay, never kept by hand: every
 container and init container of every pod template (Deployments, StatefulSets, DaemonSets such as
 NVIDIA's device plugin, Jobs, CronJobs) plus the run Job's image, which the `K8sRunLauncher` takes
-from the code server's `DAGSTER_CURRENT_IMAGE` (or `job_image` in `dagster.yaml`) and which no
-manifest names as a pod's image. The model is the one the Ollama Deployment's init container
-pulls (`SPARKY_MODEL`), copied from an Ollama models folder as files.
+from the code server's `DAGSTER_CURRENT_IMAGE` (or `job_image` in `dagster.yaml`, or an image in
+the code server's container context) and which no manifest names as a pod's image. The model
+is the one the Ollama Deployment's init container pulls (`SPARKY_MODEL`), copied from an Ollama
+models folder as files.
 
 The bundle:
 
@@ -52,6 +53,8 @@ DEFAULT_OUT = ROOT / "dist" / "sparky-bundle"
 # Kinds whose pod template is at spec.template.spec (CronJob and Pod are handled apart).
 TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+# The env variables through which a code server hands its container context to the launcher.
+CONTAINER_CONTEXT_ENV = {"DAGSTER_CONTAINER_CONTEXT", "DAGSTER_CLI_API_GRPC_CONTAINER_CONTEXT"}
 # Ollama's defaults for a model reference without registry, namespace or tag, and its blob names:
 # ollama/ollama server/modelpath.go (GetManifestPath: manifests/<registry>/<namespace>/<repo>/<tag>;
 # GetBlobsPath: blobs/<digest> with ':' replaced by '-', only sha256 digests) and envconfig.Models
@@ -127,11 +130,26 @@ def run_job_images(objects: list[dict[str, Any]]) -> dict[str, set[str]]:
     for where, pod in pod_specs(objects):
         for container in pod.get("containers", []):
             for env in container.get("env", []):
-                if env.get("name") == "DAGSTER_CURRENT_IMAGE" and env.get("value"):
-                    found.setdefault(env["value"], set()).add(
-                        f"run Job (DAGSTER_CURRENT_IMAGE of {where})"
-                    )
+                name, value = env.get("name"), env.get("value")
+                if name == "DAGSTER_CURRENT_IMAGE" and value:
+                    found.setdefault(value, set()).add(f"run Job ({name} of {where})")
+                elif name in CONTAINER_CONTEXT_ENV and value:
+                    image = _container_context_image(value)
+                    if image:
+                        found.setdefault(image, set()).add(f"run Job ({name} of {where})")
     return found
+
+
+def _container_context_image(value: str) -> str | None:
+    """The run image a code server's container context sets, if any (JSON or YAML:
+    `k8s.run_k8s_config.container_config.image`, dagster-k8s's K8sContainerContext)."""
+    try:
+        context = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return None
+    run_config = ((context or {}).get("k8s") or {}).get("run_k8s_config") or {}
+    image = (run_config.get("container_config") or {}).get("image")
+    return image if isinstance(image, str) and image else None
 
 
 def images_of(objects: list[dict[str, Any]]) -> dict[str, set[str]]:

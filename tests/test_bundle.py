@@ -5,7 +5,8 @@
   `K8sRunLauncher.launch_run` builds from the rendered `dagster.yaml` (tests/test_deploy.py's
   helpers), and nothing else.
 - Pod templates the overlays do not have today (a DaemonSet with an init container, as NVIDIA's
-  device plugin; a CronJob; `job_image` in `dagster.yaml`) are found too.
+  device plugin; a CronJob; `job_image` in `dagster.yaml`; a run image in a code server's
+  container context) are found too.
 - The model part copies a hand-made Ollama models folder (manifest + blobs, digests computed
   here with hashlib) and refuses one with a missing or corrupted blob.
 - A whole bundle with a stand-in `skopeo` on PATH: registry images go through
@@ -110,10 +111,16 @@ def test_list_why_names_the_run_job(rendered: dict[str, list[dict[str, Any]]]) -
         assert len(reasons) == 1 and "run Job" in reasons[0], (overlay, reasons)
 
 
-def test_images_of_walks_daemonsets_cronjobs_init_containers_and_job_image() -> None:
+def test_images_of_walks_daemonsets_cronjobs_init_containers_and_run_images() -> None:
     dagster_yaml = yaml.safe_dump(
         {"run_launcher": {"config": {"job_image": "registry.example/sparky:run"}}}
     )
+    context = {"k8s": {"run_k8s_config": {"container_config": {"image": "runs:2"}}}}
+    code_server = {
+        "name": "c",
+        "image": "code:1",
+        "env": [{"name": "DAGSTER_CONTAINER_CONTEXT", "value": json.dumps(context)}],
+    }
     objects = [
         {
             "kind": "DaemonSet",
@@ -145,6 +152,11 @@ def test_images_of_walks_daemonsets_cronjobs_init_containers_and_job_image() -> 
                 }
             },
         },
+        {  # a code server whose container context names the runs' image
+            "kind": "Deployment",
+            "metadata": {"name": "code"},
+            "spec": {"template": {"spec": {"containers": [code_server]}}},
+        },
         {
             "kind": "ConfigMap",
             "metadata": {"name": "inst-abc123"},
@@ -156,8 +168,10 @@ def test_images_of_walks_daemonsets_cronjobs_init_containers_and_job_image() -> 
         "nvcr.io/nvidia/k8s-device-plugin:v0.17.1",
         "postgres:16.4",
         "registry.example/sparky:run",
+        "code:1",
+        "runs:2",
     }
-    assert set(bundle.run_job_images(objects)) == {"registry.example/sparky:run"}
+    assert set(bundle.run_job_images(objects)) == {"registry.example/sparky:run", "runs:2"}
 
 
 @pytest.mark.parametrize(
