@@ -119,10 +119,12 @@ deploy-local: docker-build
 k3s-install-dgx host user:
     k3sup install --host {{host}} --user {{user}} --k3s-extra-args '--disable traefik' --local-path "$HOME/.kube/sparky-dgx" --context sparky-dgx
 
-# Apply the DGX overlay (its `images:` names the image the DGX pulls; README "Deploying")
+# Apply the DGX overlay (images imported from `just bundle`; deploy/README.md) and wait for every rollout
 deploy-production:
     kubectl apply -k deploy/k8s/overlays/dgx
-    kubectl -n {{kube_ns}} rollout status deploy/dagster-webserver --timeout=600s
+    kubectl -n kube-system rollout status daemonset/nvidia-device-plugin-daemonset --timeout=300s
+    kubectl -n {{kube_ns}} rollout status statefulset/postgres --timeout=600s
+    for d in dagster-webserver dagster-daemon sparky-user-code ollama; do kubectl -n {{kube_ns}} rollout status deploy/$d --timeout=600s; done
 
 # Pods, jobs and services in the sparky namespace
 status:
