@@ -15,7 +15,7 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -449,6 +449,104 @@ class PublishSection(_Section):
         return bool(self.repo.strip() or self.remote.strip())
 
 
+# `[teams.<name>]`: names as GitHub's team slugs are written (lowercase letters, digits, '-',
+# '_'), so a config team and the GitHub team of the same slug are one team.
+TEAM_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+DEFAULT_TAG_PATTERN = r"^v?\d+(\.\d+)*$"
+
+
+def _check_path_glob(value: str) -> str:
+    """A `[teams.<name>].paths` item: a gitignore-style glob as CODEOWNERS reads it.
+
+    Checked with pathspec, the matcher `sparky_assets/lib/teams.py` uses (sparky_resources does
+    not import sparky_assets): the syntax GitHub's "About code owners" says does not work in
+    CODEOWNERS (an escaped leading `#`, `!` negation, `[ ]` ranges) and a pattern that can match
+    nothing are refused here rather than silently owning nothing.
+    """
+    from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
+
+    if not value.strip():
+        raise ValueError("expected a non-empty path glob")
+    if value.startswith("\\#"):
+        raise ValueError("expected a path glob: escaping a leading '#' does not work in CODEOWNERS")
+    if value.startswith("!"):
+        raise ValueError("expected a path glob: '!' negation does not work in CODEOWNERS")
+    if "[" in value or "]" in value:
+        raise ValueError("expected a path glob: '[ ]' character ranges do not work in CODEOWNERS")
+    if GitIgnoreSpecPattern(value).include is None:
+        raise ValueError("expected a path glob that can match a file (this one matches nothing)")
+    return value
+
+
+PathGlob = Annotated[str, AfterValidator(_check_path_glob)]
+
+
+def _check_team_name(value: str) -> str:
+    if not TEAM_NAME.fullmatch(value):
+        raise ValueError(
+            "expected a team name written like a GitHub team slug: lowercase letters, digits, "
+            "'-' and '_', starting with a letter or digit"
+        )
+    return value
+
+
+TeamName = Annotated[str, AfterValidator(_check_team_name)]
+
+
+class TeamSection(_Section):
+    """One `[teams.<name>]`: repository-name globs (as `[github].include`) and path globs
+    inside them; `repos` alone owns whole repositories, `paths` alone those paths everywhere."""
+
+    repos: list[NonBlank] = Field(default_factory=list)
+    paths: list[PathGlob] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _owns_something(self) -> TeamSection:
+        if not self.repos and not self.paths:
+            raise ValueError("expected at least one of repos or paths to be non-empty")
+        return self
+
+
+class TeamsSection(_Section):
+    """`[teams]`: `from_github` and, in the same TOML table, one `[teams.<name>]` per team."""
+
+    from_github: bool = False  # also the org's GitHub teams and each repository's CODEOWNERS
+    teams: dict[TeamName, TeamSection] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data: Any) -> Any:
+        # TOML puts `from_github` and the team tables side by side; every other key is a team
+        # (a team may even be called "teams"). Input is always the TOML shape.
+        if not isinstance(data, dict):
+            return data
+        rest = dict(data)
+        split: dict[str, Any] = {"teams": rest}
+        if "from_github" in rest:
+            split["from_github"] = rest.pop("from_github")
+        return split
+
+
+def _check_regex(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a non-empty regular expression")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"expected a regular expression (Python re syntax): {exc}") from None
+    return value
+
+
+class DoraSection(_Section):
+    """`[dora]`: where deployments come from for DORA's four keys, and what an incident is."""
+
+    # GitHub deployments (with their statuses), releases, or tags matching tag_pattern.
+    source: Literal["deployments", "releases", "tags"] = "releases"
+    environment: NonBlank = "production"  # the deployments' environment (source = deployments)
+    tag_pattern: Annotated[str, AfterValidator(_check_regex)] = DEFAULT_TAG_PATTERN
+    incident_labels: list[NonBlank] = Field(default_factory=lambda: ["incident"])
+
+
 class SparkyConfig(BaseModel):
     """The whole `sparky.toml`. `base_dir` is the file's folder (not read from the file)."""
 
@@ -461,6 +559,8 @@ class SparkyConfig(BaseModel):
     llm: LlmSection = Field(default_factory=LlmSection)
     digest: DigestSection = Field(default_factory=DigestSection)
     publish: PublishSection = Field(default_factory=PublishSection)
+    teams: TeamsSection = Field(default_factory=TeamsSection)
+    dora: DoraSection = Field(default_factory=DoraSection)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @model_validator(mode="after")
@@ -608,11 +708,21 @@ def load_config(path: str | Path | None = None, *, now: dt.datetime | None = Non
 def _describe(where: str, err: Any) -> str:
     """One line: file, `[section].key`, the bad value (never a secret) and what was expected."""
     loc = [str(part) for part in err["loc"]]
+    kind = err["type"]
+    team = loc[:2] == ["teams", "teams"] and len(loc) > 2
+    if team:
+        # `[teams.<name>]` as written in the file (TeamsSection keeps the tables under `teams`);
+        # a bad name is reported on its table (pydantic's "[key]" marks a dict key's error).
+        loc = [f"teams.{loc[2]}", *[p for p in loc[3:] if p != "[key]"]]
+        if kind == "model_type" and len(loc) == 1:
+            return (
+                f"{where}: [{loc[0]}] = {_shown(err.get('input'), loc[0])}: expected a table "
+                "with repos and/or paths (from_github is the only other key of [teams])"
+            )
     if loc:
         key = f"[{loc[0]}]" + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
     else:
         key = "(top level)"
-    kind = err["type"]
     if kind == "extra_forbidden":
         if _SECRET_KEY.search(loc[-1]):
             return (
@@ -625,15 +735,20 @@ def _describe(where: str, err: Any) -> str:
     message = err["msg"].removeprefix("Value error, ")
     if kind == "value_error" and len(loc) == 0:
         return f"{where}: {message}"
-    value = err.get("input")
+    if team and err["loc"][-1] == "[key]":
+        return f"{where}: {key}: {_expected(message)}"
+    return f"{where}: {key} = {_shown(err.get('input'), key)}: {_expected(message)}"
+
+
+def _shown(value: Any, key: str) -> str:
+    """A bad value as written in the file, shortened, never a secret."""
     # A date as written in the file (2099-01-01), not Python's datetime.date(2099, 1, 1).
     shown = value.isoformat() if isinstance(value, dt.date | dt.time) else repr(value)
     if len(shown) > 80:
         shown = shown[:77] + "..."
     if _SECRET_KEY.search(key):
         shown = "<redacted>"
-    shown = redact_userinfo(shown)
-    return f"{where}: {key} = {shown}: {_expected(message)}"
+    return redact_userinfo(shown)
 
 
 def _expected(message: str) -> str:

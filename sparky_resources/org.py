@@ -15,15 +15,17 @@ import dagster as dg
 from pydantic import Field
 
 from sparky_resources import clock
-from sparky_resources.config import DEFAULT_BOT_PATTERNS, DigestSection
+from sparky_resources.config import DEFAULT_BOT_PATTERNS, DigestSection, DoraSection
 
 _DIGEST = DigestSection()
+_DORA = DoraSection()
 
 
 class OrgResource(dg.ConfigurableResource):
-    """The org's calendar, identity rules and attention thresholds, from `[sparky]`,
-    `[identity]`, `[digest]` and `[publish].site_url`. The defaults are the config's, so a
-    resource built by hand behaves as an empty `sparky.toml` would."""
+    """The org's calendar, identity rules, attention thresholds, teams and DORA settings, from
+    `[sparky]`, `[identity]`, `[digest]`, `[publish].site_url`, `[teams]` and `[dora]`. The
+    defaults are the config's, so a resource built by hand behaves as an empty `sparky.toml`
+    would."""
 
     timezone: str = "UTC"
     start_date: str = "2025-01-01"  # the first daily partition, YYYY-MM-DD
@@ -33,6 +35,15 @@ class OrgResource(dg.ConfigurableResource):
     review_wait_days: float = _DIGEST.review_wait_days
     answer_wait_days: float = _DIGEST.answer_wait_days
     site_url: str | None = None  # where published digests are served, no trailing slash
+    # [teams]: config teams, name -> {"repos": [...], "paths": [...]} (both keys always there),
+    # and whether the org's GitHub teams and CODEOWNERS add to them.
+    teams: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    teams_from_github: bool = False
+    # [dora]: "deployments" | "releases" | "tags", as validated by DoraSection.
+    dora_source: str = _DORA.source
+    dora_environment: str = _DORA.environment
+    dora_tag_pattern: str = _DORA.tag_pattern
+    dora_incident_labels: list[str] = Field(default_factory=lambda: list(_DORA.incident_labels))
 
     @property
     def tz(self) -> ZoneInfo:

@@ -976,3 +976,198 @@ def test_the_org_resource_carries_the_new_keys(tmp_path: Path) -> None:
     bare = OrgResource()
     assert bare.bot_patterns == DEFAULT_BOT_PATTERNS
     assert (bare.review_wait_days, bare.answer_wait_days, bare.site_url) == (2.0, 3.0, None)
+
+
+# --- [teams] and [dora] (issue 20) ---------------------------------------------------------------
+
+TEAMS_AND_DORA = """\
+[teams]
+from_github = true
+[teams.platform]
+repos = ["infra-*", "sparky"]
+paths = ["deploy/", "*.tf", "/src/**/*.py", "docs/*"]
+[teams.docs]
+paths = ["docs/", "*.md"]
+[teams.web_2]
+repos = ["site"]
+[teams.teams]
+repos = ["x"]
+[dora]
+source = "deployments"
+environment = "prod-eu"
+tag_pattern = '^release-\\d{4}\\.\\d{2}$'
+incident_labels = ["incident", "sev1"]
+"""
+
+
+def test_teams_and_dora_defaults(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL))
+    assert cfg.teams.from_github is False
+    assert cfg.teams.teams == {}
+    assert cfg.dora.source == "releases"
+    assert cfg.dora.environment == "production"
+    assert cfg.dora.tag_pattern == r"^v?\d+(\.\d+)*$"
+    assert cfg.dora.incident_labels == ["incident"]
+    # The default tag pattern takes version tags and nothing else.
+    pattern = re.compile(cfg.dora.tag_pattern)
+    assert [
+        t for t in ("v1.2.3", "2.0", "v10", "v1.2-rc1", "latest", "v") if pattern.search(t)
+    ] == [
+        "v1.2.3",
+        "2.0",
+        "v10",
+    ]
+
+
+def test_teams_and_dora_full_example(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + TEAMS_AND_DORA))
+    assert cfg.teams.from_github is True
+    teams = {name: (t.repos, t.paths) for name, t in cfg.teams.teams.items()}
+    assert teams == {
+        "platform": (["infra-*", "sparky"], ["deploy/", "*.tf", "/src/**/*.py", "docs/*"]),
+        "docs": ([], ["docs/", "*.md"]),
+        "web_2": (["site"], []),
+        "teams": (["x"], []),  # a team may be called "teams": only from_github is special
+    }
+    assert cfg.dora.source == "deployments"
+    assert cfg.dora.environment == "prod-eu"
+    assert cfg.dora.tag_pattern == r"^release-\d{4}\.\d{2}$"
+    assert cfg.dora.incident_labels == ["incident", "sev1"]
+
+
+def test_teams_without_from_github_are_all_teams(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, MINIMAL + '[teams.a]\nrepos = ["r"]\n'))
+    assert cfg.teams.from_github is False
+    assert list(cfg.teams.teams) == ["a"]
+
+
+BAD_TEAMS_AND_DORA = [
+    (
+        "team-path-negation",
+        '[teams.platform]\nrepos = ["api-*"]\npaths = ["src/", "!x"]\n',
+        ["[teams.platform].paths[1] = '!x'", "negation"],
+    ),
+    (
+        "team-path-range",
+        '[teams.platform]\npaths = ["src/[ab]/"]\n',
+        ["[teams.platform].paths[0] = 'src/[ab]/'", "character ranges"],
+    ),
+    (
+        "team-path-escaped-hash",
+        '[teams.platform]\npaths = ["\\\\#notes"]\n',
+        ["[teams.platform].paths[0]", "leading '#'"],
+    ),
+    (
+        "team-path-blank",
+        '[teams.platform]\npaths = [" "]\n',
+        ["[teams.platform].paths[0] = ' '", "non-empty"],
+    ),
+    (
+        "team-repo-blank",
+        '[teams.platform]\nrepos = [""]\n',
+        ["[teams.platform].repos[0] = ''", "non-empty"],
+    ),
+    (
+        "team-owns-nothing",
+        "[teams.platform]\nrepos = []\n",
+        ["[teams.platform]", "at least one of repos or paths"],
+    ),
+    (
+        "team-name-uppercase",
+        '[teams.Platform]\nrepos = ["x"]\n',
+        ["[teams.Platform]", "GitHub team slug"],
+    ),
+    (
+        "team-name-leading-dash",
+        '[teams."-web"]\nrepos = ["x"]\n',
+        ["[teams.-web]", "GitHub team slug"],
+    ),
+    (
+        "team-unknown-key",
+        '[teams.platform]\nrepo = ["x"]\n',
+        ["[teams.platform].repo", "unknown key"],
+    ),
+    (
+        "team-not-a-table",
+        "[teams]\nfrom_gitub = true\n",
+        ["[teams.from_gitub] = True", "expected a table", "from_github"],
+    ),
+    (
+        "from-github-not-bool",
+        '[teams]\nfrom_github = "yes"\n',
+        ["[teams].from_github = 'yes'", "boolean"],
+    ),
+    (
+        "dora-source",
+        '[dora]\nsource = "deploys"\n',
+        ["[dora].source = 'deploys'", "'deployments', 'releases' or 'tags'"],
+    ),
+    (
+        "dora-environment-blank",
+        '[dora]\nenvironment = ""\n',
+        ["[dora].environment = ''", "non-empty"],
+    ),
+    (
+        "dora-tag-pattern",
+        "[dora]\ntag_pattern = '^v(\\d+$'\n",
+        ["[dora].tag_pattern = '^v(\\\\d+$'", "regular expression", "missing )"],
+    ),
+    (
+        "dora-incident-label-blank",
+        '[dora]\nincident_labels = ["incident", " "]\n',
+        ["[dora].incident_labels[1] = ' '", "non-empty"],
+    ),
+    (
+        "dora-unknown-key",
+        '[dora]\nenvironments = ["production"]\n',
+        ["[dora].environments", "unknown key"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "must"),
+    [pytest.param(text, must, id=case) for case, text, must in BAD_TEAMS_AND_DORA],
+)
+def test_bad_teams_and_dora_values_name_the_key(tmp_path: Path, text: str, must: list[str]) -> None:
+    path = write(tmp_path, MINIMAL + text)
+    message = load_error(path)
+    assert message.startswith(f"{path.resolve()}: "), message
+    for part in must:
+        assert part in message, f"{part!r} not in {message!r}"
+    assert "\n" not in message, message
+
+
+def test_shipped_sparky_toml_has_teams_and_dora_at_their_defaults() -> None:
+    cfg = load_config(Path(__file__).parent.parent / "sparky.toml")
+    assert (cfg.teams.from_github, cfg.teams.teams) == (False, {})
+    assert (cfg.dora.source, cfg.dora.environment) == ("releases", "production")
+    assert cfg.dora.tag_pattern == r"^v?\d+(\.\d+)*$"
+    assert cfg.dora.incident_labels == ["incident"]
+
+
+def test_the_org_resource_carries_teams_and_dora(tmp_path: Path) -> None:
+    from sparky_assets.defs.resources import build_resources
+
+    org = build_resources(load_config(write(tmp_path, MINIMAL + TEAMS_AND_DORA)))["org"]
+    assert org.teams == {
+        "platform": {
+            "repos": ["infra-*", "sparky"],
+            "paths": ["deploy/", "*.tf", "/src/**/*.py", "docs/*"],
+        },
+        "docs": {"repos": [], "paths": ["docs/", "*.md"]},
+        "web_2": {"repos": ["site"], "paths": []},
+        "teams": {"repos": ["x"], "paths": []},
+    }
+    assert org.teams_from_github is True
+    assert org.dora_source == "deployments"
+    assert org.dora_environment == "prod-eu"
+    assert org.dora_tag_pattern == r"^release-\d{4}\.\d{2}$"
+    assert org.dora_incident_labels == ["incident", "sev1"]
+    # Built by hand, or from a file without the sections: the config's defaults.
+    default = build_resources(load_config(write(tmp_path / "d", MINIMAL)))["org"]
+    for org in (OrgResource(), default):
+        assert (org.teams, org.teams_from_github) == ({}, False)
+        assert (org.dora_source, org.dora_environment) == ("releases", "production")
+        assert org.dora_tag_pattern == r"^v?\d+(\.\d+)*$"
+        assert org.dora_incident_labels == ["incident"]

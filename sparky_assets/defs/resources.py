@@ -35,6 +35,15 @@ def build_resources(config: SparkyConfig) -> dict[str, Any]:
             # A plain field here rather than on the publisher: the index and feed are written
             # without [publish] configured too, and their asset already takes `org`.
             site_url=config.publish.site_url,
+            teams={
+                name: {"repos": list(team.repos), "paths": list(team.paths)}
+                for name, team in config.teams.teams.items()
+            },
+            teams_from_github=config.teams.from_github,
+            dora_source=config.dora.source,
+            dora_environment=config.dora.environment,
+            dora_tag_pattern=config.dora.tag_pattern,
+            dora_incident_labels=list(config.dora.incident_labels),
         ),
         "local_git": LocalGitResource(
             repos=[str(p) for p in config.local_repos],
