@@ -1171,3 +1171,26 @@ def test_the_org_resource_carries_teams_and_dora(tmp_path: Path) -> None:
         assert (org.dora_source, org.dora_environment) == ("releases", "production")
         assert org.dora_tag_pattern == r"^v?\d+(\.\d+)*$"
         assert org.dora_incident_labels == ["incident"]
+
+
+@pytest.mark.parametrize(
+    "glob", ["docs/", "*.md", "/src/**/*.py", "docs/*", "!x", "src/[ab]/", "\\#notes", "/", "a/**"]
+)
+def test_team_path_check_agrees_with_the_team_matcher(tmp_path: Path, glob: str) -> None:
+    """config.py checks path globs without importing sparky_assets; it must refuse exactly what
+    lib/teams.py's matcher refuses, so no glob passes the config and then fails a run."""
+    from sparky_assets.lib.teams import UnsupportedPattern, _compile
+
+    try:
+        _compile(glob)
+        matcher_ok = True
+    except UnsupportedPattern:
+        matcher_ok = False
+    text = MINIMAL + f"[teams.t]\npaths = ['{glob}']\n"
+    try:
+        load_config(write(tmp_path, text))
+        config_ok = True
+    except ConfigError as exc:
+        assert "[teams.t].paths[0]" in str(exc)
+        config_ok = False
+    assert config_ok == matcher_ok
