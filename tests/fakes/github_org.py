@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import random
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -221,6 +223,7 @@ class PullRequest:
     reviews: list[Review] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     closing_issues: list[Issue] = field(default_factory=list)
+    files: list[FileChange] = field(default_factory=list)  # the changed paths (PR `files`)
 
     @property
     def node_id(self) -> str:
@@ -276,6 +279,64 @@ class Tag:
     commit_date: datetime  # committer date of the tagged commit
 
 
+@dataclass(frozen=True)
+class Team:
+    """An org team (GraphQL `Team`) and the repositories it has access to (by name)."""
+
+    id: int
+    slug: str
+    name: str
+    repos: tuple[str, ...]
+
+    @property
+    def node_id(self) -> str:
+        return node_id("Team", self.id)
+
+
+@dataclass(frozen=True)
+class DeploymentStatus:
+    id: int
+    state: str  # GraphQL DeploymentStatusState, lower case as REST: success | failure | ...
+    created_at: datetime
+
+
+@dataclass
+class Deployment:
+    """A deployment of a default-branch commit to an environment, with its status history."""
+
+    repo: str
+    id: int
+    environment: str  # "production" | "staging"
+    sha: str
+    created_at: datetime
+    creator: Account
+    statuses: list[DeploymentStatus] = field(default_factory=list)  # oldest first
+
+    @property
+    def node_id(self) -> str:
+        return node_id("Deployment", self.id)
+
+    @property
+    def latest_status(self) -> DeploymentStatus | None:
+        return self.statuses[-1] if self.statuses else None
+
+    @property
+    def succeeded_at(self) -> datetime | None:
+        """When it reached `success` (a later `inactive` only means a newer one replaced it)."""
+        return next((s.created_at for s in self.statuses if s.state == "success"), None)
+
+    @property
+    def failed_at(self) -> datetime | None:
+        """When it reached `failure` or `error`."""
+        return next((s.created_at for s in self.statuses if s.state in ("failure", "error")), None)
+
+
+def blob_oid(text: str) -> str:
+    """git's blob id: sha1 of "blob <size>\\0<content>" (what GraphQL `Blob.oid` returns)."""
+    data = text.encode()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
 @dataclass
 class Repository:
     owner: str
@@ -295,6 +356,8 @@ class Repository:
     issues: list[Issue] = field(default_factory=list)
     releases: list[Release] = field(default_factory=list)
     tags: list[Tag] = field(default_factory=list)
+    codeowners: dict[str, str] = field(default_factory=dict)  # path at HEAD -> file text
+    deployments: list[Deployment] = field(default_factory=list)  # oldest first
 
     @property
     def full_name(self) -> str:
@@ -353,6 +416,7 @@ class Org:
     accounts: dict[str, Account]
     repos: list[Repository]
     seed: int
+    teams: list[Team] = field(default_factory=list)
 
     @property
     def account(self) -> Account:
@@ -439,10 +503,93 @@ class Org:
         """Lightweight tags carry no date: this uses the tagged commit's committer date."""
         return [t for r in self.repos for t in r.tags if start <= t.commit_date < end]
 
+    def codeowners_of(self, repo: Repository) -> tuple[str, str] | None:
+        """(path, text) of the CODEOWNERS file GitHub uses: the first of .github/, root, docs/.
+
+        docs.github.com/en/repositories/managing-your-repositorys-settings-and-features/
+        customizing-your-repository/about-code-owners#codeowners-file-location
+        """
+        for path in CODEOWNERS_PATHS:
+            if path in repo.codeowners:
+                return path, repo.codeowners[path]
+        return None
+
+    def owners_of(self, repo: Repository, path: str) -> list[str]:
+        """Owners of `path` by the repository's CODEOWNERS: the last matching line wins."""
+        found = self.codeowners_of(repo)
+        if found is None:
+            return []
+        owners: list[str] = []
+        for line in found[1].splitlines():
+            parts = line.split("#", 1)[0].split()
+            if parts and _codeowners_match(parts[0], path):
+                owners = parts[1:]  # an entry without owners leaves the path unowned
+        return owners
+
+    def teams_of_paths(self, repo: Repository, paths: list[str]) -> set[str]:
+        """Team slugs owning any of `paths` (only `@org/slug` owners are teams)."""
+        prefix = f"@{self.login}/"
+        return {
+            o.removeprefix(prefix)
+            for p in paths
+            for o in self.owners_of(repo, p)
+            if o.startswith(prefix)
+        }
+
+    def teams_of_pull_request(self, pr: PullRequest) -> set[str]:
+        """Team slugs owning any file the pull request changed, by its repository's CODEOWNERS."""
+        repo = self.repo(pr.repo)
+        assert repo is not None
+        return self.teams_of_paths(repo, [f.filename for f in pr.files])
+
+    def team(self, slug: str) -> Team | None:
+        return next((t for t in self.teams if t.slug == slug), None)
+
+    def deployments_in(
+        self, start: datetime, end: datetime, environment: str = "production"
+    ) -> list[Deployment]:
+        """Deployments to `environment` created in [start, end), oldest first, all repos."""
+        hits = [
+            d
+            for r in self.repos
+            for d in r.deployments
+            if d.environment == environment and start <= d.created_at < end
+        ]
+        return sorted(hits, key=lambda d: (d.created_at, d.id))
+
     def repos_pushed_since(self, t: datetime) -> list[Repository]:
         """Repositories with pushed_at >= t, newest push first (GraphQL PUSHED_AT DESC)."""
         hits = [r for r in self.repos if r.pushed_at >= t]
         return sorted(hits, key=lambda r: (r.pushed_at, r.id), reverse=True)
+
+
+CODEOWNERS_PATHS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+
+
+def _codeowners_match(pattern: str, path: str) -> bool:
+    """A deliberately small CODEOWNERS (gitignore-style) matcher, independent of Sparky's.
+
+    Supports what the fake's files use: a leading "/" or an inner "/" anchors at the root,
+    otherwise the pattern matches at any depth; a trailing "/" means everything under a
+    directory; "*" stays within one path segment, "**" crosses them; "dir/*" matches direct
+    children only (GitHub's documented exception to gitignore).
+    """
+    anchored = pattern.startswith("/") or "/" in pattern.strip("/")
+    body = pattern.strip("/")
+    rx = ""
+    i = 0
+    while i < len(body):
+        if body.startswith("**", i):
+            rx, i = rx + ".*", i + 2
+        elif body[i] == "*":
+            rx, i = rx + "[^/]*", i + 1
+        elif body[i] == "?":
+            rx, i = rx + "[^/]", i + 1
+        else:
+            rx, i = rx + re.escape(body[i]), i + 1
+    head = "" if anchored else "(?:.*/)?"
+    tail = "" if pattern.endswith("/*") else "(?:/.*)?"
+    return re.fullmatch(head + rx + tail, path) is not None
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,13 +738,17 @@ def build_org(
     days: int = 1,
     lead_days: int = 3,
     tail_days: int = 2,
+    extra_changes: bool = True,
 ) -> Org:
     """Build the organization. Same arguments, same org, on every machine.
 
     Activity of the `active` repositories spans [window start - lead_days, window end +
     tail_days]; the other repositories have older history only (one of them had a push to a
     non-default branch inside the window). Repository 0 carries the boundary edge cases,
-    repository 1 (or 0) was renamed from "legacy-<name>".
+    repository 1 (or 0) was renamed from "legacy-<name>". Teams, CODEOWNERS files, PR files
+    and deployments come last from their own random stream; `extra_changes` also adds, to the
+    last active repository, an open PR with 150 changed files and a revert commit (new head of
+    the default branch) of a deployed change, deployed itself.
     """
     if isinstance(day, str):
         day = date.fromisoformat(day)
@@ -666,6 +817,9 @@ def build_org(
 
     renamed = org.repos[1 if active > 1 else 0]
     renamed.former_names.append(f"legacy-{renamed.name}")
+    # Added later (issue 20): own random stream and ids, after everything above, so every
+    # value generated above stays what it was.
+    _add_teams_and_deployments(org, active, (w_start, w_end), span, changes=extra_changes)
     return org
 
 
@@ -1008,6 +1162,7 @@ def _make_pr(
         created, kind = w0 + timedelta(hours=2), "merged"
         pr.author, pr.labels, pr.body = acc["dependabot[bot]"], ["dependencies"], ""
     pr.created_at = created
+    pr.files = files  # no draw: the same list the totals above were summed from
     end = s1
     if kind == "merged":
         merged = created + timedelta(minutes=g.rng.randint(30, 4 * 1440))
@@ -1088,3 +1243,204 @@ def _number(repo: Repository) -> None:
         item.number = n
         for c in item.comments:
             c.issue_number = n
+
+
+# --------------------------------------------------------------------------------------------
+# Teams, CODEOWNERS and deployments (issue 20)
+
+_TEAMS = [
+    ("platform", "Platform"),
+    ("web-frontend", "Web Frontend"),
+    ("docs-writers", "Docs Writers"),
+    ("data-eng", "Data Engineering"),
+]
+
+
+def _codeowners_files(org: str, index: int) -> dict[str, str]:
+    """CODEOWNERS files of active repository `index`: overlapping patterns, last match wins."""
+    kind = index % 5
+    if kind == 0:
+        return {
+            ".github/CODEOWNERS": (
+                "# Owners; the last matching pattern wins.\n"
+                f"*                 @{org}/platform\n"
+                f"*.md              @{org}/docs-writers\n"
+                f"/web/             @{org}/web-frontend\n"
+                f"docs/             @{org}/docs-writers @alice-a\n"
+                f"src/api.py        @{org}/platform @{org}/data-eng\n"
+                "/gen/\n"  # no owners: generated files are owned by nobody
+            )
+        }
+    if kind == 1:  # two files: the root one wins over docs/ (GitHub's search order)
+        return {
+            "CODEOWNERS": (
+                f"*.py      @{org}/data-eng\n"
+                f"src/      @{org}/platform  # src/*.py: this later line wins\n"
+                f"web/**    @{org}/web-frontend\n"
+            ),
+            "docs/CODEOWNERS": f"*  @{org}/docs-writers\n",
+        }
+    if kind == 2:
+        return {
+            "docs/CODEOWNERS": (
+                f"*            @{org}/web-frontend\n"
+                f"Makefile     @{org}/platform\n"
+                f"docs/*       @{org}/docs-writers\n"
+            )
+        }
+    if kind == 3:
+        return {}
+    return {
+        ".github/CODEOWNERS": (
+            f"*               @{org}/data-eng\n/src/models.py  @{org}/platform @bob-b\n"
+        )
+    }
+
+
+def _add_teams_and_deployments(
+    org: Org,
+    active: int,
+    window: tuple[datetime, datetime],
+    span: tuple[datetime, datetime],
+    *,
+    changes: bool,
+) -> None:
+    rng = random.Random(f"{org.login}:{org.seed}:teams")
+    next_id = [7_000_000 + (org.seed % 97) * 10_000]
+
+    def nid() -> int:
+        next_id[0] += 1
+        return next_id[0]
+
+    repos = org.repos
+    names = [r.name for r in repos]
+    act = names[:active]
+    rest = names[active:]
+    members = {
+        "platform": act + rest[::2],
+        "web-frontend": act[:2] + rng.sample(rest, min(2, len(rest))),
+        "docs-writers": [n for i, n in enumerate(act) if i % 5 in (0, 2)],
+        "data-eng": act[3:] + rng.sample(rest, min(3, len(rest))),
+    }
+    for slug, title in _TEAMS:
+        mine = set(members[slug])
+        org.teams.append(Team(nid(), slug, title, tuple(n for n in names if n in mine)))
+    for i, r in enumerate(repos[:active]):
+        if r.commits:
+            r.codeowners = _codeowners_files(org.login, i)
+
+    bot = org.accounts["github-actions[bot]"]
+    if changes and active:
+        r = repos[active - 1]
+        n_files = 150  # more than one page of GraphQL `files(first: 100)`
+        files = [
+            FileChange(f"vendor/lib{k:03d}/mod.py", rng.randint(1, 40), 0, "added")
+            for k in range(n_files)
+        ]
+        created = max([x.created_at for x in (*r.issues, *r.pulls)], default=span[0])
+        pr = PullRequest(
+            r.name,
+            nid(),
+            0,
+            "Vendor third-party libraries",
+            "A big one.",
+            org.accounts["dave-d"],
+            created + timedelta(minutes=1),
+            "feature/vendor",
+            r.default_branch,
+            _sha("head", "vendor", org.seed),
+            sum(f.additions for f in files),
+            0,
+            n_files,
+            1,
+            files=files,
+        )
+        r.pulls.append(pr)
+        _number(r)
+
+    for i, r in enumerate(repos[:active]):
+        line = sorted(
+            (c for c in r.commits if span[0] <= c.committed_at < span[1] and not c.is_merge),
+            key=lambda c: c.committed_at,
+        )
+        deps: list[Deployment] = []
+
+        def deploy(
+            c: Commit,
+            env: str,
+            at: datetime,
+            final: str,
+            r: Repository = r,
+            deps: list[Deployment] = deps,
+        ) -> Deployment:
+            d = Deployment(r.name, nid(), env, c.sha, at, bot)
+            d.statuses.append(DeploymentStatus(nid(), "in_progress", at + timedelta(minutes=1)))
+            done = at + timedelta(minutes=rng.randint(3, 20))
+            d.statuses.append(DeploymentStatus(nid(), final, done))
+            deps.append(d)
+            return d
+
+        for k, c in enumerate(line):
+            if rng.random() < 0.5:
+                continue
+            at = c.committed_at + timedelta(minutes=rng.randint(10, 90))
+            st = deploy(c, "staging", at, "success" if rng.random() < 0.9 else "failure")
+            if k % 3 == 0 and st.succeeded_at:
+                roll = rng.random()
+                final = "failure" if roll < 0.15 else "error" if roll < 0.2 else "success"
+                deploy(c, "production", st.succeeded_at + timedelta(hours=rng.randint(1, 6)), final)
+        if i == 0:  # a failed production deployment in the window, restored two hours later
+            by_msg = {c.message: c for c in r.commits}
+            w0 = window[0]
+            bad = by_msg.get("Exactly at the window start")
+            good = by_msg.get("Bump urllib3 from 2.2.1 to 2.2.2")
+            if bad and good:
+                deploy(bad, "production", w0 + timedelta(hours=2), "failure")
+                deploy(good, "production", w0 + timedelta(hours=4), "success")
+        if changes and i == active - 1:
+            prod = [d for d in deps if d.environment == "production" and d.succeeded_at]
+            if prod and r.commits:
+                target = r.commit(max(prod, key=lambda d: d.created_at).sha)
+                assert target is not None
+                head = r.commits[0]
+                at = max(head.committed_at, *(d.created_at for d in deps)) + timedelta(hours=2)
+                who = org.accounts["erin-e"]
+                msg = f'Revert "{target.headline}"\n\nThis reverts commit {target.sha}.'
+                rev = Commit(
+                    r.name,
+                    _sha(org.login, r.name, "revert", org.seed),
+                    [head.sha],
+                    _actor(who, at - timedelta(minutes=5)),
+                    _actor(who, at),
+                    msg,
+                    [
+                        FileChange(f.filename, f.deletions, f.additions, "modified")
+                        for f in target.files
+                    ],
+                )
+                r.commits.insert(0, rev)
+                r.pushed_at = max(r.pushed_at, at + timedelta(seconds=37))
+                r.updated_at = max(r.updated_at, r.pushed_at + timedelta(minutes=3))
+                deploy(rev, "production", at + timedelta(minutes=30), "success")
+        _inactivate(deps, nid)
+        r.deployments = sorted(deps, key=lambda d: (d.created_at, d.id))
+
+
+def _inactivate(deps: list[Deployment], nid: Callable[[], int]) -> None:
+    """A new successful deployment marks older successful ones of its environment `inactive`.
+
+    GitHub's `auto_inactive` (default true): "Adds a new inactive status to all prior
+    non-transient, non-production environment deployments with the same repository and
+    environment name" (rest/deployments/statuses#create-a-deployment-status); done here for
+    both environments so clients must not read `latestStatus` alone as the outcome.
+    """
+    for env in {d.environment for d in deps}:
+        done = sorted(
+            (d for d in deps if d.environment == env and d.succeeded_at),
+            key=lambda d: (d.succeeded_at, d.id),
+        )
+        for older, newer in itertools.pairwise(done):
+            t = newer.succeeded_at
+            assert t is not None
+            if older.statuses[-1].created_at < t:
+                older.statuses.append(DeploymentStatus(nid(), "inactive", t))
