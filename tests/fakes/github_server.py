@@ -40,6 +40,8 @@ from .github_org import (
     Account,
     Comment,
     Commit,
+    Deployment,
+    DeploymentStatus,
     GitActor,
     Issue,
     Org,
@@ -48,6 +50,8 @@ from .github_org import (
     Repository,
     Review,
     Tag,
+    Team,
+    blob_oid,
     iso_offset,
     iso_z,
 )
@@ -1233,9 +1237,53 @@ class GqlViews:
             repos.sort(key=lambda r: (key(r), r.id), reverse=order["direction"] == "DESC")
             return connection(repos, a, lambda r: self.repository(org, r), totalDiskUsage=0)
 
+        def teams(info: Any, **a: Any) -> Json:
+            found = list(org.teams)
+            if a.get("query"):
+                q = a["query"].lower()
+                found = [t for t in found if q in t.name.lower() or q in t.slug]
+            order = a.get("orderBy") or {"field": "NAME", "direction": "ASC"}
+            found.sort(key=lambda t: t.name.lower(), reverse=order["direction"] == "DESC")
+            return connection(found, a, lambda t: self.team(org, t))
+
         view["repositories"] = repositories
+        view["teams"] = teams
+        view["team"] = lambda info, slug: (
+            self.team(org, t) if (t := org.team(slug)) is not None else None
+        )
         view["__typename"] = "Organization"
         return view
+
+    def team(self, org: Org, t: Team) -> Json:
+        def repositories(info: Any, **a: Any) -> Json:
+            found = [r for n in t.repos if (r := org.repo(n)) is not None]
+            if a.get("query"):
+                found = [r for r in found if a["query"].lower() in r.name.lower()]
+            order = a.get("orderBy") or {"field": "NAME", "direction": "ASC"}
+            key = {
+                "CREATED_AT": lambda r: r.created_at,
+                "UPDATED_AT": lambda r: r.updated_at,
+                "PUSHED_AT": lambda r: r.pushed_at,
+                "NAME": lambda r: r.name.lower(),
+            }.get(order["field"], lambda r: r.name.lower())
+            found.sort(key=lambda r: (key(r), r.id), reverse=order["direction"] == "DESC")
+            conn = connection(found, a, lambda r: self.repository(org, r))
+            edges = conn["edges"]
+            conn["edges"] = lambda info: [{**e, "permission": "WRITE"} for e in edges(info)]
+            return conn
+
+        return {
+            "__typename": "Team",
+            "id": t.node_id,
+            "databaseId": t.id,
+            "slug": t.slug,
+            "name": t.name,
+            "combinedSlug": f"{org.login}/{t.slug}",
+            "privacy": "VISIBLE",
+            "url": f"https://github.com/orgs/{org.login}/teams/{t.slug}",
+            "organization": lambda info: self.organization(org),
+            "repositories": repositories,
+        }
 
     def repository(self, org: Org, r: Repository) -> Json:
         def ref_for_branch() -> Json:
@@ -1312,8 +1360,28 @@ class GqlViews:
             return None
 
         def obj(info: Any, expression: str | None = None, oid: str | None = None) -> Json:
+            # "<rev>:<path>" names a file in a commit's tree (git rev-parse syntax). Only the
+            # CODEOWNERS files exist as blobs, the same in every commit.
+            rev, sep, path = (expression or "").partition(":")
+            if oid:
+                texts = [t for t in r.codeowners.values() if blob_oid(t) == oid]
+                if texts:
+                    return self.blob(org, r, texts[0])
+            if sep:
+                c = r.commits[0] if rev in ("HEAD", "") and r.commits else r.commit(rev)
+                if c is None or path not in r.codeowners:
+                    return None
+                return self.blob(org, r, r.codeowners[path])
             c = r.commit(oid or expression or "")
             return self.commit(org, r, c) if c else None
+
+        def deployments(info: Any, **a: Any) -> Json:
+            found = list(r.deployments)
+            if a.get("environments"):
+                found = [d for d in found if d.environment in a["environments"]]
+            order = a.get("orderBy") or {"field": "CREATED_AT", "direction": "ASC"}
+            found.sort(key=lambda d: (d.created_at, d.id), reverse=order["direction"] == "DESC")
+            return connection(found, a, lambda d: self.deployment(org, r, d))
 
         return {
             "__typename": "Repository",
@@ -1339,6 +1407,58 @@ class GqlViews:
             "refs": refs,
             "ref": ref,
             "object": obj,
+            "deployments": deployments,
+        }
+
+    def blob(self, org: Org, r: Repository, text: str) -> Json:
+        oid = blob_oid(text)
+        return {
+            "__typename": "Blob",
+            "id": _node("Blob", oid),
+            "oid": oid,
+            "abbreviatedOid": oid[:7],
+            "byteSize": len(text.encode()),
+            "isBinary": False,
+            "isTruncated": False,
+            "text": text,
+            "repository": lambda info: self.repository(org, r),
+        }
+
+    def deployment(self, org: Org, r: Repository, d: Deployment) -> Json:
+        def status(s: DeploymentStatus) -> Json:
+            return {
+                "__typename": "DeploymentStatus",
+                "id": _node("DeploymentStatus", s.id),
+                "state": s.state.upper(),
+                "createdAt": iso_z(s.created_at),
+                "updatedAt": iso_z(s.created_at),
+                "environment": d.environment,
+                "description": "",
+                "creator": self.actor(d.creator),
+                "deployment": lambda info: self.deployment(org, r, d),
+            }
+
+        latest = d.latest_status
+        commit = r.commit(d.sha)
+        return {
+            "__typename": "Deployment",
+            "id": d.node_id,
+            "databaseId": d.id,
+            "environment": d.environment,
+            "originalEnvironment": d.environment,
+            "latestEnvironment": d.environment,
+            "createdAt": iso_z(d.created_at),
+            "updatedAt": iso_z(latest.created_at if latest else d.created_at),
+            "commitOid": d.sha,
+            "commit": lambda info: self.commit(org, r, commit) if commit else None,
+            "creator": self.actor(d.creator),
+            "task": "deploy",
+            "description": "",
+            "state": latest.state.upper() if latest else "PENDING",
+            "latestStatus": status(latest) if latest else None,
+            # Newest first, as REST's list of deployment statuses answers.
+            "statuses": lambda info, **a: connection(d.statuses[::-1], a, status),
+            "repository": lambda info: self.repository(org, r),
         }
 
     def ref(self, org: Org, r: Repository, name: str, prefix: str, target: Commit) -> Json:
@@ -1594,6 +1714,7 @@ class GqlViews:
             "closingIssuesReferences": lambda info, **a: connection(
                 p.closing_issues, a, lambda i: self.issue(org, r, i)
             ),
+            "files": lambda info, **a: connection(p.files, a, _changed_file),
             "repository": lambda info: self.repository(org, r),
         }
 
@@ -1613,6 +1734,21 @@ class GqlViews:
             "url": f"{r.html_url}/releases/tag/{x.tag_name}",
             "tagCommit": lambda info: self.commit(org, r, c) if (c := r.commit(x.sha)) else None,
         }
+
+
+_CHANGE_TYPES = {"added": "ADDED", "modified": "MODIFIED", "removed": "DELETED"}
+
+
+def _changed_file(f: Any) -> Json:
+    """GraphQL `PullRequestChangedFile`; REST's status "removed" is PatchStatus DELETED."""
+    return {
+        "__typename": "PullRequestChangedFile",
+        "path": f.filename,
+        "additions": f.additions,
+        "deletions": f.deletions,
+        "changeType": _CHANGE_TYPES[f.status],
+        "viewerViewedState": "UNVIEWED",
+    }
 
 
 def _pr_state(p: PullRequest) -> str:
