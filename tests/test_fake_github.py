@@ -714,3 +714,213 @@ def test_latency_is_injected(org: Org) -> None:
             c.get("/rate_limit")
         assert datetime.now(UTC) - t >= timedelta(seconds=0.15)
         assert gh.counters.requests["GET /rate_limit"] == 3
+
+
+# --------------------------------------------------------------------------------------------
+# Teams, CODEOWNERS, pull request files and deployments (issue 20)
+
+
+def test_existing_data_is_unchanged_by_the_issue_20_additions(org: Org) -> None:
+    """Values the default org had before teams/deployments were added (recorded from it)."""
+    assert [r.name for r in org.repos][:5] == ["vault", "ops", "design", "portal", "crawler"]
+    vault, ops = org.repos[0], org.repos[1]
+    assert vault.commits[0].sha == "edcc047310f42b598e243ec621f73706cbaf4af1"
+    assert len(vault.commits) == 68 and len(vault.pulls) == 7
+    assert [(p.number, p.additions, p.deletions, p.changed_files) for p in ops.pulls[:2]] == [
+        (10, 2243, 1431, 16),
+        (6, 7, 1, 1),
+    ]
+    # crawler gets the extra changes: its old commits keep their shas under the new head.
+    crawler = org.repos[4]
+    assert crawler.commits[1].sha == "fcc7f483e6e033b327896b21b1b434f3b5c288e4"
+    assert crawler.commits[0].parents == [crawler.commits[1].sha]
+    assert [(p.number, p.additions) for p in crawler.pulls[:3]] == [(5, 80), (6, 149), (9, 93)]
+    assert len(crawler.pulls) == 5 and crawler.pulls[-1].title == "Vendor third-party libraries"
+    older = [x.number for x in (*crawler.issues, *crawler.pulls[:-1])]
+    assert crawler.pulls[-1].number == max(older) + 1  # numbered after every older item
+
+
+def test_teams_and_their_repositories_paginate_over_graphql(client: httpx.Client, org: Org) -> None:
+    query = """query($after: String, $slug: String!, $rAfter: String) {
+      organization(login: "acme") {
+        teams(first: 3, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+          nodes { slug name } }
+        team(slug: $slug) { repositories(first: 2, after: $rAfter) {
+          pageInfo { hasNextPage endCursor } edges { permission node { name } } } } } }"""
+    teams: list[tuple[str, str]] = []
+    after = None
+    while True:
+        page = gql(client, query, after=after, slug="platform")["organization"]["teams"]
+        assert page["totalCount"] == 4
+        teams += [(t["slug"], t["name"]) for t in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    # Ordered by name (the schema's default TeamOrder for Organization.teams is NAME ASC).
+    assert teams == [
+        ("data-eng", "Data Engineering"),
+        ("docs-writers", "Docs Writers"),
+        ("platform", "Platform"),
+        ("web-frontend", "Web Frontend"),
+    ]
+    for slug, _ in teams:
+        names: list[str] = []
+        r_after = None
+        pages = 0
+        while True:
+            data = gql(client, query, slug=slug, rAfter=r_after)["organization"]["team"]
+            conn = data["repositories"]
+            names += [e["node"]["name"] for e in conn["edges"]]
+            assert all(e["permission"] == "WRITE" for e in conn["edges"])
+            pages += 1
+            if not conn["pageInfo"]["hasNextPage"]:
+                break
+            r_after = conn["pageInfo"]["endCursor"]
+        team = org.team(slug)
+        assert team is not None and sorted(names) == sorted(team.repos)
+        assert pages == max(1, math.ceil(len(team.repos) / 2))
+    platform = org.team("platform")
+    assert platform is not None and {r.name for r in org.repos[:5]} <= set(platform.repos)
+
+
+def _git_blob_oid(text: str) -> str:
+    """`git hash-object`, computed by git itself."""
+    import subprocess
+
+    out = subprocess.run(
+        ["git", "hash-object", "--stdin"], input=text.encode(), capture_output=True, check=True
+    )
+    return out.stdout.decode().strip()
+
+
+def test_codeowners_files_come_back_as_blobs(client: httpx.Client, org: Org) -> None:
+    query = """query($name: String!) { repository(owner: "acme", name: $name) {
+      a: object(expression: "HEAD:.github/CODEOWNERS") { ... on Blob { oid text } }
+      b: object(expression: "HEAD:CODEOWNERS") { ... on Blob { oid text } }
+      c: object(expression: "HEAD:docs/CODEOWNERS") { ... on Blob { oid text } } } }"""
+    found = {}
+    for r in org.repos[:5]:
+        data = gql(client, query, name=r.name)["repository"]
+        found[r.name] = {k: v for k, v in data.items() if v is not None}
+        for blob in found[r.name].values():
+            assert blob["oid"] == _git_blob_oid(blob["text"])
+    assert set(found["vault"]) == {"a"} and set(found["design"]) == {"c"}
+    assert set(found["ops"]) == {"b", "c"} and found["portal"] == {}
+    # Two files: GitHub searches .github/, then the root, then docs/ and uses the first found.
+    ops = org.repo("ops")
+    assert ops is not None and org.codeowners_of(ops) == ("CODEOWNERS", found["ops"]["b"]["text"])
+    # A blob asked for by its oid (what a client re-checks when the oid has not changed).
+    oid = found["vault"]["a"]["oid"]
+    again = gql(
+        client,
+        'query($oid: GitObjectID!) { repository(owner: "acme", name: "vault") {'
+        " object(oid: $oid) { ... on Blob { oid } } } }",
+        oid=oid,
+    )
+    assert again["repository"]["object"] == {"oid": oid}
+
+
+def test_codeowners_last_matching_pattern_wins_hand_worked(org: Org) -> None:
+    vault, ops, design, crawler = (org.repo(n) for n in ("vault", "ops", "design", "crawler"))
+    assert vault and ops and design and crawler
+    # vault: * platform / *.md docs / /web/ web / docs/ docs+alice / src/api.py two / /gen/ none
+    assert org.owners_of(vault, "Makefile") == ["@acme/platform"]
+    assert org.owners_of(vault, "README.md") == ["@acme/docs-writers"]
+    assert org.owners_of(vault, "docs/guide.md") == ["@acme/docs-writers", "@alice-a"]
+    assert org.owners_of(vault, "web/index.ts") == ["@acme/web-frontend"]
+    assert org.owners_of(vault, "src/api.py") == ["@acme/platform", "@acme/data-eng"]
+    assert org.owners_of(vault, "gen/file3.txt") == []  # an entry without owners
+    assert org.teams_of_paths(vault, ["gen/file1.txt", "docs/guide.md"]) == {"docs-writers"}
+    # ops (root CODEOWNERS, docs/CODEOWNERS ignored): *.py data / src/ platform / web/** web
+    assert org.owners_of(ops, "src/app.py") == ["@acme/platform"]
+    assert org.owners_of(ops, "tests/test_app.py") == ["@acme/data-eng"]
+    assert org.owners_of(ops, "README.md") == []
+    assert org.owners_of(ops, "web/a/b.ts") == ["@acme/web-frontend"]
+    # design (docs/CODEOWNERS): * web / Makefile platform / docs/* docs (direct children only)
+    assert org.owners_of(design, "docs/guide.md") == ["@acme/docs-writers"]
+    assert org.owners_of(design, "docs/a/b.md") == ["@acme/web-frontend"]
+    assert org.owners_of(design, "src/x/Makefile") == ["@acme/platform"]
+    assert org.teams_of_paths(crawler, ["src/models.py", "x.py"]) == {"platform", "data-eng"}
+
+
+def test_pull_request_files_paginate_and_match_the_totals(client: httpx.Client, org: Org) -> None:
+    query = """query($name: String!, $number: Int!, $after: String) {
+      repository(owner: "acme", name: $name) { pullRequest(number: $number) {
+        additions deletions changedFiles
+        files(first: 100, after: $after) { totalCount pageInfo { hasNextPage endCursor }
+          nodes { path additions deletions changeType } } } } }"""
+    big = [p for p in org.pull_requests() if p.changed_files > 100]
+    assert [(p.repo, p.changed_files) for p in big] == [("crawler", 150)]
+    checked = 0
+    for p in [*big, *org.repo("vault").pulls]:  # type: ignore[union-attr]
+        files: list[dict[str, Any]] = []
+        pages, after = 0, None
+        while True:
+            pr = gql(client, query, name=p.repo, number=p.number, after=after)["repository"][
+                "pullRequest"
+            ]
+            conn = pr["files"]
+            files += conn["nodes"]
+            pages += 1
+            if not conn["pageInfo"]["hasNextPage"]:
+                break
+            after = conn["pageInfo"]["endCursor"]
+        assert pages == math.ceil(pr["changedFiles"] / 100)
+        assert len(files) == pr["changedFiles"] == conn["totalCount"]
+        assert sum(f["additions"] for f in files) == pr["additions"]
+        assert sum(f["deletions"] for f in files) == pr["deletions"]
+        assert {f["changeType"] for f in files} <= {"ADDED", "MODIFIED", "DELETED"}
+        repo = org.repo(p.repo)
+        assert repo is not None
+        served = org.teams_of_paths(repo, [f["path"] for f in files])
+        assert org.teams_of_pull_request(p) == served
+        checked += 1
+    assert checked == 1 + len(org.repo("vault").pulls)  # type: ignore[union-attr]
+    assert org.teams_of_pull_request(big[0]) == {"data-eng"}  # crawler: `*` -> data-eng
+
+
+def test_deployments_with_statuses_over_graphql(client: httpx.Client, org: Org) -> None:
+    query = """query($name: String!, $after: String) { repository(owner: "acme", name: $name) {
+      deployments(environments: ["production"], first: 4, after: $after,
+                  orderBy: {field: CREATED_AT, direction: ASC}) {
+        pageInfo { hasNextPage endCursor }
+        nodes { databaseId environment createdAt commitOid commit { oid }
+          latestStatus { state createdAt }
+          statuses(first: 10) { nodes { state createdAt } } } } } }"""
+    served: list[dict[str, Any]] = []
+    for r in org.repos:
+        after = None
+        while True:
+            conn = gql(client, query, name=r.name, after=after)["repository"]["deployments"]
+            served += conn["nodes"]
+            if not conn["pageInfo"]["hasNextPage"]:
+                break
+            after = conn["pageInfo"]["endCursor"]
+    far = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+    truth = org.deployments_in(*far, environment="production")
+    assert sorted(d["databaseId"] for d in served) == sorted(d.id for d in truth)
+    assert {d["environment"] for d in served} == {"production"}
+    assert all(d["commit"]["oid"] == d["commitOid"] for d in served)
+    states = {s["state"] for d in served for s in d["statuses"]["nodes"]}
+    assert {"SUCCESS", "FAILURE", "INACTIVE", "IN_PROGRESS"} <= states
+    assert states <= {"SUCCESS", "FAILURE", "ERROR", "INACTIVE", "IN_PROGRESS"}
+    for d in served:  # latestStatus is the newest of the statuses (listed newest first)
+        assert d["latestStatus"] == d["statuses"]["nodes"][0]
+    assert len(org.deployments_in(*far, environment="staging")) > len(truth)
+    # In the window (a Berlin day): a failed production deployment, then a success (restore).
+    start, end = org.window()
+    in_window = [d for d in org.deployments_in(start, end) if d.repo == "vault"]
+    outcomes = [
+        ("failure" if d.failed_at else "success" if d.succeeded_at else "?") for d in in_window
+    ]
+    assert "failure" in outcomes and "success" in outcomes[outcomes.index("failure") :]
+    # A revert of a deployed change, deployed itself.
+    crawler = org.repo("crawler")
+    assert crawler is not None
+    head = crawler.commits[0]
+    m = re.fullmatch(r'Revert "(.*)"\n\nThis reverts commit ([0-9a-f]{40})\.', head.message)
+    assert m is not None
+    deployed = {
+        d.sha for d in crawler.deployments if d.environment == "production" and d.succeeded_at
+    }
+    assert m.group(2) in deployed and head.sha in deployed

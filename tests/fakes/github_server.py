@@ -1408,6 +1408,9 @@ class GqlViews:
             "ref": ref,
             "object": obj,
             "deployments": deployments,
+            "pullRequest": lambda info, number: next(
+                (self.pull(org, r, p) for p in r.pulls if p.number == number), None
+            ),
         }
 
     def blob(self, org: Org, r: Repository, text: str) -> Json:
