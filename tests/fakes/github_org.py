@@ -1389,12 +1389,14 @@ def _add_teams_and_deployments(
                 roll = rng.random()
                 final = "failure" if roll < 0.15 else "error" if roll < 0.2 else "success"
                 deploy(c, "production", st.succeeded_at + timedelta(hours=rng.randint(1, 6)), final)
-        if i == 0:  # a failed production deployment in the window, restored two hours later
+        if i == 0:  # production `error` and `failure` in the window, restored at + 4 h
             by_msg = {c.message: c for c in r.commits}
             w0 = window[0]
             bad = by_msg.get("Exactly at the window start")
             good = by_msg.get("Bump urllib3 from 2.2.1 to 2.2.2")
-            if bad and good:
+            early = by_msg.get("Just before the window")
+            if bad and good and early:
+                deploy(early, "production", w0 + timedelta(hours=1), "error")
                 deploy(bad, "production", w0 + timedelta(hours=2), "failure")
                 deploy(good, "production", w0 + timedelta(hours=4), "success")
         if changes and i == active - 1:
@@ -1427,14 +1429,15 @@ def _add_teams_and_deployments(
 
 
 def _inactivate(deps: list[Deployment], nid: Callable[[], int]) -> None:
-    """A new successful deployment marks older successful ones of its environment `inactive`.
+    """A new successful staging deployment marks older successful staging ones `inactive`.
 
     GitHub's `auto_inactive` (default true): "Adds a new inactive status to all prior
     non-transient, non-production environment deployments with the same repository and
-    environment name" (rest/deployments/statuses#create-a-deployment-status); done here for
-    both environments so clients must not read `latestStatus` alone as the outcome.
+    environment name ... An inactive status is only added to deployments that had a success
+    state" (rest/deployments/statuses#create-a-deployment-status). So a staging deployment's
+    `latestStatus` is often INACTIVE after it succeeded; production ones keep SUCCESS.
     """
-    for env in {d.environment for d in deps}:
+    for env in sorted({d.environment for d in deps} - {"production"}):
         done = sorted(
             (d for d in deps if d.environment == env and d.succeeded_at),
             key=lambda d: (d.succeeded_at, d.id),
