@@ -519,7 +519,7 @@ def test_a_week_that_merged_pull_requests_names_each_under_its_theme(digests) ->
         lines_changed = (p.additions or 0) + (p.deletions or 0)
         item = (
             f"  - [{p.repo}#{p.number}](https://github.com/{org}/{p.repo}/pull/{p.number}) "
-            f"{p.title} · {p.author.name} · {_size(lines_changed)}"
+            f"{p.title} · {p.author.name} · {lines_changed:,} lines"
         )
         assert lines.count(item) == 1, (item, section)
     # No bot's pull request is named; they are one line with their count and who made them.

@@ -341,9 +341,11 @@ def test_this_repositorys_week_reads_as_what_shipped(own_week: tuple[str, Path])
     assert listed, "the repository's history has the week"
     assert f"**{len(listed)}** commits" in joined
     # The repository merges no pull requests: its commits are what shipped, named by sha and
-    # subject, and the list says how many of them it names.
-    named = re.findall(r"^  - sparky ([0-9a-f]{7}) ", joined, re.MULTILINE)
+    # subject (one repository, one author: neither repeated on each line), and the list says
+    # how many of them it names.
+    named = re.findall(r"^  - ([0-9a-f]{7}) ", joined, re.MULTILINE)  # one repository
     assert named and {sha for sha in named} <= {line[:7] for line in listed}
     assert f"of {len(listed)} commits" in joined
+    assert "not known: GitHub was not read" in joined  # attention: said, not left out
     for noise in NOISE:
         assert noise not in joined, noise

@@ -35,8 +35,13 @@ WEEK = window("weekly", "2024-10-28", NY)  # 28 Oct 00:00 -04:00 to 4 Nov 00:00 
         ("Add CSV export", ["kind/feature"], "Features"),
         ('Revert "Add CSV export"', [], "Reverts"),
         ("Bump httpx from 0.27 to 0.28", [], "Dependencies"),
-        ("Issue 17.8: document the clock", [], "Documentation"),  # tracker prefix skipped
-        ("JIRA-12: fix flaky test", [], "Fixes"),
+        ("Issue 17.8: document the clock", [], "Issue 17"),  # the tracked issue is the theme
+        ("Issue 18.2/18.3: a clone alone tells", [], "Issue 18"),
+        ("issue #7: fix flaky test", [], "Issue 7"),
+        ("Issue 16.2, 16.3, 16.6: GitHub's timeouts", [], "Issue 16"),
+        ("jira-12: fix flaky test", [], "JIRA-12"),
+        ("fix: Issue 17 crash", [], "Fixes"),  # a conventional type comes first
+        ("Issue 17 is fixed", [], "Other changes"),  # no colon: not a tracker prefix
         ("Weekly and monthly metrics", [], "Other changes"),
         ("Fixture cleanup", [], "Other changes"),  # "Fixture" is not the verb "fix"
     ],
@@ -206,7 +211,7 @@ def test_commits_are_the_changes_of_a_window_without_pull_requests() -> None:
 
 
 def test_the_search_behind_n_of_m_covers_the_window_in_the_org_offset() -> None:
-    url = search_url("merged", WEEK, "org:acme")
+    url = search_url(WEEK, "org:acme")
     (q,) = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["q"]
     assert (
         q == "is:pr is:merged merged:2024-10-28T00:00:00-04:00..2024-11-03T23:59:59-05:00 org:acme"

@@ -385,7 +385,7 @@ def digest_view(
         unit=UNITS[facts.period],
         quiet=activity == 0,
         safe_url=safe_url,
-        search_url=search_url("merged", w, scope) if scope else None,
+        search_url=search_url(w, scope) if scope else None,
     )
     return DigestView(
         title=title,

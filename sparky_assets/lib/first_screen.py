@@ -9,7 +9,7 @@ delivery targets show.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -37,6 +37,9 @@ MONTHS = (
     "December",
 )  # fmt: skip  (English from a table: strftime's %B follows the machine's locale)
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+SafeUrl = Callable[[str | None], str | None]  # a URL as it may be linked, or None
 
 
 class FirstScreen(BaseModel):
@@ -84,12 +87,12 @@ def _days(age: float | None) -> str:
     return "under a day" if n == 0 else _plural(n, "day")
 
 
-def _change_notes(c: ShippedChange) -> list[str]:
+def _change_notes(c: ShippedChange, *, author: bool) -> list[str]:
     notes = []
-    if c.author:
+    if c.author and author:
         notes.append(c.author)
-    if c.size:
-        notes.append(c.size)
+    if c.lines is not None:
+        notes.append(_plural(c.lines, "line"))
     if c.breaking:
         notes.append("breaking change")
     if c.revert:
@@ -99,10 +102,15 @@ def _change_notes(c: ShippedChange) -> list[str]:
     return notes
 
 
-def _change(c: ShippedChange, safe_url: object) -> tuple[str, str]:
-    ref = f"{c.repo}#{c.number}" if c.number else f"{c.repo} {(c.sha or '')[:7]}"
-    url = safe_url(c.url) if callable(safe_url) else None
-    notes = _change_notes(c)
+def _change(
+    c: ShippedChange, safe_url: SafeUrl, *, author: bool = True, repo: bool = True
+) -> tuple[str, str]:
+    """A change's line: its reference (a commit's repository left out where the window has
+    one), title, and notes (the author left out where one person made every change named)."""
+    sha = (c.sha or "")[:7]
+    ref = f"{c.repo}#{c.number}" if c.number else (f"{c.repo} {sha}" if repo else sha)
+    url = safe_url(c.url)
+    notes = _change_notes(c, author=author)
     joined = " · ".join(notes)
     title = _short(c.title)
     return (
@@ -120,9 +128,9 @@ def _short(text: str, limit: int = TITLE_CHARS) -> str:
     return cut + "…"
 
 
-def _release(r: ShippedRelease, safe_url: object) -> tuple[str, str]:
+def _release(r: ShippedRelease, safe_url: SafeUrl) -> tuple[str, str]:
     ref = f"{r.repo} {r.tag}"
-    url = safe_url(r.url) if callable(safe_url) else None
+    url = safe_url(r.url)
     words = r.notes or (r.name if r.name and r.name != r.tag else None)
     pre = " (pre-release)" if r.prerelease else ""
     md_tail = f": {md_text(words)}" if words else ""
@@ -130,9 +138,9 @@ def _release(r: ShippedRelease, safe_url: object) -> tuple[str, str]:
     return f"{_link(ref, url)}{pre}{md_tail}", f"Released {ref}{pre}{plain_tail}"
 
 
-def _attention(a: AttentionItem, safe_url: object) -> tuple[str, str]:
+def _attention(a: AttentionItem, safe_url: SafeUrl) -> tuple[str, str]:
     ref = f"{a.repo}#{a.number}"
-    url = safe_url(a.url) if callable(safe_url) else None
+    url = safe_url(a.url)
     if a.kind == "review":
         why = f"waiting {_days(a.age_days)} for a first review"
     elif a.kind == "answer":
@@ -188,21 +196,29 @@ def _plural_words(words: str) -> str:
 
 
 def _themes_lines(
-    shipped: Shipped, per_theme: int, max_themes: int, safe_url: object
+    shipped: Shipped, per_theme: int, max_themes: int, safe_url: SafeUrl
 ) -> tuple[list[str], list[str], int]:
     """Markdown and plain lines of the themes, and how many changes they name."""
     md_lines: list[str] = []
     plain: list[str] = []
     named = 0
     shown = shipped.themes[:max_themes]
+    named_items = [c for t in shown for c in t.items[:per_theme]]
+    many_authors = len({c.author for c in named_items}) > 1
+    many_repos = len({r for t in shipped.themes for r in t.repos}) > 1
     for t in shown:
         repos = ", ".join(f"{r} {n}" for r, n in list(t.repos.items())[:3])
         more_repos = f", {len(t.repos) - 3} more" if len(t.repos) > 3 else ""
-        where = f" ({repos}{more_repos})" if len(t.repos) > 1 else f" ({next(iter(t.repos))})"
-        md_lines.append(f"- **{md_text(t.name)}** · {t.count:,} {md_text(where.strip())}")
+        if len(t.repos) > 1:
+            where = f" ({repos}{more_repos})"
+        else:  # one repository: named only where the window has others
+            where = f" ({next(iter(t.repos))})" if many_repos else ""
+        md_lines.append(
+            f"- **{md_text(t.name)}** · {t.count:,}{' ' + md_text(where.strip()) if where else ''}"
+        )
         items = t.items[:per_theme]
         named += len(items)
-        lines = [_change(c, safe_url) for c in items]
+        lines = [_change(c, safe_url, author=many_authors, repo=many_repos) for c in items]
         md_lines += [f"  - {md}" for md, _ in lines]
         plain.append(f"{t.name}: {t.count:,}{where}: " + "; ".join(p for _, p in lines))
     rest = shipped.themes[max_themes:]
@@ -220,7 +236,7 @@ def first_screen(
     m: WindowMetrics,
     unit: str,
     quiet: bool,
-    safe_url: object,
+    safe_url: SafeUrl,
     search_url: str | None,
 ) -> FirstScreen:
     """The first screen's lines (markdown) and bullets (plain). `notices` are markdown lines
@@ -238,6 +254,10 @@ def first_screen(
     tail = ["", stat_md]
     attention_md: list[str] = []
     attention_plain: list[str] = []
+    if shipped is not None and shipped.source == "clones" and not shipped.attention:
+        # Said, not left out: a reader must not take silence for "nothing is waiting".
+        attention_md = ["", "_Pull requests waiting for review and unanswered issues are not "
+                        "known: GitHub was not read for this digest._"]  # fmt: skip
     if shipped is not None and (shipped.source == "github" or shipped.attention):
         attention_md = ["", "## Needs attention", ""]
         if shipped.attention:

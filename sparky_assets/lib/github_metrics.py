@@ -304,7 +304,7 @@ def _pr_ref(record: Mapping[str, Any], bot: bool) -> PullRequestRef:
     )
 
 
-def _qualifying_reviews(
+def qualifying_reviews(
     record: Mapping[str, Any], is_bot: IsBot | None
 ) -> list[tuple[dt.datetime, str]]:
     """(submitted_at, lowercased login) of the reviews that count (module docstring)."""
@@ -347,7 +347,7 @@ def pull_request_metrics(
         ready = parse_instant(record.get("ready_for_review_at"))
         clock = ready if ready is not None and ready > created else created
         merged_at = parse_instant(record.get("merged_at"))
-        reviews = _qualifying_reviews(record, ask)
+        reviews = qualifying_reviews(record, ask)
 
         if in_window(created, start, end):
             m.opened += 1

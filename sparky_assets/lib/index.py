@@ -77,6 +77,7 @@ from pydantic import (
 
 from sparky_assets import __version__
 from sparky_assets.lib.digest_view import digest_title
+from sparky_assets.lib.first_screen import MONTHS
 from sparky_assets.lib.render import FrontMatterError, split_front_matter
 from sparky_assets.lib.sanitize import md_text, plain_text
 from sparky_resources.clock import PERIODS, Period, parse_instant, window, window_dates
@@ -106,7 +107,7 @@ the published folder with Jekyll, which serves `daily/2026-11-27.md` (it has fro
 `daily/2026-11-27.html` (https://docs.github.com/en/pages/setting-up-a-github-pages-site-with-jekyll/about-github-pages-and-jekyll).
 Another host that serves the markdown itself would use ".md"."""
 QUIET_TEXT = "no activity"
-MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+MONTH_ABBR = tuple(name[:3] for name in MONTHS)  # the first screen's, locale-free
 
 _KEY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Characters XML 1.0 forbids (https://www.w3.org/TR/xml/#charsets): ElementTree would write them

@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from sparky_assets.lib.github_metrics import latest_records, size_class
+from sparky_assets.lib.github_metrics import latest_records, qualifying_reviews, size_class
 from sparky_assets.lib.identity import is_automated_subject
 from sparky_resources.clock import Window, parse_instant
 from sparky_resources.models import ListField
@@ -95,20 +95,6 @@ VERB_THEMES: tuple[tuple[str, str], ...] = (
     (r"remove[sd]?|drop(?:s|ped)?|delete[sd]?|deprecate[sd]?", "Removals"),
     (r"bump(?:s|ed)?|upgrade[sd]?", "Dependencies"),
 )  # fmt: skip
-THEME_ORDER = (
-    "Features",
-    "Fixes",
-    "Performance",
-    "Removals",
-    "Refactoring",
-    "Documentation",
-    "Tests",
-    "Build and CI",
-    "Dependencies",
-    "Maintenance",
-    "Reverts",
-    "Other changes",
-)
 _CONVENTIONAL = re.compile(r"^\s*(?P<type>[A-Za-z]+)(?:\((?P<scope>[^)]*)\))?(?P<bang>!)?:\s*\S")
 _VERB = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?(?:"
@@ -117,6 +103,13 @@ _VERB = re.compile(
     re.IGNORECASE,
 )
 # A tracker reference before the subject ("Issue 12: ", "#12 ", "JIRA-12: "): not its kind.
+# A tracked piece of work the subject names first ("Issue 18.2: ...", "PROJ-12: ..."): the
+# changes of one issue are one theme, which is what a reader follows.
+_TRACKED = re.compile(
+    r"^\s*(?:(?P<issue>issue)\s*#?(?P<number>\d+)|(?P<key>[A-Z][A-Z0-9]+-\d+))"
+    r"(?:[./]\d+)*(?:\s*[,/&]\s*\d+(?:[./]\d+)*)*\s*:\s+\S",
+    re.IGNORECASE,
+)
 _TRACKER_PREFIX = re.compile(r"^\s*(?:issue\s*)?#?[A-Z]*-?\d+(?:[./]\d+)*[:)]?\s+", re.IGNORECASE)
 _REVERT = re.compile(r'^\s*(?:revert(?:\([^)]*\))?!?:\s*|revert\s+")', re.IGNORECASE)
 _BREAKING_FOOTER = re.compile(r"^BREAKING[ -]CHANGE:", re.MULTILINE)
@@ -202,7 +195,8 @@ class Shipped(BaseModel):
 
 
 def theme_of(title: str, labels: Iterable[str] = ()) -> str:
-    """A change's theme: conventional-commit type, else a label, else the leading verb."""
+    """A change's theme: conventional-commit type, else a label, else the tracked issue the
+    subject names ("Issue 18"), else the leading verb."""
     m = _CONVENTIONAL.match(title)
     if m and m.group("type").lower() in THEMES:
         return THEMES[m.group("type").lower()]
@@ -210,6 +204,11 @@ def theme_of(title: str, labels: Iterable[str] = ()) -> str:
         key = label.strip().lower().removeprefix("type:").removeprefix("kind/").strip()
         if key in LABEL_THEMES:
             return LABEL_THEMES[key]
+    tracked = _TRACKED.match(title)
+    if tracked:
+        if tracked.group("issue"):
+            return f"Issue {int(tracked.group('number'))}"
+        return tracked.group("key").upper()
     if _REVERT.match(title):
         return "Reverts"
     v = _VERB.match(_TRACKER_PREFIX.sub("", title, count=1))
@@ -267,8 +266,8 @@ def _themes(changes: Sequence[ShippedChange]) -> list[Theme]:
                 items=sorted(items, key=_notable_key)[:NOTABLE],
             )
         )
-    order = {name: i for i, name in enumerate(THEME_ORDER)}
-    themes.sort(key=lambda t: (order.get(t.name, len(order)), -t.count))
+    # The largest first, so the screen opens with where the work went; "Other changes" last.
+    themes.sort(key=lambda t: (t.name == "Other changes", -t.count, t.name))
     return themes
 
 
@@ -495,15 +494,8 @@ def releases_from_tags(window: Window, tags: Iterable[Mapping[str, Any]]) -> lis
 
 
 def _reviewed_before(record: Mapping[str, Any], end: dt.datetime, is_bot: IsBot) -> bool:
-    author = (record.get("author_login") or "").lower()
-    for review in record.get("reviews") or []:
-        login = review.get("author_login")
-        when = parse_instant(review.get("submitted_at"))
-        if not login or when is None or str(review.get("state") or "").lower() == "pending":
-            continue
-        if login.lower() != author and not is_bot(login) and when < end:
-            return True
-    return False
+    """A qualifying review (as the pull-request metrics count them) submitted before `end`."""
+    return any(when < end for when, _ in qualifying_reviews(record, is_bot))
 
 
 def _open_at(record: Mapping[str, Any], end: dt.datetime) -> bool:
@@ -619,16 +611,13 @@ def _iso(moment: dt.datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def search_url(qualifier: str, window: Window, scope: str, kind: str = "pullrequests") -> str:
-    """GitHub's web search for the window's items, e.g. `is:pr is:merged
+def search_url(window: Window, scope: str) -> str:
+    """GitHub's web search for the window's merged pull requests, e.g. `is:pr is:merged
     merged:START..END org:acme`. Dates carry the org's offset, which GitHub's search syntax
     accepts ("YYYY-MM-DDTHH:MM:SS+00:00", https://docs.github.com/en/search-github/
     getting-started-with-searching-on-github/understanding-the-search-syntax#query-for-dates);
     a range is inclusive, so it ends a second before the window does."""
     last = window.end - dt.timedelta(seconds=1)
-    query = f"{qualifier}:{_iso(window.start)}..{_iso(last)} {scope}"
-    kinds = {"pullrequests": "is:pr is:merged", "issues": "is:issue", "closed": "is:issue"}
-    q = f"{kinds.get(kind, '')} {query}".strip()
-    return "https://github.com/search?" + urllib.parse.urlencode(
-        {"q": q, "type": "issues" if kind != "pullrequests" else "pullrequests"}
-    )
+    query = f"merged:{_iso(window.start)}..{_iso(last)} {scope}"
+    q = f"is:pr is:merged {query}"
+    return "https://github.com/search?" + urllib.parse.urlencode({"q": q, "type": "pullrequests"})
