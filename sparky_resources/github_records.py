@@ -165,6 +165,21 @@ class GitHubCommitRecord(CommitRecord):
 # Parsers (pure)
 
 
+# git-revert(1) writes "This reverts commit <sha>." into the new commit's message body (for a
+# merge: "This reverts commit <sha>, reversing\nchanges made to <parent>."), with the full
+# 40-hex object name (sequencer.c, `do_pick_commit`). A body naming several: the first counts.
+_REVERTS = re.compile(r"\bThis reverts commit ([0-9a-fA-F]{40})(?![0-9a-fA-F])")
+
+
+def reverted_sha(message: str | None) -> str | None:
+    """The full sha a revert commit's message names (git's "This reverts commit <sha>."),
+    lower case; None when the message names none (or only an abbreviated one)."""
+    if not message:
+        return None
+    found = _REVERTS.search(message)
+    return found.group(1).lower() if found else None
+
+
 def _lower(value: Any) -> str | None:
     return value.lower() if isinstance(value, str) else None
 

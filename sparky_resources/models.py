@@ -59,6 +59,9 @@ class CommitRecord(_Record):
     # GitHub's merge button puts the pull request's title (subject "Merge pull request #N from
     # owner/branch"); at most 200 characters. None for other commits and for older files.
     merge_title: str | None = None
+    # Issue 20: a revert commit's reverted sha, from git-revert's "This reverts commit <sha>."
+    # in the message body (`github_records.reverted_sha`); None for other commits and older files.
+    reverts: str | None = None
 
     @model_validator(mode="before")
     @classmethod
