@@ -35,6 +35,7 @@ with warnings.catch_warnings():
     from sparky_assets.defs.metrics import build_metrics_assets
     from sparky_assets.defs.publish import publish_job, publish_new_digests, published_digests
     from sparky_assets.defs.resources import build_resources
+    from sparky_assets.defs.teams import build_team_assets
 from sparky_assets.partitions import OrgPartitions
 from sparky_resources.config import SparkyConfig, get_config
 
@@ -55,6 +56,7 @@ def build_definitions(config: SparkyConfig) -> dg.Definitions:
             *build_metrics_assets(parts),
             *build_insights_assets(parts),
             *build_digest_assets(parts),
+            *build_team_assets(parts),
             digest_index,
             published_digests,
         ]

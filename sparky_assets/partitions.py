@@ -63,6 +63,20 @@ def _window_args(period: Period, config: SparkyConfig) -> dict[str, Any]:
     )
 
 
+TEAMS = "teams"  # the dynamic partitions' name, filled by the GitHub collection
+
+
+def build_team_partitions(config: SparkyConfig) -> dg.PartitionsDefinition | None:
+    """One partition per team: the config's teams (static), or with `[teams].from_github`
+    dynamic ones that each GitHub collection fills with GitHub's teams and the config's.
+    None when there is no team at all."""
+    if config.teams.from_github:
+        return dg.DynamicPartitionsDefinition(name=TEAMS)
+    if config.teams.teams:
+        return dg.StaticPartitionsDefinition(sorted(config.teams.teams))
+    return None
+
+
 @dataclass(frozen=True)
 class OrgPartitions:
     """The three partitions definitions of one config, and its timezone."""
@@ -71,6 +85,8 @@ class OrgPartitions:
     weekly: dg.WeeklyPartitionsDefinition
     monthly: dg.MonthlyPartitionsDefinition
     timezone: str
+    # The team dimension of the team digests; None without teams (no team digests).
+    teams: dg.PartitionsDefinition | None = None
 
     @classmethod
     def from_config(cls, config: SparkyConfig) -> OrgPartitions:
@@ -79,6 +95,7 @@ class OrgPartitions:
             weekly=build_weekly_partitions(config),
             monthly=build_monthly_partitions(config),
             timezone=config.sparky.timezone,
+            teams=build_team_partitions(config),
         )
 
     def of(self, period: Period) -> dg.TimeWindowPartitionsDefinition:

@@ -19,6 +19,8 @@ from typing import Any
 import dagster as dg
 
 from sparky_assets.defs.common import partitioned, range_label
+from sparky_assets.lib.team_scope import OWNERSHIP
+from sparky_assets.partitions import TEAMS
 from sparky_resources.clock import Window
 from sparky_resources.github import GitHubTokenMissing, GitHubUnreachable
 from sparky_resources.github_collect import EntityCoverage, GitHubResource, GitHubWindow
@@ -27,20 +29,29 @@ from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore
 
 GITHUB_COVERAGE = "_coverage/github"
-ENTITIES = ("raw_pull_requests", "raw_issues", "raw_releases", "raw_github_commits")
+ENTITIES = (
+    "raw_pull_requests",
+    "raw_issues",
+    "raw_releases",
+    "raw_github_commits",
+    "raw_deployments",
+)
 BACKLOG = "raw_backlog"
+
 # The coverage entity of each file, and what identifies one record in it (one per key).
 _ENTITY = {
     "raw_pull_requests": "pull_requests",
     "raw_issues": "issues",
     "raw_releases": "releases",
     "raw_github_commits": "commits",
+    "raw_deployments": "deployments",
 }
 RECORD_KEYS: dict[str, Callable[[Mapping[str, Any]], tuple[Any, ...]]] = {
     "raw_pull_requests": lambda r: (r["repo"], r["number"]),
     "raw_issues": lambda r: (r["repo"], r["number"]),
     "raw_releases": lambda r: (r["repo"], r["kind"], r["tag_name"]),
     "raw_github_commits": lambda r: (r["repo"], r["sha"]),
+    "raw_deployments": lambda r: (r["repo"], r["id"]),
 }
 # A run tag: "<run id> <error>" once GitHub was found unreachable in that run (see below).
 UNREACHABLE_TAG = "sparky/github_unreachable"
@@ -54,6 +65,12 @@ _DESCRIPTIONS = {
     "raw_github_commits": "Default-branch commits as GitHub reports them (with the accounts "
     "behind the identities), committed in the day. Stored in "
     "data/raw/raw_github_commits/{day}.json.",
+    "raw_deployments": "GitHub deployments to [dora].environment created in the day or given "
+    "a status in it, with every status (oldest first), when [dora].source is deployments. "
+    "Stored in data/raw/raw_deployments/{day}.json.",
+    OWNERSHIP: "With [teams].from_github: the org's GitHub teams (their repositories) and each "
+    "repository's CODEOWNERS, as known when the day was collected (a CODEOWNERS file is read "
+    "again only when its blob changed). Stored in data/raw/raw_ownership/{day}.json.",
     BACKLOG: "Pull requests and issues open at each day's end (counts and the oldest ten of "
     "each), as GitHub's search answers for that instant. Stored in "
     "data/raw/raw_backlog/{day}.json.",
@@ -75,7 +92,7 @@ def build_github_activity(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
                 owners=policy["owners"],
                 partitions_def=partitions_def,
             )
-            for name in (*ENTITIES, BACKLOG)
+            for name in (*ENTITIES, OWNERSHIP, BACKLOG)
         ],
         backfill_policy=policy["backfill_policy"],
         pool="github",
@@ -100,6 +117,7 @@ def collect_github(
     days = {key: org.window("daily", key) for key in keys}
     unreachable = unreachable_in_run(context) if github.configured else None
     if unreachable is None:
+        known = store.read_or("cache", OWNERSHIP, "latest", {})
         try:
             collected, counters = github.collect(
                 days[keys[0]].start,
@@ -107,6 +125,7 @@ def collect_github(
                 now=now,
                 bots=org.bots,
                 day_ends=[day.end for day in days.values()],
+                **_delivery_kwargs(github, org, known),  # TEMP until helper A lands
             )
         except GitHubUnreachable as exc:
             unreachable = str(exc)
@@ -131,6 +150,13 @@ def collect_github(
     }
     for problem in collected.failed:
         context.log.warning(f"GitHub {problem.entity} {problem.repo}: {problem.error}")
+    snapshot = ownership_snapshot(
+        github.org, known, collected, org.teams_from_github and hasattr(collected, "teams")
+    )
+    if snapshot["collected"]:
+        store.write("cache", OWNERSHIP, "latest", snapshot)
+        names = sorted({*org.teams, *(t["slug"] for t in snapshot["teams"])})
+        context.instance.add_dynamic_partitions(TEAMS, names)
     per_day: dict[str, dict[str, Any]] = {}
     backlog_meta: dict[str, dict[str, Any]] = {}
     for key in keys:
@@ -149,6 +175,8 @@ def collect_github(
                 records = unique(records, RECORD_KEYS[asset])
                 store.write("raw", asset, key, records)
             per_day[key][asset] = len(records)  # what the file holds, kept records included
+        with store.locked("raw", OWNERSHIP, key):
+            store.write("raw", OWNERSHIP, key, snapshot)
         backlog = collected.backlog_at(day.end)
         backlog_meta[key] = write_backlog(store, key, day.end, backlog, github.configured, now)
         if isinstance(backlog, EntityCoverage):
@@ -183,6 +211,15 @@ def collect_github(
         context.add_asset_metadata(
             backlog_meta[key], asset_key=dg.AssetKey(BACKLOG), partition_key=key
         )
+    yield dg.MaterializeResult(
+        asset_key=OWNERSHIP,
+        metadata={
+            "range": range_label(keys),
+            "collected": snapshot["collected"],
+            "teams": len(snapshot["teams"]),
+            "codeowners_files": sum(1 for c in snapshot["codeowners"].values() if c),
+        },
+    )
     yield dg.MaterializeResult(
         asset_key=BACKLOG,
         metadata={"range": range_label(keys), "requests": dg.MetadataValue.json(counters)},
@@ -235,7 +272,7 @@ def _not_collected(
                 asset_key=dg.AssetKey(name),
                 partition_key=key,
             )
-    for name in (*ENTITIES, BACKLOG):
+    for name in (*ENTITIES, OWNERSHIP, BACKLOG):
         yield dg.MaterializeResult(
             asset_key=name, metadata={"range": range_label(keys), "github_error": error}
         )
@@ -310,4 +347,49 @@ def split_day(collected: GitHubWindow, day: Window) -> dict[str, list[dict[str, 
         "raw_github_commits": [
             c.model_dump(mode="json") for c in collected.commits if day.contains(c.committed_ts)
         ],
+        "raw_deployments": [
+            d.model_dump(mode="json")
+            for d in getattr(collected, "deployments", [])
+            if any(day.contains(t) for t in [d.created_at, *(s.created_at for s in d.statuses)])
+        ],
     }
+
+
+def ownership_snapshot(
+    github_org: str | None,
+    known: Mapping[str, Any],
+    collected: GitHubWindow,
+    from_github: bool,
+) -> dict[str, Any]:
+    """Teams and CODEOWNERS as known after this run: the run's answers over what earlier runs
+    knew (a repository not pushed since, or whose CODEOWNERS blob did not change, keeps its
+    file; a repository whose CODEOWNERS is gone has None)."""
+    if not from_github:
+        return {"collected": False, "org": github_org, "teams": [], "codeowners": {}}
+    codeowners = dict(known.get("codeowners") or {})
+    for repo, record in collected.codeowners.items():
+        codeowners[repo] = record.model_dump(mode="json") if record is not None else None
+    teams = (
+        [t.model_dump(mode="json") for t in collected.teams]
+        if collected.teams is not None
+        else list(known.get("teams") or [])
+    )
+    return {"collected": True, "org": github_org, "teams": teams, "codeowners": codeowners}
+
+
+def _delivery_kwargs(github: GitHubResource, org: OrgResource, known: Mapping[str, Any]) -> dict:
+    import inspect
+
+    if "teams" not in inspect.signature(github.collect).parameters:
+        return {}
+    return dict(
+        deployments_environment=(
+            org.dora_environment if org.dora_source == "deployments" else None
+        ),
+        teams=org.teams_from_github,
+        codeowners_known=(
+            {r: c["oid"] for r, c in (known.get("codeowners") or {}).items() if c}
+            if org.teams_from_github
+            else None
+        ),
+    )

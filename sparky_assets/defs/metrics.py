@@ -26,9 +26,24 @@ from sparky_assets.defs.common import (
 )
 from sparky_assets.defs.github import GITHUB_COVERAGE
 from sparky_assets.defs.identity import CONTRIBUTORS, load_contributors
+from sparky_assets.lib.delivery import (
+    LOOKBACK_DAYS,
+    DeliveryRecords,
+    DoraSettings,
+    dora_figures,
+)
 from sparky_assets.lib.facts import WindowFacts, window_facts
 from sparky_assets.lib.identity import ContributorsTable
+from sparky_assets.lib.team_scope import (
+    OWNERSHIP,
+    covered_repos,
+    ownership,
+    team_inputs,
+    team_names,
+)
+from sparky_assets.lib.teams import Ownership
 from sparky_assets.lib.window import (
+    TeamRow,
     WindowInputs,
     WindowMetrics,
     change_against,
@@ -41,6 +56,8 @@ from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore, MissingDataError, StoreError
 
 RAW = ("raw_commits", "raw_pull_requests", "raw_issues", "raw_releases", "raw_backlog")
+# Read by weekly and monthly windows only: DORA's deployments and the teams' ownership.
+DELIVERY_RAW = ("raw_deployments", OWNERSHIP)
 # Plain numbers per partition in the materialization metadata: the UI plots them over time.
 PLOTTED = (
     "commits",
@@ -196,18 +213,7 @@ def measure_window(
 
     def compute(window: Window) -> tuple[WindowMetrics, WindowInputs]:
         inputs = load_window_inputs(store, org, window)
-        metrics = compute_window_metrics(
-            window,
-            inputs,
-            table=table,
-            history=days,
-            bots=org.bots,
-            bot_patterns=org.bot_patterns,
-            aliases=org.aliases,
-            review_wait_days=org.review_wait_days,
-            answer_wait_days=org.answer_wait_days,
-        )
-        return metrics, inputs
+        return measure_inputs(org, window, inputs, table=table, history=days), inputs
 
     window = org.window(period, key)
     current, inputs = compute(window)
@@ -221,7 +227,141 @@ def measure_window(
         previous = None
     current.previous_partition = before_key if previous is not None else None
     current.change = change_against(current, previous)
+    if period != "daily":
+        add_delivery(store, org, window, current, inputs, table=table, history=days)
     return current, inputs
+
+
+def measure_inputs(
+    org: OrgResource,
+    window: Window,
+    inputs: WindowInputs,
+    *,
+    table: ContributorsTable | None,
+    history: Iterable[str] | None,
+) -> WindowMetrics:
+    """`compute_window_metrics` with the org's identity rules and attention thresholds."""
+    return compute_window_metrics(
+        window,
+        inputs,
+        table=table,
+        history=set(history) if history is not None else None,
+        bots=org.bots,
+        bot_patterns=org.bot_patterns,
+        aliases=org.aliases,
+        review_wait_days=org.review_wait_days,
+        answer_wait_days=org.answer_wait_days,
+    )
+
+
+def dora_settings(org: OrgResource) -> DoraSettings:
+    return DoraSettings(
+        source=org.dora_source,  # type: ignore[arg-type]
+        environment=org.dora_environment,
+        tag_pattern=org.dora_tag_pattern,
+        incident_labels=tuple(org.dora_incident_labels),
+    )
+
+
+def load_delivery_records(store: DataStore, org: OrgResource, window: Window) -> DeliveryRecords:
+    """The records DORA reads: the window's days and the `LOOKBACK_DAYS` before them (a change
+    committed earlier and first deployed in the window; the deployment before a failure)."""
+    first = window.days[0]
+    days = [previous_key("daily", first, steps) for steps in range(LOOKBACK_DAYS, 0, -1)]
+    days += list(org.partition_days(window))
+    records = DeliveryRecords()
+    for day in days:
+        records.commits.extend(store.read_or("raw", "raw_commits", day, []))
+        records.local_tags.extend(store.read_or("raw", LOCAL_TAGS, day, []))
+        github = store.read_or("raw", GITHUB_COVERAGE, day, None)
+        if not github or not github.get("configured"):
+            continue
+        records.github = True
+        records.deployments.extend(store.read_or("raw", "raw_deployments", day, []))
+        records.releases.extend(store.read_or("raw", "raw_releases", day, []))
+        records.items.extend(store.read_or("raw", "raw_pull_requests", day, []))
+        records.items.extend(store.read_or("raw", "raw_issues", day, []))
+    return records
+
+
+def read_ownership(store: DataStore, org: OrgResource, window: Window) -> dict | None:
+    """The teams and CODEOWNERS as collected on the window's last collected day (None: never
+    collected from GitHub, or `[teams].from_github` is off)."""
+    if not org.teams_from_github:
+        return None
+    for day in reversed(list(org.partition_days(window))):
+        snapshot = store.read_or("raw", OWNERSHIP, day, None)
+        if snapshot and snapshot.get("collected"):
+            return snapshot
+    return None
+
+
+def window_ownership(
+    store: DataStore, org: OrgResource, window: Window
+) -> tuple[Ownership, list[str]]:
+    """Who owns what in a window, and every team's key."""
+    snapshot = read_ownership(store, org, window)
+    login = (snapshot or {}).get("org")
+    return ownership(org.teams, snapshot, login), team_names(org.teams, snapshot)
+
+
+def measure_team(
+    org: OrgResource,
+    window: Window,
+    inputs: WindowInputs,
+    owner: Ownership,
+    team: str,
+    *,
+    table: ContributorsTable | None,
+    history: Iterable[str] | None,
+) -> tuple[WindowMetrics, WindowInputs]:
+    """One team's metrics of a window: the org's definitions over the team's records."""
+    cut = team_inputs(inputs, owner, team, org.tz)
+    metrics = measure_inputs(org, window, cut, table=table, history=history)
+    metrics.team = team
+    return metrics, cut
+
+
+def add_delivery(
+    store: DataStore,
+    org: OrgResource,
+    window: Window,
+    metrics: WindowMetrics,
+    inputs: WindowInputs,
+    *,
+    table: ContributorsTable | None,
+    history: Iterable[str] | None,
+) -> None:
+    """DORA's four keys and the Teams table of a weekly or monthly window."""
+    records = load_delivery_records(store, org, window)
+    settings = dora_settings(org)
+    if records.github or settings.source != "deployments":
+        metrics.dora = dora_figures(records, settings, window.start, window.end)
+    owner, names = window_ownership(store, org, window)
+    for team in names:
+        team_metrics, cut = measure_team(
+            org, window, inputs, owner, team, table=table, history=history
+        )
+        prs = team_metrics.pull_requests
+        shipped = team_metrics.shipped
+        repos = covered_repos(cut)
+        deployments = None
+        if metrics.dora is not None:
+            deployments = dora_figures(
+                records, settings, window.start, window.end, repos=repos
+            ).overall.deployments
+        metrics.teams.append(
+            TeamRow(
+                team=team,
+                commits=team_metrics.human_commits or 0,
+                prs_merged=team_metrics.prs_merged,
+                first_review_median_h=prs.time_to_first_review.median_h if prs else None,
+                merge_median_h=prs.time_to_merge.median_h if prs else None,
+                attention=len(shipped.attention) if shipped and prs else None,
+                deployments=deployments,
+                repos=sorted(repos),
+            )
+        )
 
 
 def write_window(
@@ -255,7 +395,8 @@ def metrics_asset(period: Period, partitions: dg.PartitionsDefinition) -> dg.Ass
             # Beta in 1.13: the first week/month starts before start_date (no daily partition).
             warnings.simplefilter("ignore", dg.BetaWarning)
             mapping = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
-    deps = [dg.AssetDep(raw, partition_mapping=mapping) for raw in RAW]
+    raws = RAW if period == "daily" else (*RAW, *DELIVERY_RAW)
+    deps = [dg.AssetDep(raw, partition_mapping=mapping) for raw in raws]
     deps.append(dg.AssetDep(CONTRIBUTORS))
     unit = "week (Monday to Sunday)" if period == "weekly" else UNIT[period]
 

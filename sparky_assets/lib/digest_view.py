@@ -375,6 +375,8 @@ def digest_view(
     partial, rematerialize = _partial(facts.period, m.days, collected, coverages, start_date)
     chart = m.commits_per_day if facts.period != "daily" else {}
     title = digest_title(facts.period, facts.partition, timezone)
+    if m.team:  # a team digest (defs/teams.py)
+        title = f"Team {m.team} · {title}"
     notices = _notices(facts.period, partial, rematerialize, _incomplete(facts.period, coverages))
     scope = f"org:{github_org}" if github_org and m.github_available else None
     w = window(facts.period, facts.partition, ZoneInfo(timezone or "UTC"))

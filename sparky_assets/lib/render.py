@@ -16,6 +16,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from sparky_assets import __version__
+from sparky_assets.lib.delivery_view import REPORT, dora_view, team_lines
 from sparky_assets.lib.digest_view import digest_view
 from sparky_assets.lib.insights import FactSheet, Insights
 from sparky_assets.lib.metrics import METRIC_DEFINITIONS
@@ -152,6 +153,9 @@ def render_digest(
         facts=facts,
         m=metrics,
         v=view,
+        dora=dora_view(metrics.dora, facts.period),
+        teams=team_lines(metrics),
+        report=REPORT,
         insights=insights,
         summary=summary_markdown(insights),
         # The model's words only as the items it cites (grounded highlights); the built-in

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from sparky_assets.lib.delivery import DoraFigures
 from sparky_assets.lib.github_metrics import (
     IssueMetrics,
     PullRequestMetrics,
@@ -81,6 +82,19 @@ class Change(BaseModel):
     percent: float | None  # None when the previous value is 0 or unknown
 
 
+class TeamRow(BaseModel):
+    """One team's line in the org digest's Teams table (its own digest has the rest)."""
+
+    team: str
+    commits: int = 0
+    prs_merged: int | None = None
+    first_review_median_h: float | None = None
+    merge_median_h: float | None = None
+    attention: int | None = None
+    deployments: int | None = None
+    repos: list[str] = Field(default_factory=list)
+
+
 class WindowMetrics(ActivityMetrics):
     """Every figure of one window. Fields are None ("not available") when their source is
     missing: no GitHub data for the window, or not enough history to say."""
@@ -117,6 +131,11 @@ class WindowMetrics(ActivityMetrics):
     commits_per_day: dict[str, int | None] = Field(default_factory=dict)
     # What shipped and what needs attention (lib/shipped.py): the digest's first screen.
     shipped: Shipped | None = None
+    # Weekly and monthly: DORA's four keys (lib/delivery.py) and one row per team; a team
+    # digest's own metrics name their team in `team`.
+    dora: DoraFigures | None = None
+    teams: list[TeamRow] = Field(default_factory=list)
+    team: str | None = None
 
 
 # Figures compared with the previous window: name -> how to read it from the metrics.

@@ -1,0 +1,183 @@
+"""Team digests: a weekly and a monthly digest per team, partitioned by window and team.
+
+A team digest is the org digest's definitions over what the team owns (`lib/team_scope.py`):
+the same first screen, figures, trend and DORA's four keys, written to
+`output/teams/<team>/<period>/<key>.md` with its JSON sidecar. The team dimension is static from
+`[teams.<name>]`, or dynamic with `[teams].from_github` (each GitHub collection adds the org's
+teams), so a user materializes or backfills one team's weeks from the UI. Its text comes from
+the built-in writer: the org digest's LLM insights are the org's, not a team's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import dagster as dg
+
+from sparky_assets.defs.common import OWNERS
+from sparky_assets.defs.identity import load_contributors
+from sparky_assets.defs.metrics import (
+    MissingDaysError,
+    dora_settings,
+    load_delivery_records,
+    load_window_inputs,
+    measure_team,
+    window_coverage,
+    window_ownership,
+)
+from sparky_assets.lib.delivery import dora_figures
+from sparky_assets.lib.facts import window_facts
+from sparky_assets.lib.insights import DeterministicWriter
+from sparky_assets.lib.render import digest_sidecar, render_digest, without_front_matter
+from sparky_assets.lib.team_scope import covered_repos
+from sparky_assets.lib.window import WindowMetrics, change_against
+from sparky_assets.partitions import OrgPartitions
+from sparky_resources.clock import UNIT, Period, previous_key, previous_window
+from sparky_resources.github_collect import GitHubResource
+from sparky_resources.org import OrgResource
+from sparky_resources.store import DataStore, atomic_write_json
+
+TEAM = "team"
+DIMENSION: dict[Period, str] = {"weekly": "week", "monthly": "month"}
+_SAFE = re.compile(r"[a-z0-9][a-z0-9_-]*")  # a team key as a folder name (GitHub slug form)
+
+
+def team_metrics_name(period: Period) -> str:
+    return f"team_{period}_metrics"
+
+
+def write_team_digest(
+    store: DataStore, org: OrgResource, github_org: str | None, period: Period, key: str, team: str
+) -> dict[str, Any]:
+    """Measure one team's window, keep its metrics, write its digest and sidecar."""
+    if not _SAFE.fullmatch(team):
+        raise dg.Failure(description=f"team {team!r} is not a team slug (a-z, 0-9, '-', '_')")
+    table, history = load_contributors(store)
+    window = org.window(period, key)
+    owner, names = window_ownership(store, org, window)
+    if team not in names:
+        raise dg.Failure(
+            description=f"team {team!r} is not in [teams] nor among the org's GitHub teams "
+            f"collected for {key} (known: {', '.join(names) or 'none'})"
+        )
+    try:
+        inputs = load_window_inputs(store, org, window)
+    except MissingDaysError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    metrics, cut = measure_team(org, window, inputs, owner, team, table=table, history=history)
+    before = previous_window(window)
+    try:
+        previous, _ = measure_team(
+            org, before, load_window_inputs(store, org, before), owner, team,
+            table=table, history=history,
+        )  # fmt: skip
+    except MissingDaysError:
+        previous = None
+    if previous is not None and previous.days_collected:
+        metrics.previous_partition = before.key
+        metrics.change = change_against(metrics, previous)
+    else:
+        metrics.change = change_against(metrics, None)
+    records = load_delivery_records(store, org, window)
+    settings = dora_settings(org)
+    if records.github or settings.source != "deployments":
+        metrics.dora = dora_figures(
+            records, settings, window.start, window.end, repos=covered_repos(cut)
+        )
+    stored = metrics.model_dump(mode="json")
+    folder = f"teams/{team}/{period}"
+    store.write("processed", team_metrics_name(period), f"{team}-{key}", stored)
+    coverages = window_coverage(store, window)
+    facts = window_facts(WindowMetrics.model_validate(stored), cut, coverages)
+    plain = facts.plain_sheet(metrics)
+    insights = DeterministicWriter().write(plain)
+    name = github_org or "local"
+    trend = _team_trend(store, period, key, team)
+    markdown = render_digest(
+        plain,
+        insights,
+        coverages,
+        org=name,
+        timezone=org.timezone,
+        github_org=github_org,
+        start_date=org.first_day,
+        trend=trend,
+    )
+    path = store.write_output(folder, key, ".md", markdown)
+    sidecar = digest_sidecar(
+        plain, insights, coverages, org=name, timezone=org.timezone, github_org=github_org
+    )
+    atomic_write_json(path.with_suffix(".json"), {**sidecar, "team": team})
+    return {
+        "path": dg.MetadataValue.path(str(path)),
+        "preview": dg.MetadataValue.md(without_front_matter(markdown)),
+        "prs_merged": metrics.prs_merged if metrics.prs_merged is not None else "n/a",
+        "commits": metrics.human_commits,
+    }
+
+
+def _team_trend(
+    store: DataStore, period: Period, key: str, team: str
+) -> list[tuple[str, WindowMetrics | None]]:
+    """The team's earlier windows (as their digests measured them), oldest first."""
+    from sparky_assets.lib.digest_view import TREND_WINDOWS
+
+    keys: list[str] = []
+    for _ in range(TREND_WINDOWS - 1):
+        keys.insert(0, previous_key(period, keys[0] if keys else key))
+    out: list[tuple[str, WindowMetrics | None]] = []
+    for k in keys:
+        raw = store.read_or("processed", team_metrics_name(period), f"{team}-{k}", None)
+        out.append((k, WindowMetrics.model_validate(raw) if raw is not None else None))
+    while out and out[0][1] is None:
+        out.pop(0)
+    return out
+
+
+def team_digest_asset(period: Period, parts: OrgPartitions) -> dg.AssetsDefinition:
+    assert parts.teams is not None
+    dimension = DIMENSION[period]
+    partitions = dg.MultiPartitionsDefinition({dimension: parts.of(period), TEAM: parts.teams})
+
+    @dg.asset(
+        name=f"team_{period}_digest",
+        group_name="digests",
+        partitions_def=partitions,
+        deps=[
+            dg.AssetDep(
+                f"{period}_metrics",
+                partition_mapping=dg.MultiToSingleDimensionPartitionMapping(
+                    partition_dimension_name=dimension
+                ),
+            )
+        ],
+        kinds={"markdown"},
+        owners=OWNERS,
+        description=(
+            f"Each team's digest of the {UNIT[period]}: output/teams/<team>/{period}/{{key}}.md "
+            "and its JSON sidecar. The org digest's first screen, figures, trend and DORA's "
+            "four keys over what the team owns: its repositories ([teams.<name>].repos, the "
+            "org's GitHub teams) and the paths it owns ([teams.<name>].paths, CODEOWNERS) in "
+            "the pull requests' files and the commits' paths. Materialize or backfill one "
+            "team by choosing it in the team dimension."
+        ),
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        store: DataStore,
+        org: OrgResource,
+        github: GitHubResource,
+    ) -> dg.MaterializeResult:
+        keys = context.partition_key.keys_by_dimension  # type: ignore[attr-defined]
+        meta = write_team_digest(store, org, github.org, period, keys[dimension], keys[TEAM])
+        return dg.MaterializeResult(metadata=meta)
+
+    return _asset
+
+
+def build_team_assets(parts: OrgPartitions) -> list[dg.AssetsDefinition]:
+    """The weekly and monthly team digests; none when the config has no team."""
+    if parts.teams is None:
+        return []
+    return [team_digest_asset(period, parts) for period in ("weekly", "monthly")]
