@@ -8,7 +8,12 @@ One window (a day, or a whole backfill range) costs:
 - one search stream for pull requests and one for issues over the whole org, from the window's
   start to now (`updated:` is an item's last update, so a past window's items may have been
   updated since), split where GitHub's 1,000-result cap would cut it (`search_window`);
-- releases and tags of the repositories pushed since the window started, 20 per query;
+- releases and tags of the repositories pushed since the window started, 20 per query, and in
+  the same queries, when asked: their newest deployments to one environment (further pages only
+  for repositories whose first page does not reach back far enough) and which CODEOWNERS blob
+  their default branch holds (its text only when the blob changed: one query per 20 such);
+- pull requests with more than 100 changed files: their further pages, 20 per query;
+- the org's teams with their repositories, when asked: one query per 100 teams;
 - what was open at each day's end (`collect_backlog`): four searches per day, five days per
   query, counted by GitHub for that instant (plus a listing of the org's repositories when the
   include/exclude filter selects only some).
@@ -44,21 +49,41 @@ from sparky_resources.github import (
 from sparky_resources.github_records import (
     BacklogItem,
     BacklogSnapshot,
+    CodeownersRecord,
+    DeploymentRecord,
     GitHubCommitRecord,
     GitHubRepository,
     IssueRecord,
     PullRequestRecord,
     ReleaseRecord,
+    TeamRecord,
+    files_page,
     oldest_first,
     parse_backlog_node,
+    parse_blobs,
+    parse_codeowners_oids,
     parse_commit_history,
+    parse_deployments,
     parse_issue_node,
+    parse_pull_request_files,
     parse_pull_request_node,
     parse_releases,
     parse_repository_node,
+    parse_team_repositories,
+    parse_teams_page,
 )
 
-Entity = Literal["repositories", "commits", "pull_requests", "issues", "releases", "backlog"]
+Entity = Literal[
+    "repositories",
+    "commits",
+    "pull_requests",
+    "issues",
+    "releases",
+    "backlog",
+    "deployments",
+    "teams",
+    "codeowners",
+]
 Selected = Callable[[str], bool] | None  # None: every repository of the org
 # `history(since:, until:)` is not documented as filtering by author or by committer date
 # (https://docs.github.com/en/graphql/reference/objects#commit, field `history`): ask from a
@@ -67,6 +92,15 @@ Selected = Callable[[str], bool] | None  # None: every repository of the org
 HISTORY_SLACK = dt.timedelta(days=1)
 # Page sizes of a commit-history query for one repository that GitHub keeps timing out on.
 HISTORY_PAGES = (gq.HISTORY_PAGE, 25, 5)
+# A window keeps the deployments created in [start - DEPLOYMENT_SLACK, end) and those with a
+# status in [start, end): a deployment started late the evening before and finished in the
+# window belongs to it. Paging (newest created first) stops at a page older than that.
+DEPLOYMENT_SLACK = dt.timedelta(days=1)
+# The fields of the releases query each entity reads (an error under another field, in a
+# repository GitHub otherwise answered, costs only that field's entity).
+_RELEASE_FIELDS = frozenset({"name", "nameWithOwner", "url", "releases", "refs"})
+_DEPLOYMENT_FIELDS = frozenset({"deployments"})
+_CODEOWNERS_FIELDS = frozenset(gq.CODEOWNERS_LOCATIONS)
 
 
 @dataclass(frozen=True)
@@ -93,6 +127,15 @@ class GitHubWindow:
     issues: list[IssueRecord] = field(default_factory=list)
     releases: list[ReleaseRecord] = field(default_factory=list)
     backlog: list[BacklogSnapshot] = field(default_factory=list)
+    # Deployments to the asked environment (see `DEPLOYMENT_SLACK`), of the repositories
+    # pushed in the window; none when no environment was asked.
+    deployments: list[DeploymentRecord] = field(default_factory=list)
+    teams: list[TeamRecord] | None = None  # None: not asked (or the listing failed)
+    # CODEOWNERS of the repositories asked this run (those pushed in the window): a record
+    # where the blob is new or changed, None where no location holds one. A repository whose
+    # blob oid is the one already known is in `codeowners_unchanged` instead.
+    codeowners: dict[str, CodeownersRecord | None] = field(default_factory=dict)
+    codeowners_unchanged: set[str] = field(default_factory=set)
     coverage: list[EntityCoverage] = field(default_factory=list)
     # ("pr"|"issue", repo, number) -> every instant the item was active (to cut into days).
     events: dict[tuple[str, str, int], list[str]] = field(default_factory=dict)
@@ -285,32 +328,222 @@ class _Scope:
                 queries.append((following, first))
         return commits, failed
 
-    def releases(self, batch: list[GitHubRepository]) -> BatchResult:
-        """Releases published and tags created in `[start, end)`, newest first per
-        repository. A repository the query cannot read (deleted since it was listed) fails
-        alone."""
+    def releases_and_more(
+        self,
+        window: GitHubWindow,
+        repos: Sequence[GitHubRepository],
+        *,
+        environment: str | None,
+        codeowners_known: Mapping[str, str] | None,
+        deploy_first: int,
+    ) -> None:
+        """Releases published and tags created in `[start, end)` of `repos`, and with the
+        same queries their deployments to `environment` and their CODEOWNERS blob oids; then
+        the deployments' further pages and the changed CODEOWNERS texts. Each repository's
+        records, or its failure, go to `window` per entity. A repository the query cannot read
+        (deleted since it was listed) fails alone."""
         org = self.org
-        query = gq.build_releases_query([(org, r.name) for r in batch], first=20)
-        failed: dict[str, str] = {}
-        try:
-            data = self.client.graphql(query.query, query.variables)
-        except GraphQLError as exc:
-            data = exc.data or {}
-            for alias in exc.failed_aliases & set(query.aliases) or set(query.aliases):
-                failed[query.aliases[alias][1]] = str(exc)
-        except GitHubError as exc:
-            data = {}
-            failed = {repo.name: str(exc) for repo in batch}
-        by_repo = parse_releases(data, query)
-        records = {
-            repo.name: [
-                r
-                for r in by_repo.get(f"{org}/{repo.name}", [])
-                if in_window(parse_instant(r.published_at), self.start, self.end)
-            ]
-            for repo in batch
+        deployments = _Deployments(self, environment, deploy_first)
+        oids: dict[str, tuple[str, str] | None] = {}
+        owner_errors: dict[str, str] = {}
+        for batch in _batches(repos, gq.MAX_REPOS_PER_QUERY):
+            query = gq.build_releases_query(
+                [(org, r.name) for r in batch],
+                first=20,
+                environment=environment,
+                deploy_first=deploy_first,
+                codeowners=codeowners_known is not None,
+            )
+            answer = _ask(self.client, query)
+            by_repo = parse_releases(answer.data, query)
+            pages = parse_deployments(answer.data, query) if environment is not None else {}
+            found = (
+                parse_codeowners_oids(answer.data, query) if codeowners_known is not None else {}
+            )
+            for alias, (_owner, name) in query.aliases.items():
+                key = f"{org}/{name}"
+                releases = [
+                    r
+                    for r in by_repo.get(key, [])
+                    if in_window(parse_instant(r.published_at), self.start, self.end)
+                ]
+                window.add_repository(
+                    "releases", name, releases, answer.error(alias, _RELEASE_FIELDS)
+                )
+                if environment is not None:
+                    error = answer.error(alias, _DEPLOYMENT_FIELDS)
+                    deployments.first_page(name, pages.get(key), error)
+                if codeowners_known is not None:
+                    error = answer.error(alias, _CODEOWNERS_FIELDS)
+                    if error is None and key not in found:
+                        error = "the repository could not be read (deleted or no access)"
+                    if error is not None:
+                        owner_errors[name] = error
+                    else:
+                        oids[name] = found[key]
+        if environment is not None:
+            deployments.follow_pages()
+            for repo in repos:
+                records, error = deployments.result(repo.name)
+                window.add_repository("deployments", repo.name, records, error)
+        if codeowners_known is not None:
+            self.codeowners(window, repos, oids, owner_errors, codeowners_known)
+
+    def codeowners(
+        self,
+        window: GitHubWindow,
+        repos: Sequence[GitHubRepository],
+        oids: Mapping[str, tuple[str, str] | None],
+        errors: Mapping[str, str],
+        known: Mapping[str, str],
+    ) -> None:
+        """Each repository's CODEOWNERS from the oids the releases query found: nothing to
+        read where there is none or the oid is known; else the blob's text, 20 per query."""
+        wanted = [
+            gq.BlobTarget(self.org, name, found[1])
+            for name, found in oids.items()
+            if found is not None and known.get(name) != found[1]
+        ]
+        texts: dict[str, tuple[str, str]] = {}
+        failed = dict(errors)
+        for start in range(0, len(wanted), gq.MAX_REPOS_PER_QUERY):
+            targets = wanted[start : start + gq.MAX_REPOS_PER_QUERY]
+            query = gq.build_blobs_query(targets)
+            answer = _ask(self.client, query)
+            blobs = parse_blobs(answer.data, query)
+            for alias, target in zip(query.aliases, targets, strict=True):
+                error = answer.error(alias, frozenset({"object"}))
+                blob = blobs.get(f"{target.owner}/{target.name}")
+                if error is None and blob is not None and blob[0] == target.oid:
+                    texts[target.name] = blob
+                else:
+                    failed[target.name] = error or (
+                        "the CODEOWNERS blob could not be read (missing, binary or cut)"
+                    )
+        for repo in repos:
+            name = repo.name
+            found = oids.get(name)
+            if name in failed:
+                window.coverage.append(
+                    EntityCoverage("codeowners", name, "failed", error=failed[name])
+                )
+                continue
+            if found is None:
+                window.codeowners[name] = None
+            elif known.get(name) == found[1]:
+                window.codeowners_unchanged.add(name)
+            else:
+                oid, text = texts[name]
+                window.codeowners[name] = CodeownersRecord(
+                    repo=name, location=found[0], oid=oid, text=text
+                )
+            window.coverage.append(
+                EntityCoverage("codeowners", name, "ok", 0 if found is None else 1)
+            )
+
+
+@dataclass
+class _Answer:
+    """A batched query's data, and what failed in it: whole aliases (nothing of the
+    repository is usable) or single fields of an alias GitHub otherwise answered."""
+
+    data: dict[str, Any]
+    failed: dict[str, str] = field(default_factory=dict)
+    failed_fields: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def error(self, alias: str, fields: Collection[str]) -> str | None:
+        """Why `alias`'s `fields` cannot be used; None when they can."""
+        if alias in self.failed:
+            return self.failed[alias]
+        return next(
+            (e for (a, f), e in self.failed_fields.items() if a == alias and f in fields), None
+        )
+
+
+def _ask(client: GitHubClient, query: gq.BatchQuery) -> _Answer:
+    """Run a batched query; GitHub's errors are sorted by the alias (and field) they name. An
+    error naming no alias of the query, or a failed request, fails every alias."""
+    try:
+        return _Answer(client.graphql(query.query, query.variables))
+    except GraphQLError as exc:
+        answer = _Answer(exc.data or {})
+        for error in exc.errors:
+            path = error.get("path")
+            if not isinstance(path, list) or not path or path[0] not in query.aliases:
+                continue
+            alias = str(path[0])
+            if len(path) > 1 and isinstance(answer.data.get(alias), dict):
+                answer.failed_fields.setdefault((alias, str(path[1])), str(exc))
+            else:
+                answer.failed.setdefault(alias, str(exc))
+        if not answer.failed and not answer.failed_fields:
+            answer.failed = {alias: str(exc) for alias in query.aliases}
+        return answer
+    except GitHubError as exc:
+        return _Answer({}, {alias: str(exc) for alias in query.aliases})
+
+
+class _Deployments:
+    """Deployments of a window's repositories, page after page (newest created first), until
+    each repository's pages reach back before `start - DEPLOYMENT_SLACK`."""
+
+    def __init__(self, scope: _Scope, environment: str | None, deploy_first: int) -> None:
+        self.scope = scope
+        self.environment = environment
+        self.deploy_first = deploy_first
+        self.records: dict[str, list[DeploymentRecord]] = {}
+        self.failed: dict[str, str] = {}
+        self.pending: list[gq.DeploymentTarget] = []
+        self.since = scope.start - DEPLOYMENT_SLACK
+
+    def first_page(self, name: str, page: Any, error: str | None) -> None:
+        if error is None and page is None:
+            error = "the repository could not be read (deleted or no access)"
+        if error is not None:
+            self.failed[name] = error
+            return
+        self.records[name] = []
+        self._add(name, page)
+
+    def _add(self, name: str, page: Any) -> None:
+        self.records[name] += page.deployments
+        oldest = page.oldest
+        if page.has_next and oldest is not None and oldest >= self.since:
+            self.pending.append(gq.DeploymentTarget(self.scope.org, name, page.end_cursor))
+
+    def follow_pages(self) -> None:
+        """Further pages, 20 repositories per query, until none is needed."""
+        assert self.environment is not None
+        while self.pending:
+            pending, self.pending = self.pending, []
+            for start in range(0, len(pending), gq.MAX_REPOS_PER_QUERY):
+                batch = pending[start : start + gq.MAX_REPOS_PER_QUERY]
+                query = gq.build_deployments_query(batch, self.environment, self.deploy_first)
+                answer = _ask(self.scope.client, query)
+                pages = parse_deployments(answer.data, query)
+                for alias, (owner, name) in query.aliases.items():
+                    error = answer.error(alias, _DEPLOYMENT_FIELDS)
+                    page = pages.get(f"{owner}/{name}")
+                    if error is None and page is None:
+                        error = "the repository could not be read (deleted or no access)"
+                    if error is not None:
+                        self.failed[name] = error
+                        self.records.pop(name, None)
+                    else:
+                        self._add(name, page)
+
+    def result(self, name: str) -> tuple[list[DeploymentRecord], str | None]:
+        """The repository's kept deployments, oldest first, or why it failed (none kept)."""
+        if name in self.failed:
+            return [], self.failed[name]
+        start, end = self.scope.start, self.scope.end
+        kept = {
+            d.id: d
+            for d in self.records.get(name, [])
+            if in_window(parse_instant(d.created_at), self.since, end)
+            or any(in_window(parse_instant(s.created_at), start, end) for s in d.statuses)
         }
-        return records, failed
+        return sorted(kept.values(), key=lambda d: (parse_instant(d.created_at), d.id)), None
 
 
 def _smaller(
@@ -451,6 +684,89 @@ def _backlog_graphql(
                 )
 
 
+def collect_teams(client: GitHubClient, org: str, selected: Selected = None) -> list[TeamRecord]:
+    """The org's teams, each with the (selected) repositories it has access to, by name.
+
+    One query per 100 teams, each with its first 100 repositories; a team with more has them
+    read on, 20 teams per query. What the token cannot see is not there: GitHub lists the
+    teams visible to the token's owner (`read:org`). Raises `GitHubError` when a page fails:
+    a team list missing some teams or repositories would misattribute ownership silently.
+    """
+    keep = selected or _everything
+    teams: dict[str, TeamRecord] = {}
+    more: list[gq.TeamTarget] = []
+    after: str | None = None
+    while True:
+        data = client.graphql(gq.TEAMS_QUERY, gq.teams_variables(org, after))
+        if data.get("organization") is None:
+            raise GitHubError(f"GitHub has no organization {org!r} (or the token cannot see it)")
+        pages, has_next, after = parse_teams_page(data)
+        for page in pages:
+            teams[page.team.slug] = page.team
+            if page.has_next:
+                more.append(gq.TeamTarget(page.team.slug, page.end_cursor))
+        if not has_next:
+            break
+    while more:
+        batch, more = more[: gq.MAX_REPOS_PER_QUERY], more[gq.MAX_REPOS_PER_QUERY :]
+        query = gq.build_team_repositories_query(org, batch)
+        pages_by_slug = parse_team_repositories(client.graphql(query.query, query.variables), query)
+        for target in batch:
+            if target.slug not in pages_by_slug:
+                raise GitHubError(f"GitHub did not answer team {target.slug!r}'s repositories")
+            names, has_next, cursor = pages_by_slug[target.slug]
+            team = teams[target.slug]
+            teams[target.slug] = team.model_copy(update={"repos": [*team.repos, *names]})
+            if has_next:
+                more.append(gq.TeamTarget(target.slug, cursor))
+    return [
+        team.model_copy(update={"repos": [n for n in team.repos if keep(n)]})
+        for team in teams.values()
+    ]
+
+
+def _pull_request_files(
+    client: GitHubClient,
+    org: str,
+    window: GitHubWindow,
+    first_pages: Mapping[tuple[str, int], Any],
+) -> None:
+    """The changed files of the kept pull requests with more than the search's first 100:
+    further pages, 20 pull requests per query. A pull request whose page fails keeps
+    `files=None` and its repository gets a failed "pull_requests" coverage entry."""
+    paths = {key: list(page.paths) for key, page in first_pages.items() if page.has_next}
+    pending = [
+        gq.FilesTarget(org, repo, number, first_pages[(repo, number)].end_cursor)
+        for repo, number in paths
+    ]
+    failed: dict[tuple[str, int], str] = {}
+    while pending:
+        batch, pending = pending[: gq.MAX_REPOS_PER_QUERY], pending[gq.MAX_REPOS_PER_QUERY :]
+        query = gq.build_pull_request_files_query(batch)
+        answer = _ask(client, query)
+        pages = parse_pull_request_files(answer.data, query)
+        for index, target in enumerate(batch):
+            alias, key = f"r{index}", (target.name, target.number)
+            error = answer.error(alias, frozenset({"pullRequest"}))
+            page = pages.get(alias)
+            if error is None and page is None:
+                error = f"pull request #{target.number}'s files could not be read"
+            if error is not None:
+                failed[key] = error
+                continue
+            paths[key] += page.paths
+            if page.has_next:
+                pending.append(gq.FilesTarget(org, target.name, target.number, page.end_cursor))
+    for i, pr in enumerate(window.pull_requests):
+        key = (pr.repo, pr.number)
+        if key in paths and key not in failed:
+            window.pull_requests[i] = pr.model_copy(update={"files": paths[key]})
+    for (repo, number), error in sorted(failed.items()):
+        window.coverage.append(
+            EntityCoverage("pull_requests", repo, "failed", error=f"#{number} files: {error}")
+        )
+
+
 def collect_window(
     client: GitHubClient,
     org: str,
@@ -461,11 +777,20 @@ def collect_window(
     selected: Selected = None,
     bots: Collection[str] = (),
     day_ends: Sequence[dt.datetime] = (),
+    deployments_environment: str | None = None,
+    teams: bool = False,
+    codeowners_known: Mapping[str, str] | None = None,
+    deployments_page: int = gq.DEPLOYMENTS_PAGE,
 ) -> GitHubWindow:
     """Everything of `org` active in `[start, end)`; needs a token (GraphQL).
 
     `selected` None takes every repository. `day_ends`: the instants whose backlog is wanted
     (each day's end); those after `now` are not over and get no snapshot.
+    `deployments_environment`: the environment whose deployments are collected (None: none).
+    `teams`: list the org's teams. `codeowners_known`: repository -> CODEOWNERS blob oid known
+    from earlier runs (None: CODEOWNERS not asked; {}: asked, nothing known). Deployments and
+    CODEOWNERS are asked of the repositories pushed in the window (a CODEOWNERS change is a
+    push), in the releases queries, so they cost requests only for what changed or pages on.
     """
     window = GitHubWindow()
     keep = selected or _everything
@@ -489,6 +814,7 @@ def collect_window(
             continue
         parse, own_events = _ITEM_KINDS[kind]
         kept = 0
+        files: dict[tuple[str, int], Any] = {}
         for node in nodes:
             repo = (node.get("repository") or {}).get("name", "")
             if not keep(repo):
@@ -499,8 +825,25 @@ def collect_window(
                 getattr(window, entity).append(record)
                 window.events[(kind, record.repo, record.number)] = events
                 kept += 1
+                page = files_page(node.get("files")) if kind == "pr" else None
+                if page is not None:
+                    files[(record.repo, record.number)] = page
         window.coverage.append(EntityCoverage(entity, None, "ok", kept))
-    scope.per_repository(window, "releases", repos, scope.releases)
+        if files:
+            _pull_request_files(client, org, window, files)
+    scope.releases_and_more(
+        window,
+        repos,
+        environment=deployments_environment,
+        codeowners_known=codeowners_known,
+        deploy_first=deployments_page,
+    )
+    if teams:
+        try:
+            window.teams = collect_teams(client, org, selected)
+            window.coverage.append(EntityCoverage("teams", None, "ok", len(window.teams)))
+        except GitHubError as exc:
+            window.coverage.append(EntityCoverage("teams", None, "failed", error=str(exc)))
     ends = [e for e in day_ends if e <= now]
     window.add_backlog(collect_backlog(client, org, ends, selected=selected), "github-graphql")
     return window
@@ -593,11 +936,15 @@ class GitHubResource(dg.ConfigurableResource):
         now: dt.datetime,
         bots: Collection[str],
         day_ends: Sequence[dt.datetime] = (),
+        deployments_environment: str | None = None,
+        teams: bool = False,
+        codeowners_known: Mapping[str, str] | None = None,
     ) -> tuple[GitHubWindow, dict[str, float]]:
         """The window's activity, the backlog at each of `day_ends` that is not after `now`,
         and the client's request counters. Raises `GitHubTokenMissing` without a token, and
         `GitHubUnreachable` when GitHub could not be connected to at all: a window of
-        connection failures is no window."""
+        connection failures is no window. Deployments, teams and CODEOWNERS: as
+        `collect_window` takes them."""
         if self.org is None:
             return GitHubWindow(), {}
         self._require_token()
@@ -611,6 +958,9 @@ class GitHubResource(dg.ConfigurableResource):
                 selected=self.repo_filter,
                 bots=bots,
                 day_ends=day_ends,
+                deployments_environment=deployments_environment,
+                teams=teams,
+                codeowners_known=codeowners_known,
             )
             if client.unreachable:
                 raise GitHubUnreachable(next(iter(client.unreachable.values())))

@@ -8,8 +8,8 @@ organization name can never change the shape of a query. tests/test_github_queri
 validates every document these builders can make against GitHub's published schema.
 
 Points (same page, "Predicting the point value of a query"): the connections a query may have
-to open, divided by 100. A search page of 100 pull requests with six nested connections each
-opens 1 + 100 * 6 = 601 connections: 6 points. A history page of 100 commits with `parents`
+to open, divided by 100. A search page of 100 pull requests with seven nested connections each
+opens 1 + 100 * 7 = 701 connections: 7 points. A history page of 100 commits with `parents`
 opens 101 per repository: about 1 point per repository.
 """
 
@@ -47,6 +47,7 @@ window (PUSHED_AT descending), so a day's run costs one page for most organizati
 COMMIT_FIELDS_FRAGMENT = """
 fragment SparkyCommit on Commit {
   oid committedDate authoredDate additions deletions changedFilesIfAvailable messageHeadline
+  messageBody
   parents(first: 2) { totalCount nodes { oid } }
   author { name email user { login } }
   committer { name email user { login } }
@@ -67,6 +68,7 @@ timelineItems(itemTypes: [READY_FOR_REVIEW_EVENT], last: 1) {
   nodes { ... on ReadyForReviewEvent { createdAt } }
 }
 closingIssuesReferences(first: 20) { nodes { number } }
+files(first: 100) { totalCount pageInfo { hasNextPage endCursor } nodes { path } }
 repository { name }
 """
 
@@ -227,34 +229,90 @@ def build_commit_history_query(
     return _repository_batch("CommitHistory", items, shared, history, COMMIT_FIELDS_FRAGMENT)
 
 
+# Deployments per repository and page (newest created first), and the statuses read of each:
+# GitHub lists a deployment's statuses newest first, so the newest outcome is always among them.
+DEPLOYMENTS_PAGE = 50
+DEPLOYMENT_STATUSES = 10
+# Where GitHub looks for CODEOWNERS, in its order: "If CODEOWNERS files exist in more than one
+# of those locations, GitHub will search for them in that order and use the first one it finds"
+# (https://docs.github.com/en/repositories/managing-your-repositorys-settings-and-features/customizing-your-repository/about-code-owners#codeowners-file-location).
+# Each location is one alias of the releases query; the alias order is GitHub's order.
+CODEOWNERS_LOCATIONS: dict[str, str] = {
+    "codeownersGithub": ".github/CODEOWNERS",
+    "codeownersRoot": "CODEOWNERS",
+    "codeownersDocs": "docs/CODEOWNERS",
+}
+
+
+def _deployments_selection(after: str | None) -> str:
+    """A repository's deployments to `$environment`, newest created first, with the newest
+    `DEPLOYMENT_STATUSES` statuses of each; `after` names the cursor variable (None: page 1)."""
+    cursor = f" after: ${after}," if after else ""
+    return f"""
+    deployments(first: $deployFirst,{cursor} environments: [$environment],
+                orderBy: {{field: CREATED_AT, direction: DESC}}) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{
+        databaseId environment commitOid createdAt
+        statuses(first: {DEPLOYMENT_STATUSES}) {{ nodes {{ state createdAt }} }}
+      }}
+    }}"""
+
+
+def _deployments_shared(environment: str, deploy_first: int) -> Variables:
+    if not 1 <= deploy_first <= 100:
+        raise ValueError(
+            f"deploy_first={deploy_first}: GitHub allows 1 to 100 items per connection"
+        )
+    if not environment:
+        raise ValueError("a deployments query needs an environment's name")
+    return {"environment": ("String!", environment), "deployFirst": ("Int!", deploy_first)}
+
+
 def build_releases_query(
     targets: Sequence[ReleaseTarget | tuple[str, str] | tuple[str, str, str | None, str | None]],
     first: int = 20,
+    *,
+    environment: str | None = None,
+    deploy_first: int = DEPLOYMENTS_PAGE,
+    codeowners: bool = False,
 ) -> BatchQuery:
-    """Newest releases and tags of several repositories in one query.
+    """Newest releases and tags of several repositories in one query, and optionally, in the
+    same request: the newest deployments to `environment` (None: none asked) and which
+    CODEOWNERS file exists (`codeowners`: the blob oid at each of `CODEOWNERS_LOCATIONS` in
+    the default branch's head; the text is fetched apart, only when the oid changed).
 
     Releases come newest-created first and tags newest-tagged-commit first, so a caller stops
     paging a repository at its first item older than the window. A lightweight tag has no date
-    of its own: its commit's date stands in; an annotated tag has its tagger's date.
+    of its own: its commit's date stands in; an annotated tag has its tagger's date. The
+    commit a release or tag points at is `tagCommit` (Release) or the ref's target Commit (the
+    annotated Tag's target Commit).
     """
     if not 1 <= first <= 100:
         raise ValueError(f"first={first}: GitHub allows 1 to 100 items per connection")
+    shared: Variables = {"first": ("Int!", first)}
+    if environment is not None:
+        shared.update(_deployments_shared(environment, deploy_first))
+    # "HEAD:<path>" is git's `<rev>:<path>` (the file in HEAD's tree), which `Repository.object
+    # (expression:)` takes; HEAD is the default branch. Constant text, never a caller's value.
+    owners = "".join(
+        f'\n    {alias}: object(expression: "HEAD:{path}") {{ ... on Blob {{ oid }} }}'
+        for alias, path in CODEOWNERS_LOCATIONS.items()
+    )
 
     def releases_and_tags(index: int, target: ReleaseTarget) -> tuple[Variables, str]:
         own: Variables = {
             "releasesAfter": ("String", target.releases_after),
             "tagsAfter": ("String", target.tags_after),
         }
-        return (
-            own,
-            f"""
+        body = f"""
     name nameWithOwner url
     releases(first: $first, after: $releasesAfter{index},
              orderBy: {{field: CREATED_AT, direction: DESC}}) {{
       pageInfo {{ hasNextPage endCursor }}
       nodes {{
         tagName name url author {{ login }} publishedAt createdAt isDraft isPrerelease
-        description
+        description tagCommit {{ oid }}
       }}
     }}
     refs(refPrefix: "refs/tags/", first: $first, after: $tagsAfter{index},
@@ -264,20 +322,166 @@ def build_releases_query(
         name
         target {{
           __typename
-          ... on Commit {{ committedDate }}
+          ... on Commit {{ oid committedDate }}
           ... on Tag {{
             tagger {{ date user {{ login }} }}
-            target {{ ... on Commit {{ committedDate }} }}
+            target {{ ... on Commit {{ oid committedDate }} }}
           }}
         }}
+      }}
+    }}"""
+        if environment is not None:
+            body += _deployments_selection(None)
+        if codeowners:
+            body += owners
+        return own, body
+
+    items = _targets(targets, ReleaseTarget)
+    return _repository_batch("ReleasesAndTags", items, shared, releases_and_tags)
+
+
+@dataclass(frozen=True)
+class DeploymentTarget:
+    """One repository whose deployments need a further page (`after`: its cursor)."""
+
+    owner: str
+    name: str
+    after: str | None = None
+
+
+def build_deployments_query(
+    targets: Sequence[DeploymentTarget | tuple[str, str] | tuple[str, str, str | None]],
+    environment: str,
+    deploy_first: int = DEPLOYMENTS_PAGE,
+) -> BatchQuery:
+    """The next page of deployments to `environment` of several repositories (the ones whose
+    first page, in the releases query, did not reach back far enough)."""
+    shared = _deployments_shared(environment, deploy_first)
+
+    def deployments(index: int, target: DeploymentTarget) -> tuple[Variables, str]:
+        return {"deployAfter": ("String", target.after)}, _deployments_selection(
+            f"deployAfter{index}"
+        )
+
+    items = _targets(targets, DeploymentTarget)
+    return _repository_batch("Deployments", items, shared, deployments)
+
+
+@dataclass(frozen=True)
+class BlobTarget:
+    """One repository's blob to read, by its oid (a CODEOWNERS file whose oid changed)."""
+
+    owner: str
+    name: str
+    oid: str
+
+
+def build_blobs_query(targets: Sequence[BlobTarget | tuple[str, str, str]]) -> BatchQuery:
+    """The text of one blob per repository (`Repository.object(oid:)`). `isTruncated`: GitHub
+    may cut a large blob's text; such a text is not the file."""
+
+    def blob(index: int, target: BlobTarget) -> tuple[Variables, str]:
+        return (
+            {"oid": ("GitObjectID!", target.oid)},
+            f"""
+    object(oid: $oid{index}) {{ ... on Blob {{ oid text isTruncated }} }}""",
+        )
+
+    items = _targets(targets, BlobTarget)
+    return _repository_batch("Blobs", items, {}, blob)
+
+
+@dataclass(frozen=True)
+class FilesTarget:
+    """A pull request whose changed files go on past the search's first 100 (`after`)."""
+
+    owner: str
+    name: str
+    number: int
+    after: str | None = None
+
+
+def build_pull_request_files_query(
+    targets: Sequence[FilesTarget | tuple[str, str, int, str | None]],
+) -> BatchQuery:
+    """The next 100 changed files of up to `MAX_REPOS_PER_QUERY` pull requests (one alias per
+    pull request, so the same repository may appear under several aliases)."""
+
+    def files(index: int, target: FilesTarget) -> tuple[Variables, str]:
+        return (
+            {"number": ("Int!", target.number), "filesAfter": ("String", target.after)},
+            f"""
+    pullRequest(number: $number{index}) {{
+      files(first: 100, after: $filesAfter{index}) {{
+        pageInfo {{ hasNextPage endCursor }}
+        nodes {{ path }}
       }}
     }}""",
         )
 
-    items = _targets(targets, ReleaseTarget)
-    return _repository_batch(
-        "ReleasesAndTags", items, {"first": ("Int!", first)}, releases_and_tags
+    items = _targets(targets, FilesTarget)
+    return _repository_batch("PullRequestFiles", items, {}, files)
+
+
+# Teams: 100 a page, and the first 100 repositories of each (1 + 100 connections: 1 point).
+TEAMS_QUERY = f"""
+query OrgTeams($org: String!, $after: String) {{
+  organization(login: $org) {{
+    teams(first: 100, after: $after) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{
+        slug name
+        repositories(first: 100) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ name }} }}
+      }}
+    }}
+  }}
+  {RATE_LIMIT_SELECTION}
+}}
+"""
+"""The org's teams, a page of 100, each with its first 100 repositories; a team with more is
+read on by `build_team_repositories_query`."""
+
+
+def teams_variables(org: str, after: str | None = None) -> dict[str, Any]:
+    return {"org": org, "after": after}
+
+
+@dataclass(frozen=True)
+class TeamTarget:
+    """A team whose repositories go on past the first 100 (`after`: the cursor)."""
+
+    slug: str
+    after: str | None = None
+
+
+def build_team_repositories_query(org: str, targets: Sequence[TeamTarget]) -> BatchQuery:
+    """The next 100 repositories of several teams of `org` (`Organization.team(slug:)`, one
+    alias `t{index}` per team under one `organization`); `aliases` maps to (org, slug)."""
+    items = _targets(targets, TeamTarget)
+    declared = ["$org: String!"]
+    variables: dict[str, Any] = {"org": org}
+    blocks: list[str] = []
+    aliases: dict[str, tuple[str, str]] = {}
+    for index, target in enumerate(items):
+        declared += [f"$slug{index}: String!", f"$after{index}: String"]
+        variables[f"slug{index}"] = target.slug
+        variables[f"after{index}"] = target.after
+        aliases[f"t{index}"] = (org, target.slug)
+        blocks.append(
+            f"""
+    t{index}: team(slug: $slug{index}) {{
+      repositories(first: 100, after: $after{index}) {{
+        pageInfo {{ hasNextPage endCursor }}
+        nodes {{ name }}
+      }}
+    }}"""
+        )
+    query = (
+        f"query TeamRepositories({', '.join(declared)}) {{\n"
+        f"  organization(login: $org) {{{''.join(blocks)}\n  }}\n"
+        f"  {RATE_LIMIT_SELECTION}\n}}\n"
     )
+    return BatchQuery(query=query, variables=variables, aliases=aliases)
 
 
 def search_query(

@@ -83,6 +83,9 @@ class PullRequestRecord(_GitHubRecord, GitHubItem):
     # The description's first BODY_CHARS characters (markdown as written): enough for a summary
     # of what the change is, without storing pasted logs or bot changelogs whole.
     body: str | None = None
+    # The changed files' paths (GraphQL `PullRequest.files`, every page); None when not
+    # collected (older files) or when a page of them could not be read.
+    files: list[str] | None = None
 
 
 class IssueRecord(_GitHubRecord, GitHubItem):
@@ -119,6 +122,48 @@ class ReleaseRecord(_GitHubRecord, GitHubRelease):
     is_prerelease: bool
     kind: Literal["release", "tag"]
     notes: str | None = None
+    # The commit the tag points at (a release's `tagCommit`; a tag ref's Commit, or an
+    # annotated Tag's target Commit); None where GitHub did not say, and in older files.
+    sha: str | None = None
+
+
+class DeploymentStatusRecord(_GitHubRecord):
+    """One status of a deployment (GraphQL `DeploymentStatus`)."""
+
+    state: str  # lower case: success|failure|error|inactive|pending|queued|in_progress|waiting
+    created_at: str  # ISO as GitHub gives it
+
+
+class DeploymentRecord(_GitHubRecord):
+    """A deployment of a commit to an environment, with its statuses oldest first.
+
+    GitHub lists statuses newest first; only the newest `DEPLOYMENT_STATUSES` are read, so a
+    deployment with more has lost its oldest ones (the outcome is always among those kept).
+    """
+
+    repo: str
+    id: str  # GitHub's databaseId, as a string
+    environment: str
+    sha: str  # commitOid
+    created_at: str
+    statuses: list[DeploymentStatusRecord]
+
+
+class TeamRecord(_GitHubRecord):
+    """An org team and the repositories it has access to (names, not owner/name)."""
+
+    slug: str
+    name: str
+    repos: list[str]
+
+
+class CodeownersRecord(_GitHubRecord):
+    """A repository's CODEOWNERS file: the first location that exists, in GitHub's order."""
+
+    repo: str
+    location: str  # ".github/CODEOWNERS" | "CODEOWNERS" | "docs/CODEOWNERS"
+    oid: str  # blob oid
+    text: str
 
 
 class BacklogItem(_GitHubRecord):
@@ -273,10 +318,32 @@ def _item_fields(node: Mapping[str, Any], bots: Collection[str]) -> dict[str, An
     }
 
 
+@dataclass(frozen=True)
+class FilesPage:
+    """A page of a pull request's changed files, and where the next one starts."""
+
+    paths: list[str]
+    has_next: bool = False
+    end_cursor: str | None = None
+
+
+def files_page(connection: Any) -> FilesPage | None:
+    """A `files` connection's page; None when the node has no `files` (not asked)."""
+    if not isinstance(connection, dict):
+        return None
+    info = connection.get("pageInfo") or {}
+    return FilesPage(
+        [str(f["path"]) for f in _nodes(connection) if f.get("path")],
+        bool(info.get("hasNextPage")),
+        info.get("endCursor"),
+    )
+
+
 def parse_pull_request_node(
     node: Mapping[str, Any], bots: Collection[str] = ()
 ) -> PullRequestRecord:
-    """A `PullRequest` node of `SEARCH_PULL_REQUESTS_QUERY`."""
+    """A `PullRequest` node of `SEARCH_PULL_REQUESTS_QUERY`. `files` is the paths when the
+    node holds all of them; with more pages it is None (the collector reads the rest)."""
     author_login = actor_login(node.get("author"))
     reviews = [
         Review(
@@ -296,6 +363,7 @@ def parse_pull_request_node(
     requested = [
         (n.get("requestedReviewer") or {}).get("login") for n in _nodes(node.get("reviewRequests"))
     ]
+    files = files_page(node.get("files"))
     return PullRequestRecord(
         **_item_fields(node, bots),
         is_draft=bool(node.get("isDraft")),
@@ -310,6 +378,7 @@ def parse_pull_request_node(
         first_response_at=first_response_at(author_login, events, bots),
         closing_issues=[int(i["number"]) for i in _nodes(node.get("closingIssuesReferences"))],
         body=body_excerpt(node.get("body")),
+        files=None if files is None or files.has_next else files.paths,
     )
 
 
@@ -355,6 +424,7 @@ def parse_commit_node(repo: str, node: Mapping[str, Any]) -> GitHubCommitRecord:
         author_login=(author.get("user") or {}).get("login"),
         committer_login=(committer.get("user") or {}).get("login"),
         files_changed_known=files is not None,
+        reverts=reverted_sha(node.get("messageBody")),
     )
 
 
@@ -447,6 +517,7 @@ def parse_release_node(repo: str, node: Mapping[str, Any]) -> ReleaseRecord | No
         is_prerelease=bool(node.get("isPrerelease")),
         kind="release",
         notes=release_notes(node.get("description")),
+        sha=(node.get("tagCommit") or {}).get("oid"),
     )
 
 
@@ -457,9 +528,11 @@ def parse_tag_node(repo: str, repo_url: str, node: Mapping[str, Any]) -> Release
     author = None
     if target.get("__typename") == "Tag":
         tagger = target.get("tagger") or {}
-        when = tagger.get("date") or (target.get("target") or {}).get("committedDate")
+        commit = target.get("target") or {}  # an annotated tag's object: the tagged Commit
+        when = tagger.get("date") or commit.get("committedDate")
         author = (tagger.get("user") or {}).get("login")
     else:
+        commit = target
         when = target.get("committedDate")
     return ReleaseRecord(
         repo=repo,
@@ -470,6 +543,7 @@ def parse_tag_node(repo: str, repo_url: str, node: Mapping[str, Any]) -> Release
         published_at=when,
         is_prerelease=False,
         kind="tag",
+        sha=commit.get("oid"),
     )
 
 
@@ -488,6 +562,152 @@ def parse_releases(data: Mapping[str, Any], batch: gq.BatchQuery) -> dict[str, l
             for node in _nodes(repo.get("refs")):
                 records.append(parse_tag_node(short, repo.get("url") or "", node))
         out[f"{owner}/{name}"] = records
+    return out
+
+
+def _short_name(repo: Mapping[str, Any], asked: str) -> str:
+    """The repository's current name (GraphQL follows a rename), else the name asked for."""
+    return str(repo.get("name") or asked)
+
+
+# -- deployments, CODEOWNERS, teams, pull request files (issue 20) ----------------------------
+
+
+def parse_deployment_node(repo: str, node: Mapping[str, Any]) -> DeploymentRecord:
+    """A `Deployment` node; its statuses (GitHub: newest first) sorted oldest first."""
+    statuses = [
+        DeploymentStatusRecord(state=str(s.get("state", "")).lower(), created_at=s["createdAt"])
+        for s in _nodes(node.get("statuses"))
+        if s.get("createdAt")
+    ]
+    statuses.sort(key=lambda s: parse_instant(s.created_at))
+    return DeploymentRecord(
+        repo=repo,
+        id=str(node["databaseId"]),
+        environment=node.get("environment") or "",
+        sha=node["commitOid"],
+        created_at=node["createdAt"],
+        statuses=statuses,
+    )
+
+
+@dataclass(frozen=True)
+class DeploymentPage:
+    """One repository's page of deployments (newest created first) and where the next starts."""
+
+    deployments: list[DeploymentRecord]
+    has_next: bool = False
+    end_cursor: str | None = None
+
+    @property
+    def oldest(self) -> dt.datetime | None:
+        """When the page's oldest deployment was created (None for an empty page)."""
+        times = [parse_instant(d.created_at) for d in self.deployments]
+        return min(times) if times else None
+
+
+def parse_deployments(data: Mapping[str, Any], batch: gq.BatchQuery) -> dict[str, DeploymentPage]:
+    """Each resolved repository's deployments page (`owner/name` asked for) of a query with
+    `deployments` (`build_releases_query(environment=...)`, `build_deployments_query`); a
+    repository GitHub did not resolve is absent."""
+    out: dict[str, DeploymentPage] = {}
+    for alias, (owner, name) in batch.aliases.items():
+        repo = data.get(alias)
+        if not isinstance(repo, dict) or not isinstance(repo.get("deployments"), dict):
+            continue
+        connection = repo["deployments"]
+        info = connection.get("pageInfo") or {}
+        short = _short_name(repo, name)
+        out[f"{owner}/{name}"] = DeploymentPage(
+            [parse_deployment_node(short, node) for node in _nodes(connection)],
+            bool(info.get("hasNextPage")),
+            info.get("endCursor"),
+        )
+    return out
+
+
+def parse_codeowners_oids(
+    data: Mapping[str, Any], batch: gq.BatchQuery
+) -> dict[str, tuple[str, str] | None]:
+    """Each resolved repository's CODEOWNERS (location, blob oid): the first of
+    `CODEOWNERS_LOCATIONS` that exists, in GitHub's order; None when none does."""
+    out: dict[str, tuple[str, str] | None] = {}
+    for alias, (owner, name) in batch.aliases.items():
+        repo = data.get(alias)
+        if not isinstance(repo, dict):
+            continue
+        found: tuple[str, str] | None = None
+        for key, location in gq.CODEOWNERS_LOCATIONS.items():
+            blob = repo.get(key)
+            if isinstance(blob, dict) and blob.get("oid"):
+                found = (location, str(blob["oid"]))
+                break
+        out[f"{owner}/{name}"] = found
+    return out
+
+
+def parse_blobs(data: Mapping[str, Any], batch: gq.BatchQuery) -> dict[str, tuple[str, str]]:
+    """(oid, text) per repository (`owner/name`) of `build_blobs_query`; a repository whose
+    blob was not found, is binary (text null) or was cut (`isTruncated`) is absent."""
+    out: dict[str, tuple[str, str]] = {}
+    for alias, (owner, name) in batch.aliases.items():
+        blob = (data.get(alias) or {}).get("object")
+        if not isinstance(blob, dict) or blob.get("isTruncated"):
+            continue
+        if isinstance(blob.get("text"), str) and blob.get("oid"):
+            out[f"{owner}/{name}"] = (str(blob["oid"]), blob["text"])
+    return out
+
+
+def parse_pull_request_files(data: Mapping[str, Any], batch: gq.BatchQuery) -> dict[str, FilesPage]:
+    """Each alias's page of `build_pull_request_files_query` (absent: not resolved)."""
+    out: dict[str, FilesPage] = {}
+    for alias in batch.aliases:
+        pull = (data.get(alias) or {}).get("pullRequest")
+        page = files_page((pull or {}).get("files"))
+        if page is not None:
+            out[alias] = page
+    return out
+
+
+@dataclass(frozen=True)
+class TeamPage:
+    """A team of `TEAMS_QUERY` with its first page of repositories, and where the next starts."""
+
+    team: TeamRecord
+    has_next: bool = False
+    end_cursor: str | None = None
+
+
+def _repository_names(connection: Any) -> tuple[list[str], bool, str | None]:
+    info = (connection.get("pageInfo") if isinstance(connection, dict) else None) or {}
+    names = [str(n["name"]) for n in _nodes(connection) if n.get("name")]
+    return names, bool(info.get("hasNextPage")), info.get("endCursor")
+
+
+def parse_teams_page(data: Mapping[str, Any]) -> tuple[list[TeamPage], bool, str | None]:
+    """One page of `TEAMS_QUERY`: the teams, and whether (and where) the teams go on."""
+    connection = (data.get("organization") or {}).get("teams") or {}
+    pages: list[TeamPage] = []
+    for node in _nodes(connection):
+        names, more, cursor = _repository_names(node.get("repositories"))
+        team = TeamRecord(slug=node["slug"], name=node.get("name") or node["slug"], repos=names)
+        pages.append(TeamPage(team, more, cursor))
+    info = connection.get("pageInfo") or {}
+    return pages, bool(info.get("hasNextPage")), info.get("endCursor")
+
+
+def parse_team_repositories(
+    data: Mapping[str, Any], batch: gq.BatchQuery
+) -> dict[str, tuple[list[str], bool, str | None]]:
+    """Per team slug: a page of its repositories' names of `build_team_repositories_query`,
+    whether more follow and the cursor; a team GitHub did not resolve is absent."""
+    organization = data.get("organization") or {}
+    out: dict[str, tuple[list[str], bool, str | None]] = {}
+    for alias, (_org, slug) in batch.aliases.items():
+        team = organization.get(alias)
+        if isinstance(team, dict) and isinstance(team.get("repositories"), dict):
+            out[slug] = _repository_names(team["repositories"])
     return out
 
 

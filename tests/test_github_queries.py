@@ -31,18 +31,29 @@ from sparky_resources import github_queries as gq
 from sparky_resources.github import search_window
 from sparky_resources.github_records import (
     BacklogItem,
+    DeploymentRecord,
+    DeploymentStatusRecord,
     IssueRecord,
     PullRequestRecord,
+    TeamRecord,
     actor_login,
     oldest_first,
     parse_backlog_node,
+    parse_blobs,
+    parse_codeowners_oids,
     parse_commit_history,
     parse_commit_node,
+    parse_deployment_node,
+    parse_deployments,
     parse_issue_node,
+    parse_pull_request_files,
     parse_pull_request_node,
     parse_releases,
     parse_repository_node,
+    parse_team_repositories,
+    parse_teams_page,
     release_notes,
+    reverted_sha,
 )
 from sparky_resources.models import CommitRecord
 
@@ -77,7 +88,17 @@ def _releases(targets: list[Any]) -> tuple[str, dict[str, Any]]:
     return batch.query, batch.variables
 
 
+def _with_extras(targets: list[Any], **kwargs: Any) -> tuple[str, dict[str, Any]]:
+    batch = gq.build_releases_query(targets, environment="production", codeowners=True, **kwargs)
+    return batch.query, batch.variables
+
+
+def _batch(batch: gq.BatchQuery) -> tuple[str, dict[str, Any]]:
+    return batch.query, batch.variables
+
+
 MANY = [("acme", f"repo-{i}") for i in range(gq.MAX_REPOS_PER_QUERY)]
+OID = "0123456789abcdef0123456789abcdef01234567"
 ALL_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
     "org repositories, first page": (
         gq.ORG_REPOSITORIES_QUERY,
@@ -115,6 +136,40 @@ ALL_QUERIES: dict[str, tuple[str, dict[str, Any]]] = {
         [("acme", "api"), gq.ReleaseTarget("acme", "web", tags_after="t9"), ("acme", "cli")]
     ),
     "releases, the most repositories a query takes": _releases(MANY),
+    "releases with deployments and CODEOWNERS, one repository": _with_extras([("acme", "api")]),
+    "releases with deployments and CODEOWNERS, the most repositories": _with_extras(
+        MANY, deploy_first=100
+    ),
+    "releases with CODEOWNERS only": _batch(
+        gq.build_releases_query([("acme", "api")], codeowners=True)
+    ),
+    "deployments, further pages": _batch(
+        gq.build_deployments_query(
+            [gq.DeploymentTarget("acme", "api", "Y3Vyc29yOjUw"), ("acme", "web", "c2")],
+            "production",
+        )
+    ),
+    "deployments, the most repositories a query takes": _batch(
+        gq.build_deployments_query([(o, n, "c") for o, n in MANY], "staging", 100)
+    ),
+    "CODEOWNERS blobs": _batch(gq.build_blobs_query([("acme", "api", OID)])),
+    "CODEOWNERS blobs, the most repositories": _batch(
+        gq.build_blobs_query([(o, n, OID) for o, n in MANY])
+    ),
+    "pull request files, further pages": _batch(
+        gq.build_pull_request_files_query([gq.FilesTarget("acme", "api", 7, "Y3Vyc29yOjEwMA==")])
+    ),
+    "pull request files, the most pull requests": _batch(
+        gq.build_pull_request_files_query([("acme", "api", i, "c") for i in range(20)])
+    ),
+    "teams, first page": (gq.TEAMS_QUERY, gq.teams_variables("acme")),
+    "teams, with cursor": (gq.TEAMS_QUERY, gq.teams_variables("acme", "Y3Vyc29yOjEwMA==")),
+    "team repositories, further pages": _batch(
+        gq.build_team_repositories_query("acme", [gq.TeamTarget("platform", "c100")])
+    ),
+    "team repositories, the most teams": _batch(
+        gq.build_team_repositories_query("acme", [gq.TeamTarget(f"t{i}", "c") for i in range(20)])
+    ),
     "backlog, the whole org": (
         gq.BACKLOG_QUERY,
         gq.backlog_variables(gq.backlog_searches("acme", UNTIL)),
@@ -274,9 +329,17 @@ def test_query_is_within_githubs_limits(schema: GraphQLSchema, name: str) -> Non
 
 def test_estimated_points_of_the_main_queries(schema: GraphQLSchema) -> None:
     """The prices worth knowing (GitHub's own prediction formula): a search page of 100 pull
-    requests costs 6 points; a history page costs about 1 point per repository."""
+    requests costs 7 points (1 + 100 x 7 nested connections); a history page costs about 1
+    point per repository; 20 repositories' releases and tags 1 point, 11 with their
+    deployments (1 + 50 statuses connections each: 20 x 53 = 1,060)."""
     prs, _ = _cost(schema, *ALL_QUERIES["search pull requests"])
-    assert (prs.connections, prs.points) == (601, 6)
+    assert (prs.connections, prs.points) == (701, 7)
+    releases, _ = _cost(schema, *ALL_QUERIES["releases, the most repositories a query takes"])
+    assert (releases.connections, releases.points) == (40, 1)
+    extras, _ = _cost(schema, *_with_extras(MANY))
+    assert (extras.connections, extras.points) == (20 * (2 + 1 + 50), 11)
+    teams, _ = _cost(schema, *ALL_QUERIES["teams, first page"])
+    assert (teams.connections, teams.points) == (101, 1)
     history, _ = _cost(schema, *ALL_QUERIES["history, the most repositories a query takes"])
     assert (history.connections, history.points) == (gq.MAX_REPOS_PER_QUERY * 101, 20)
     repos, _ = _cost(schema, *ALL_QUERIES["org repositories, first page"])
@@ -653,7 +716,9 @@ COMMIT_NODE: dict[str, Any] = {
 def test_parse_commit_node() -> None:
     record = parse_commit_node("api", COMMIT_NODE)
     assert isinstance(record, CommitRecord)
-    assert record.model_dump() == {
+    dump = record.model_dump()
+    dump.pop("paths", None)  # the clones' changed paths (local git's field, not GitHub's)
+    assert dump == {
         "repo": "api",
         "sha": "a" * 40,
         "parents": ["b" * 40, "c" * 40],
@@ -679,7 +744,42 @@ def test_parse_commit_node() -> None:
         "sources": ["github"],
         "line_stats_known": True,
         "files_changed_known": True,
+        "reverts": None,  # COMMIT_NODE has no messageBody
     }
+
+
+REVERTED = "3f786850e387550fdab836ed7e6dc881de23001b"
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # git revert's message (sequencer.c): subject, blank line, "This reverts commit <sha>."
+        (f'Revert "Add x"\n\nThis reverts commit {REVERTED}.\n', REVERTED),
+        # the body alone, as GraphQL's messageBody gives it
+        (f"This reverts commit {REVERTED}.", REVERTED),
+        # reverting a merge: ", reversing\nchanges made to <parent>."
+        (f"This reverts commit {REVERTED}, reversing\nchanges made to {'e' * 40}.", REVERTED),
+        # upper-case hex is the same object name
+        (f"This reverts commit {REVERTED.upper()}.", REVERTED),
+        # several: the first one
+        (f"This reverts commit {REVERTED}.\nThis reverts commit {'d' * 40}.", REVERTED),
+        # an abbreviated sha is not a full object name
+        ("This reverts commit 3f78685.", None),
+        # 41 hex digits are no sha
+        (f"This reverts commit {REVERTED}a.", None),
+        ("Revert the revert of the config", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_reverted_sha(message: str | None, expected: str | None) -> None:
+    assert reverted_sha(message) == expected
+
+
+def test_a_revert_commit_names_what_it_reverts() -> None:
+    node = {**COMMIT_NODE, "messageBody": f"Broke the nightly.\n\nThis reverts commit {REVERTED}."}
+    assert parse_commit_node("api", node).reverts == REVERTED
 
 
 def test_octopus_merge_and_unknown_file_count() -> None:
@@ -741,6 +841,7 @@ def test_parse_releases_and_tags() -> None:
                         "createdAt": "2025-06-02T20:00:00Z",
                         "isDraft": False,
                         "isPrerelease": True,
+                        "tagCommit": {"oid": "1" * 40},
                         # GitHub's generated notes: a comment, then a heading (CRLF endings).
                         "description": "<!-- Release notes generated -->\r\n\r\n"
                         "## Two: faster parsing ##\r\n\r\n* #12 by @ana\r\n",
@@ -769,12 +870,16 @@ def test_parse_releases_and_tags() -> None:
                                 "date": "2025-06-03T11:00:00+02:00",
                                 "user": {"login": "bo"},
                             },
-                            "target": {"committedDate": "2025-06-02T20:00:00Z"},
+                            "target": {"oid": "1" * 40, "committedDate": "2025-06-02T20:00:00Z"},
                         },
                     },
                     {
                         "name": "nightly",
-                        "target": {"__typename": "Commit", "committedDate": "2025-06-03T04:00:00Z"},
+                        "target": {
+                            "__typename": "Commit",
+                            "oid": "2" * 40,
+                            "committedDate": "2025-06-03T04:00:00Z",
+                        },
                     },
                 ],
             },
@@ -794,6 +899,7 @@ def test_parse_releases_and_tags() -> None:
             "is_prerelease": True,
             "kind": "release",
             "notes": "Two: faster parsing",
+            "sha": "1" * 40,  # tagCommit
         },
         {
             "repo": "api",
@@ -805,6 +911,7 @@ def test_parse_releases_and_tags() -> None:
             "is_prerelease": False,
             "kind": "tag",
             "notes": None,
+            "sha": "1" * 40,  # the annotated tag's target commit, not the tag object
         },
         {
             "repo": "api",
@@ -816,6 +923,7 @@ def test_parse_releases_and_tags() -> None:
             "is_prerelease": False,
             "kind": "tag",
             "notes": None,
+            "sha": "2" * 40,  # a lightweight tag: the commit itself
         },
     ]
 
@@ -905,3 +1013,179 @@ def test_oldest_first_merges_by_instant_not_by_text() -> None:
     early_offset = item("b", 2, "2024-01-01T11:00:00+02:00")  # 09:00Z
     assert oldest_first([late_utc, early_offset, late_utc], 5) == [early_offset, late_utc]
     assert oldest_first([late_utc, early_offset], 1) == [early_offset]
+
+
+# ---------------------------------------------------------------------------------------------
+# Deployments, CODEOWNERS, teams, pull request files (issue 20)
+
+
+def test_parse_deployment_node_sorts_statuses_oldest_first() -> None:
+    node = {
+        "databaseId": 123456789,
+        "environment": "staging",
+        "commitOid": "f" * 40,
+        "createdAt": "2025-06-03T10:00:00Z",
+        # Newest first, as REST's list of a deployment's statuses answers (and the fake's
+        # GraphQL); the order is not documented, so the parser sorts by time, not position.
+        "statuses": {
+            "nodes": [
+                {"state": "INACTIVE", "createdAt": "2025-06-03T12:00:00Z"},
+                {"state": "SUCCESS", "createdAt": "2025-06-03T10:09:00Z"},
+                {"state": "IN_PROGRESS", "createdAt": "2025-06-03T12:01:00+02:00"},  # 10:01Z
+            ]
+        },
+    }
+    assert parse_deployment_node("api", node) == DeploymentRecord(
+        repo="api",
+        id="123456789",
+        environment="staging",
+        sha="f" * 40,
+        created_at="2025-06-03T10:00:00Z",
+        statuses=[
+            DeploymentStatusRecord(state="in_progress", created_at="2025-06-03T12:01:00+02:00"),
+            DeploymentStatusRecord(state="success", created_at="2025-06-03T10:09:00Z"),
+            DeploymentStatusRecord(state="inactive", created_at="2025-06-03T12:00:00Z"),
+        ],
+    )
+
+
+def test_parse_deployments_pages_and_the_oldest() -> None:
+    batch = gq.build_releases_query([("acme", "api"), ("acme", "gone")], environment="production")
+    node = {"databaseId": 1, "environment": "production", "commitOid": "a" * 40}
+    data = {
+        "r0": {
+            "name": "api",
+            "deployments": {
+                "pageInfo": {"hasNextPage": True, "endCursor": "c50"},
+                "nodes": [
+                    {**node, "databaseId": 2, "createdAt": "2025-06-03T09:00:00Z"},
+                    {**node, "createdAt": "2025-06-02T23:30:00-04:00"},  # 03:30Z on the 3rd
+                ],
+            },
+        },
+        "r1": None,
+    }
+    pages = parse_deployments(data, batch)
+    assert set(pages) == {"acme/api"}  # an unresolved repository is absent
+    page = pages["acme/api"]
+    assert [d.id for d in page.deployments] == ["2", "1"]
+    assert page.has_next and page.end_cursor == "c50"
+    assert page.oldest == dt.datetime(2025, 6, 3, 3, 30, tzinfo=UTC)
+
+
+def test_codeowners_are_found_in_githubs_order() -> None:
+    """.github/ first, then the root, then docs/: the first that exists is the one used."""
+    batch = gq.build_releases_query([("acme", f"r{i}") for i in range(4)], codeowners=True)
+    blob = {"oid": "b" * 40}
+    data = {
+        "r0": {"codeownersGithub": None, "codeownersRoot": blob, "codeownersDocs": {"oid": "c"}},
+        "r1": {"codeownersGithub": None, "codeownersRoot": None, "codeownersDocs": blob},
+        "r2": {"codeownersGithub": None, "codeownersRoot": None, "codeownersDocs": None},
+        # `... on Blob` of a directory (a Tree) answers an empty object: not a file
+        "r3": {"codeownersGithub": {}, "codeownersRoot": None, "codeownersDocs": blob},
+    }
+    assert parse_codeowners_oids(data, batch) == {
+        "acme/r0": ("CODEOWNERS", "b" * 40),
+        "acme/r1": ("docs/CODEOWNERS", "b" * 40),
+        "acme/r2": None,
+        "acme/r3": ("docs/CODEOWNERS", "b" * 40),
+    }
+
+
+def test_parse_blobs_leaves_out_what_is_not_the_file() -> None:
+    batch = gq.build_blobs_query([("acme", f"r{i}", OID) for i in range(4)])
+    data = {
+        "r0": {"object": {"oid": OID, "text": "* @acme/platform\n", "isTruncated": False}},
+        "r1": {"object": {"oid": OID, "text": "* @acme/platform\n", "isTruncated": True}},
+        "r2": {"object": {"oid": OID, "text": None, "isTruncated": False}},  # binary
+        "r3": {"object": None},
+    }
+    assert parse_blobs(data, batch) == {"acme/r0": (OID, "* @acme/platform\n")}
+
+
+def test_pull_request_files_are_kept_only_when_complete() -> None:
+    files = {
+        "totalCount": 2,
+        "pageInfo": {"hasNextPage": False, "endCursor": "c2"},
+        "nodes": [{"path": "src/a.py"}, {"path": "docs/b.md"}],
+    }
+    assert parse_pull_request_node({**PR_NODE, "files": files}).files == ["src/a.py", "docs/b.md"]
+    more = {**files, "totalCount": 150, "pageInfo": {"hasNextPage": True, "endCursor": "c100"}}
+    assert parse_pull_request_node({**PR_NODE, "files": more}).files is None
+    batch = gq.build_pull_request_files_query([("acme", "api", 7, "c100"), ("acme", "api", 8, "x")])
+    data = {
+        "r0": {
+            "pullRequest": {
+                "files": {
+                    "pageInfo": {"hasNextPage": False, "endCursor": "c150"},
+                    "nodes": [{"path": "vendor/z.py"}],
+                }
+            }
+        },
+        "r1": {"pullRequest": None},
+    }
+    (only,) = parse_pull_request_files(data, batch).items()
+    assert only[0] == "r0" and only[1].paths == ["vendor/z.py"] and not only[1].has_next
+    assert batch.variables["number0"] == 7 and batch.variables["filesAfter1"] == "x"
+
+
+def test_parse_teams_page_and_further_repositories() -> None:
+    data = {
+        "organization": {
+            "teams": {
+                "pageInfo": {"hasNextPage": True, "endCursor": "t100"},
+                "nodes": [
+                    {
+                        "slug": "platform",
+                        "name": "Platform",
+                        "repositories": {
+                            "pageInfo": {"hasNextPage": True, "endCursor": "p100"},
+                            "nodes": [{"name": "api"}, {"name": "web"}],
+                        },
+                    },
+                    {
+                        "slug": "docs",
+                        "name": "Docs",
+                        "repositories": {"pageInfo": {"hasNextPage": False}, "nodes": []},
+                    },
+                ],
+            }
+        }
+    }
+    pages, more, cursor = parse_teams_page(data)
+    assert (more, cursor) == (True, "t100")
+    assert [p.team for p in pages] == [
+        TeamRecord(slug="platform", name="Platform", repos=["api", "web"]),
+        TeamRecord(slug="docs", name="Docs", repos=[]),
+    ]
+    assert (pages[0].has_next, pages[0].end_cursor, pages[1].has_next) == (True, "p100", False)
+    batch = gq.build_team_repositories_query("acme", [gq.TeamTarget("platform", "p100")])
+    assert batch.variables == {"org": "acme", "slug0": "platform", "after0": "p100"}
+    answer = {
+        "organization": {
+            "t0": {
+                "repositories": {
+                    "pageInfo": {"hasNextPage": False, "endCursor": "p101"},
+                    "nodes": [{"name": "cli"}],
+                }
+            }
+        }
+    }
+    assert parse_team_repositories(answer, batch) == {"platform": (["cli"], False, "p101")}
+
+
+def test_optional_parts_are_asked_only_when_wanted() -> None:
+    plain = gq.build_releases_query([("acme", "api")])
+    assert "deployments" not in plain.query and "object(" not in plain.query
+    assert set(plain.variables) == {"first", "owner0", "name0", "releasesAfter0", "tagsAfter0"}
+    both = gq.build_releases_query([("acme", "api")], environment="prod", codeowners=True)
+    assert both.variables["environment"] == "prod" and both.variables["deployFirst"] == 50
+    assert [line.split(":")[0].strip() for line in both.query.splitlines() if "HEAD:" in line] == [
+        "codeownersGithub",
+        "codeownersRoot",
+        "codeownersDocs",
+    ]
+    with pytest.raises(ValueError, match="1 to 100"):
+        gq.build_releases_query([("a", "b")], environment="prod", deploy_first=0)
+    with pytest.raises(ValueError, match="environment"):
+        gq.build_deployments_query([("a", "b")], "")
