@@ -739,6 +739,7 @@ def build_org(
     lead_days: int = 3,
     tail_days: int = 2,
     extra_changes: bool = True,
+    incidents: bool | None = None,
 ) -> Org:
     """Build the organization. Same arguments, same org, on every machine.
 
@@ -748,7 +749,10 @@ def build_org(
     repository 1 (or 0) was renamed from "legacy-<name>". Teams, CODEOWNERS files, PR files
     and deployments come last from their own random stream; `extra_changes` also adds, to the
     last active repository, an open PR with 150 changed files and a revert commit (new head of
-    the default branch) of a deployed change, deployed itself.
+    the default branch) of a deployed change, deployed itself. `incidents` adds issues and a
+    pull request labelled "incident" (`_add_incidents`); by default they come with
+    `extra_changes` in orgs that have pull requests (`prs_per_active` above 0), so an org built
+    with exact issue counts and no pull requests keeps exactly those.
     """
     if isinstance(day, str):
         day = date.fromisoformat(day)
@@ -819,7 +823,11 @@ def build_org(
     renamed.former_names.append(f"legacy-{renamed.name}")
     # Added later (issue 20): own random stream and ids, after everything above, so every
     # value generated above stays what it was.
-    _add_teams_and_deployments(org, active, (w_start, w_end), span, changes=extra_changes)
+    if incidents is None:
+        incidents = extra_changes and prs_per_active[1] > 0
+    _add_teams_and_deployments(
+        org, active, (w_start, w_end), span, changes=extra_changes, incidents=incidents
+    )
     return org
 
 
@@ -1304,6 +1312,7 @@ def _add_teams_and_deployments(
     span: tuple[datetime, datetime],
     *,
     changes: bool,
+    incidents: bool = False,
 ) -> None:
     rng = random.Random(f"{org.login}:{org.seed}:teams")
     next_id = [7_000_000 + (org.seed % 97) * 10_000]
@@ -1426,6 +1435,105 @@ def _add_teams_and_deployments(
                 deploy(rev, "production", at + timedelta(minutes=30), "success")
         _inactivate(deps, nid)
         r.deployments = sorted(deps, key=lambda d: (d.created_at, d.id))
+    if incidents:  # the stream's last draws: everything above stays what it was
+        _add_incidents(org, active, window, rng, nid)
+
+
+def _add_incidents(
+    org: Org,
+    active: int,
+    window: tuple[datetime, datetime],
+    rng: random.Random,
+    nid: Callable[[], int],
+) -> None:
+    """Incidents (issue 20): issues and one pull request labelled "incident", opened by people.
+
+    In the active repositories with a successful production deployment, A = the first, B = the
+    third and C = the fourth (else the last): in A one incident opened and closed in the window and
+    one opened a day before it (closed in it); in B one opened and closed in the window (labels
+    "bug" and "incident"), one opened three hours before the end and closed after it, and one
+    "bug"-only issue; in C a merged hotfix pull request labelled "incident", with files. Times
+    are window-relative plus a few random minutes (this stream's last draws). Each item takes
+    the next free number of its repository (numbered after every older item, as the vendored PR
+    is), so no existing number changes.
+    """
+    prod = [
+        r
+        for r in org.repos[:active]
+        if any(d.environment == "production" and d.succeeded_at for d in r.deployments)
+    ]
+    if not prod:
+        return
+    a, b, c = prod[0], prod[min(2, len(prod) - 1)], prod[min(3, len(prod) - 1)]
+    w0, w1 = window
+    people = _users(org)
+
+    def minutes(lo: int, hi: int) -> timedelta:
+        return timedelta(minutes=rng.randint(lo, hi))
+
+    def number(r: Repository) -> int:
+        return max((x.number for x in (*r.issues, *r.pulls)), default=0) + 1
+
+    def issue(
+        r: Repository, title: str, labels: list[str], opened: datetime, closed: datetime
+    ) -> None:
+        iss = Issue(
+            r.name,
+            nid(),
+            number(r),
+            title,
+            "Customers see errors. Timeline and follow-ups below.",
+            rng.choice(people),
+            opened,
+            "closed",
+            "completed",
+            closed,
+            rng.choice(people),
+            labels,
+        )
+        r.issues.append(iss)
+
+    opened = w0 + timedelta(hours=9) + minutes(0, 20)
+    issue(a, "Checkout returns 500s", ["incident"], opened, opened + minutes(30, 150))
+    opened = w0 - timedelta(days=1) + minutes(0, 59)
+    issue(a, "Logins time out", ["incident"], opened, w0 + timedelta(hours=2))
+    opened = w0 + timedelta(hours=10) + minutes(0, 20)
+    issue(b, "Search results are empty", ["bug", "incident"], opened, opened + minutes(60, 180))
+    opened = w0 + timedelta(hours=11) + minutes(0, 20)
+    issue(b, "Typo on the settings page", ["bug"], opened, opened + minutes(20, 90))
+    opened = w1 - timedelta(hours=3) - minutes(0, 20)
+    issue(b, "Exports stuck in the queue", ["incident"], opened, w1 + minutes(120, 600))
+
+    files = [
+        FileChange("src/app.py", rng.randint(1, 20), rng.randint(1, 20), "modified"),
+        FileChange("tests/test_app.py", rng.randint(5, 30), 0, "modified"),
+    ]
+    opened = w0 + timedelta(hours=6) + minutes(0, 20)
+    merged = opened + minutes(40, 120)
+    pr = PullRequest(
+        c.name,
+        nid(),
+        number(c),
+        "Hotfix: roll back the cache keys change",
+        "Restores service; see the incident channel.",
+        rng.choice(people),
+        opened,
+        "hotfix/cache-keys",
+        c.default_branch,
+        _sha("head", "hotfix", org.seed),
+        sum(f.additions for f in files),
+        sum(f.deletions for f in files),
+        len(files),
+        1,
+        state="closed",
+        closed_at=merged,
+        merged_at=merged,
+        labels=["incident"],
+        files=files,
+    )
+    pr.merged_by = rng.choice([p for p in people if p != pr.author])
+    pr.merge_commit_sha = _sha("merge", pr.id)
+    c.pulls.append(pr)
 
 
 def _inactivate(deps: list[Deployment], nid: Callable[[], int]) -> None:
