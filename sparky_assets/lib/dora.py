@@ -32,8 +32,9 @@ Definitions (docs/metrics.md, "DORA", copies them):
   its status is `failure` or `error`; or it is the first successful deployment containing the
   sha a `Revert` reverted, and the revert happened at or after it; or an `Incident` is linked
   to it: the deployment of the incident's `sha` when given, else the latest successful
-  deployment in the incident's repository at or before the incident opened. None when no
-  deployment finished in the window.
+  deployment in the incident's repository at or before the incident opened. Reverts and
+  incidents count only before the window's end, so a past window's rate never changes. None
+  when no deployment finished in the window.
 - time_to_restore: incidents opened in the window, opened -> closed; and failed (`failure`/
   `error`) deployments in the window, -> the next successful deployment of the same repository
   and environment. Only restorations before the window's end are timed; the others are counted
@@ -270,6 +271,9 @@ def change_failure_rate(
     environment: str | None = None,
 ) -> FailureRate:
     """Failed over finished deployments in the window; rate None when there were none."""
+    # Only reverts and incidents before the window's end: a past window's rate never changes.
+    reverts = [r for r in reverts if r.at < end]
+    incidents = [i for i in incidents if i.opened_at < end]
     finished, failed = failed_deployments(deployments, reverts, incidents, environment)
     inside = [d for d in finished if _inside(d.at, start, end)]
     bad = sum(1 for d in inside if d.key in failed)

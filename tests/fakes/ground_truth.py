@@ -148,9 +148,10 @@ def dora_truth(
         # Failed: by status; by a revert committed at or after the first deployment of what
         # it reverted; by an incident (latest success at or before it opened).
         failed_ids |= {x.dep.id for x in done if x.state in FAILED}
-        failed_ids |= _reverted(repo, first)
+        # Only what happened before the window's end: a window's figure never changes later.
+        failed_ids |= _reverted(repo, first, end)
         for item in incs:
-            if org.repo(item.repo) is not repo:
+            if org.repo(item.repo) is not repo or item.created_at >= end:
                 continue
             before = [x for x in succ if x.at <= item.created_at]
             if before:
@@ -191,10 +192,13 @@ def dora_truth(
     return out
 
 
-def _reverted(repo: Repository, first: dict[str, _Done]) -> set[int]:
-    """Ids of first deployments of reverted commits, where the revert came at or after them."""
+def _reverted(repo: Repository, first: dict[str, _Done], end: datetime) -> set[int]:
+    """Ids of first deployments of reverted commits, where the revert came at or after them
+    and before `end`."""
     hit: set[int] = set()
     for c in repo.commits:
+        if c.committed_at >= end:
+            continue
         for sha in _REVERTS.findall(c.message):
             x = first.get(sha)
             if x is not None and c.committed_at >= x.at:
