@@ -412,3 +412,37 @@ def test_an_org_wide_failure_fails_the_partition_and_keeps_earlier_files(
     assert "GitHub collection failed: repositories:" in message
     assert TOKEN not in message
     assert {p: p.read_bytes() for p in files} == before
+
+
+def test_deployments_teams_and_codeowners_cost_two_requests_then_one(
+    org: Org, server: FakeGitHub
+) -> None:
+    """Issue 20's parts ride in the releases queries: a day with production deployments, teams
+    and CODEOWNERS on costs one teams query (4 teams, each under 100 repositories) and one
+    query for the CODEOWNERS texts (under 20 files) more; once the oids are known, only the
+    teams query (each repository's deployments fit their first page of 50 here)."""
+    _, counters, _ = collect(org, server)
+    start, end = org.window()
+    options = {"deployments_environment": "production", "teams": True}
+    costs = []
+    known: dict[str, str] | None = {}
+    for _ in range(2):
+        with client_for(server) as client:
+            window = collect_window(
+                client,
+                org.login,
+                start,
+                end,
+                now=end + dt.timedelta(days=30),
+                bots=["dependabot[bot]"],
+                codeowners_known=known,
+                **options,
+            )
+            costs.append(client.counters.graphql_requests)
+        assert not window.failed, window.failed
+        if known == {}:  # the first run: every file's text was read
+            known = {name: c.oid for name, c in window.codeowners.items() if c}
+            assert known  # some repositories pushed that day have a CODEOWNERS file
+        else:
+            assert window.codeowners_unchanged == set(known)
+    assert costs == [counters.graphql_requests + 2, counters.graphql_requests + 1]
