@@ -125,7 +125,15 @@ def collect_github(
                 now=now,
                 bots=org.bots,
                 day_ends=[day.end for day in days.values()],
-                **_delivery_kwargs(github, org, known),  # TEMP until helper A lands
+                deployments_environment=(
+                    org.dora_environment if org.dora_source == "deployments" else None
+                ),
+                teams=org.teams_from_github,
+                codeowners_known=(
+                    {r: c["oid"] for r, c in (known.get("codeowners") or {}).items() if c}
+                    if org.teams_from_github
+                    else None
+                ),
             )
         except GitHubUnreachable as exc:
             unreachable = str(exc)
@@ -150,9 +158,7 @@ def collect_github(
     }
     for problem in collected.failed:
         context.log.warning(f"GitHub {problem.entity} {problem.repo}: {problem.error}")
-    snapshot = ownership_snapshot(
-        github.org, known, collected, org.teams_from_github and hasattr(collected, "teams")
-    )
+    snapshot = ownership_snapshot(github.org, known, collected, org.teams_from_github)
     if snapshot["collected"]:
         store.write("cache", OWNERSHIP, "latest", snapshot)
         names = sorted({*org.teams, *(t["slug"] for t in snapshot["teams"])})
@@ -349,7 +355,7 @@ def split_day(collected: GitHubWindow, day: Window) -> dict[str, list[dict[str, 
         ],
         "raw_deployments": [
             d.model_dump(mode="json")
-            for d in getattr(collected, "deployments", [])
+            for d in collected.deployments
             if any(day.contains(t) for t in [d.created_at, *(s.created_at for s in d.statuses)])
         ],
     }
@@ -375,21 +381,3 @@ def ownership_snapshot(
         else list(known.get("teams") or [])
     )
     return {"collected": True, "org": github_org, "teams": teams, "codeowners": codeowners}
-
-
-def _delivery_kwargs(github: GitHubResource, org: OrgResource, known: Mapping[str, Any]) -> dict:
-    import inspect
-
-    if "teams" not in inspect.signature(github.collect).parameters:
-        return {}
-    return dict(
-        deployments_environment=(
-            org.dora_environment if org.dora_source == "deployments" else None
-        ),
-        teams=org.teams_from_github,
-        codeowners_known=(
-            {r: c["oid"] for r, c in (known.get("codeowners") or {}).items() if c}
-            if org.teams_from_github
-            else None
-        ),
-    )

@@ -8,8 +8,6 @@ teams), so a user materializes or backfills one team's weeks from the UI. Its te
 the built-in writer: the org digest's LLM insights are the org's, not a team's.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Any
 

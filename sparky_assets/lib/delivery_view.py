@@ -40,7 +40,7 @@ class DoraRepoLine(BaseModel):
 
 class DoraView(BaseModel):
     lines: list[DoraLine]
-    compact: str  # the weekly digest's one line
+    compact: list[str]  # the weekly digest's lines, one per key
     source: str
     repos: list[DoraRepoLine] = Field(default_factory=list)
     repos_total: int = 0
@@ -63,10 +63,11 @@ def _band(row: DoraRow, metric: dora.Metric) -> tuple[str, str]:
     return band.capitalize(), dora.BAND_TABLE[metric][band]
 
 
-def _frequency(row: DoraRow) -> str:
+def _frequency(row: DoraRow, period: str) -> str:
     if not row.deployments:
         return "none"
-    return f"{row.deployments:,} ({row.per_week:g} a week)"
+    count = f"{row.deployments:,} successful"
+    return count if period == "weekly" else f"{count} ({row.per_week:g} a week)"
 
 
 def _lead(row: DoraRow) -> str:
@@ -74,7 +75,7 @@ def _lead(row: DoraRow) -> str:
     if not lead.count:
         return "no change deployed"
     return (
-        f"median {human_duration(lead.median_h)}, 90% within {human_duration(lead.p90_h)} "
+        f"{human_duration(lead.median_h)} median, 90% within {human_duration(lead.p90_h)} "
         f"({lead.count:,} change{'s' if lead.count != 1 else ''})"
     )
 
@@ -91,7 +92,7 @@ def _restore(row: DoraRow) -> str:
     still = f"{r.open} not restored by the end" if r.open else ""
     if not r.timed.count:
         return still or "nothing to restore"
-    text = f"median {human_duration(r.timed.median_h)} ({r.timed.count} restored"
+    text = f"{human_duration(r.timed.median_h)} median ({r.timed.count} restored"
     return text + (f", {still})" if still else ")")
 
 
@@ -102,16 +103,17 @@ def dora_view(figures: DoraFigures | None, period: str) -> DoraView | None:
     row = figures.overall
     lines = []
     for metric, label, value in (
-        ("deployment_frequency", "Deployment frequency", _frequency(row)),
+        ("deployment_frequency", "Deployment frequency", _frequency(row, period)),
         ("lead_time", "Lead time for changes", _lead(row)),
         ("change_failure_rate", "Change failure rate", _failures(row)),
         ("time_to_restore", "Time to restore service", _restore(row)),
     ):
         band, bound = _band(row, metric)  # type: ignore[arg-type]
         lines.append(DoraLine(label=label, value=value, band=band, bound=bound))
-    compact = " · ".join(
-        f"{line.label} {line.value}" + (f" ({line.band})" if line.band else "") for line in lines
-    )
+    compact = [
+        f"{line.label}: {line.value}" + (f" · {line.band} ({line.bound})" if line.band else "")
+        for line in lines
+    ]
     source = SOURCE_WORDS[figures.source].format(environment=figures.environment)
     ranked = sorted(figures.by_repo.items(), key=lambda kv: (-kv[1].deployments, kv[0]))
     repos = [

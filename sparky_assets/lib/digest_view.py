@@ -87,6 +87,11 @@ GITHUB_FIGURES = frozenset(
 METRICS_DOC = "../metrics.md"  # docs/metrics.md, published next to the digest folders
 
 
+def metrics_doc(m: WindowMetrics) -> str:
+    """The definitions' path from a digest: output/<period>/ or output/teams/<team>/<period>/."""
+    return f"../../{METRICS_DOC}" if m.team else METRICS_DOC
+
+
 def safe_url(url: str | None) -> str | None:
     return url if url and _ITEM_URL.match(url) else None
 
@@ -357,7 +362,10 @@ def digest_view(
             change=fmt_change(m.change.get(name)),
         )
         for name, label in KEY_FIGURES
-        if (github_rows or name not in GITHUB_FIGURES) and not _idle(m, name)
+        if (github_rows or name not in GITHUB_FIGURES)
+        and not _idle(m, name)
+        # a team's digest has no org-wide figures (open at the end, gone quiet): left out
+        and not (m.team and getattr(m, name, None) is None)
     ]
     newcomers = [p.name for p in m.new_contributor_list if not p.is_bot][: LISTED * 2]
     newcomers_label = f"New since {m.new_since}" if m.new_since else "New contributors"
@@ -413,7 +421,7 @@ def digest_view(
         repos=_coverage_lines(coverages),
         days_collected=f"{collected} of {days}",
         doc_links=[
-            (section.replace("-", " "), f"{METRICS_DOC}#{section}")
+            (section.replace("-", " "), f"{metrics_doc(m)}#{section}")
             for section in dict.fromkeys(DOC_SECTION[r] for r, _ in KEY_FIGURES)
             if github_rows or section not in ("pull-requests", "issues", "releases")
         ],

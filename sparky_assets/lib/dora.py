@@ -362,20 +362,30 @@ BANDS: dict[Metric, tuple[Bound, ...]] = {
         ("medium", lambda v: v <= WEEK),
     ),
 }
-BAND_TABLE: dict[Metric, dict[Band, str]] = {
+BAND_TABLE: dict[Metric, dict[Band, str]] = {  # each band's bound, in words
     "deployment_frequency": {
-        "elite": ">= 1 a day",
-        "high": ">= 1 a week",
-        "medium": ">= 1 a month",
-        "low": "< 1 a month",
+        "elite": "at least once a day",
+        "high": "at least once a week",
+        "medium": "at least once a month",
+        "low": "less than once a month",
     },
-    "lead_time": {"elite": "< 1 day", "high": "<= 1 week", "medium": "<= 30 days", "low": "longer"},
-    "change_failure_rate": {"elite": "<= 5%", "high": "<= 10%", "medium": "<= 15%", "low": "more"},
+    "lead_time": {
+        "elite": "under a day",
+        "high": "a week or less",
+        "medium": "30 days or less",
+        "low": "more than 30 days",
+    },
+    "change_failure_rate": {
+        "elite": "5% or less",
+        "high": "10% or less",
+        "medium": "15% or less",
+        "low": "more than 15%",
+    },
     "time_to_restore": {
-        "elite": "< 1 hour",
-        "high": "< 1 day",
-        "medium": "<= 1 week",
-        "low": "longer",
+        "elite": "under an hour",
+        "high": "under a day",
+        "medium": "a week or less",
+        "low": "more than a week",
     },
 }
 
