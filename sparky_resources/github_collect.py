@@ -50,7 +50,9 @@ from sparky_resources.github_records import (
     BacklogItem,
     BacklogSnapshot,
     CodeownersRecord,
+    DeploymentPage,
     DeploymentRecord,
+    FilesPage,
     GitHubCommitRecord,
     GitHubRepository,
     IssueRecord,
@@ -496,7 +498,7 @@ class _Deployments:
         self.pending: list[gq.DeploymentTarget] = []
         self.since = scope.start - DEPLOYMENT_SLACK
 
-    def first_page(self, name: str, page: Any, error: str | None) -> None:
+    def first_page(self, name: str, page: DeploymentPage | None, error: str | None) -> None:
         if error is None and page is None:
             error = "the repository could not be read (deleted or no access)"
         if error is not None:
@@ -505,7 +507,7 @@ class _Deployments:
         self.records[name] = []
         self._add(name, page)
 
-    def _add(self, name: str, page: Any) -> None:
+    def _add(self, name: str, page: DeploymentPage) -> None:
         self.records[name] += page.deployments
         oldest = page.oldest
         if page.has_next and oldest is not None and oldest >= self.since:
@@ -729,7 +731,7 @@ def _pull_request_files(
     client: GitHubClient,
     org: str,
     window: GitHubWindow,
-    first_pages: Mapping[tuple[str, int], Any],
+    first_pages: Mapping[tuple[str, int], FilesPage],
 ) -> None:
     """The changed files of the kept pull requests with more than the search's first 100:
     further pages, 20 pull requests per query. A pull request whose page fails keeps
@@ -745,8 +747,8 @@ def _pull_request_files(
         query = gq.build_pull_request_files_query(batch)
         answer = _ask(client, query)
         pages = parse_pull_request_files(answer.data, query)
-        for index, target in enumerate(batch):
-            alias, key = f"r{index}", (target.name, target.number)
+        for alias, target in zip(query.aliases, batch, strict=True):
+            key = (target.name, target.number)
             error = answer.error(alias, frozenset({"pullRequest"}))
             page = pages.get(alias)
             if error is None and page is None:
@@ -814,7 +816,7 @@ def collect_window(
             continue
         parse, own_events = _ITEM_KINDS[kind]
         kept = 0
-        files: dict[tuple[str, int], Any] = {}
+        files: dict[tuple[str, int], FilesPage] = {}
         for node in nodes:
             repo = (node.get("repository") or {}).get("name", "")
             if not keep(repo):
