@@ -35,7 +35,7 @@ with warnings.catch_warnings():
     from sparky_assets.defs.metrics import build_metrics_assets
     from sparky_assets.defs.publish import publish_job, publish_new_digests, published_digests
     from sparky_assets.defs.resources import build_resources
-    from sparky_assets.defs.teams import build_team_assets
+    from sparky_assets.defs.teams import build_team_assets, build_team_automation
 from sparky_assets.partitions import OrgPartitions
 from sparky_resources.config import SparkyConfig, get_config
 
@@ -43,6 +43,7 @@ from sparky_resources.config import SparkyConfig, get_config
 def build_definitions(config: SparkyConfig) -> dg.Definitions:
     """Every asset, check, job, schedule, sensor and resource of Sparky for `config`."""
     parts = OrgPartitions.from_config(config)
+    team_jobs, team_schedules = build_team_automation(parts)
     # Beta in Dagster 1.13 and warned about once per asset and per load (~90 lines a run):
     # `backfill_policy` (every asset runs a range in one run) and `with_source_code_references`
     # (every asset links to the file and line that defines it, "Code references" in the UI),
@@ -70,10 +71,12 @@ def build_definitions(config: SparkyConfig) -> dg.Definitions:
             monthly_digest_job,
             digest_freshness_job,
             publish_job,
+            *team_jobs,
         ],
         schedules=[
             *build_schedules(parts.timezone),
             build_freshness_schedule(parts.timezone),
+            *team_schedules,
         ],
         sensors=[record_run_failures, notice_new_repositories, publish_new_digests],
         resources=build_resources(config),

@@ -11,6 +11,8 @@ from sparky_assets.definitions import defs as load_defs
 
 DAILY_CHAIN = ["repositories", "raw_commits", "daily_metrics", "daily_insights", "daily_digest"]
 GITHUB = ["raw_pull_requests", "raw_issues", "raw_releases", "raw_backlog", "raw_github_commits"]
+# The GitHub step's delivery files, read by the weekly and monthly metrics (DORA and teams).
+DELIVERY = ["raw_deployments", "raw_ownership"]
 WINDOWS = {
     "weekly_metrics": dg.WeeklyPartitionsDefinition,
     "monthly_metrics": dg.MonthlyPartitionsDefinition,
@@ -26,7 +28,9 @@ def defs() -> dg.Definitions:
 def test_definitions_load_and_validate(defs: dg.Definitions) -> None:
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
-    assert keys == set(DAILY_CHAIN) | set(GITHUB) | set(WINDOWS) | {"contributors"} | {
+    assert keys == set(DAILY_CHAIN) | set(GITHUB) | set(DELIVERY) | set(WINDOWS) | {
+        "contributors"
+    } | {
         "weekly_insights",
         "monthly_insights",
         "weekly_digest",
@@ -56,7 +60,8 @@ def test_weekly_and_monthly_read_the_raw_days_and_the_identities(defs: dg.Defini
     assert graph.get(dg.AssetKey("contributors")).partitions_def is None
     for name, kind in WINDOWS.items():
         node = graph.get(dg.AssetKey(name))
-        assert node.parent_keys == {dg.AssetKey(k) for k in [*RAW, "contributors"]}, name
+        expected = {dg.AssetKey(k) for k in [*RAW, *DELIVERY, "contributors"]}
+        assert node.parent_keys == expected, name
         assert isinstance(node.partitions_def, kind), name
         assert node.partitions_def.timezone == "America/New_York"
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), name

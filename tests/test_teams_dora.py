@@ -48,6 +48,7 @@ class Measured:
     root: Path
     metrics: dict
     instance: dg.DagsterInstance
+    defs: dg.Definitions
 
 
 def _range(first: str, last: str) -> dict[str, str]:
@@ -106,7 +107,7 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Measured]:
             partition_key=dg.MultiPartitionKey({"team": "web-frontend", "week": WEEK}),
         )
         metrics = resources["store"].read("processed", "weekly_metrics", WEEK)
-        yield Measured(org, root, metrics, instance)
+        yield Measured(org, root, metrics, instance, defs)
 
 
 def test_dora_figures_equal_the_fakes_ground_truth(measured: Measured) -> None:
@@ -174,3 +175,19 @@ def test_one_teams_week_is_materialized_from_its_partition(measured: Measured) -
     assert f"**{len(merged)}** {unit} merged" in text
     # the definitions are three folders up: output/teams/<team>/weekly/
     assert "](../../../metrics.md#dora)" in text
+
+
+def test_the_team_schedule_asks_one_run_per_team_for_the_week_that_ended(
+    measured: Measured,
+) -> None:
+    schedule = measured.defs.get_schedule_def("team_weekly_digest_schedule")
+    assert measured.defs.resolve_job_def("team_weekly_digest_job").partitions_def is not None
+    tick = dt.datetime(2024, 11, 4, 1, 30, tzinfo=NY)  # Monday after the week
+    with dg.build_schedule_context(
+        instance=measured.instance,
+        scheduled_execution_time=tick,
+        repository_def=measured.defs.get_repository_def(),
+    ) as context:
+        requests = schedule.evaluate_tick(context).run_requests or []
+    keys = sorted(str(r.partition_key) for r in requests)
+    assert keys == sorted(f"{t.slug}|{WEEK}" for t in measured.org.teams)

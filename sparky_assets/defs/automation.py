@@ -31,6 +31,7 @@ import dagster as dg
 from filelock import FileLock
 
 from sparky_assets.defs.github import BACKLOG, ENTITIES
+from sparky_assets.lib.team_scope import OWNERSHIP
 from sparky_resources import clock
 from sparky_resources.clock import UNIT, Period
 from sparky_resources.github import GitHubTokenMissing
@@ -57,6 +58,7 @@ daily_digest_job = dg.define_asset_job(
     "daily_digest_job",
     selection=dg.AssetSelection.assets(
         *ENTITIES,
+        OWNERSHIP,
         BACKLOG,
         "repositories",
         "raw_commits",

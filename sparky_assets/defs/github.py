@@ -144,7 +144,10 @@ def collect_github(
         yield from _not_collected(context, store, keys, days, unreachable, now)
         return
     # A day's backlog failing costs that day's snapshot only (written below), not the run.
-    org_wide = [c for c in collected.failed if c.repo is None and c.entity != "backlog"]
+    # Teams failing keeps the teams an earlier run collected (ownership_snapshot), not the day.
+    org_wide = [
+        c for c in collected.failed if c.repo is None and c.entity not in ("backlog", "teams")
+    ]
     if org_wide:
         # Without the listing or a search stream the day would be wrong, not just smaller:
         # fail the partition in one line and keep what earlier runs wrote.
@@ -152,9 +155,12 @@ def collect_github(
             description="GitHub collection failed: "
             + "; ".join(f"{c.entity}: {c.error}" for c in org_wide)
         )
+    # Pull requests come from one org-wide search: a repository's failed "pull_requests" entry
+    # is a pull request whose further files could not be read (kept, with `files` None).
     failed_repos = {
         asset: {c.repo for c in collected.failed if c.entity == entity}
         for asset, entity in _ENTITY.items()
+        if asset != "raw_pull_requests"
     }
     for problem in collected.failed:
         context.log.warning(f"GitHub {problem.entity} {problem.repo}: {problem.error}")

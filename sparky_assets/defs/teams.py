@@ -8,8 +8,10 @@ teams), so a user materializes or backfills one team's weeks from the UI. Its te
 the built-in writer: the org digest's LLM insights are the org's, not a team's.
 """
 
+import datetime as dt
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -31,6 +33,7 @@ from sparky_assets.lib.render import digest_sidecar, render_digest, without_fron
 from sparky_assets.lib.team_scope import covered_repos
 from sparky_assets.lib.window import WindowMetrics, change_against
 from sparky_assets.partitions import OrgPartitions
+from sparky_resources import clock
 from sparky_resources.clock import UNIT, Period, previous_key, previous_window
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.org import OrgResource
@@ -179,3 +182,67 @@ def build_team_assets(parts: OrgPartitions) -> list[dg.AssetsDefinition]:
     if parts.teams is None:
         return []
     return [team_digest_asset(period, parts) for period in ("weekly", "monthly")]
+
+
+TEAM_SCHEDULES: dict[Period, tuple[str, str]] = {
+    # After the org's digest of the same window (automation.py: Mondays 01:00, the 1st 02:00).
+    "weekly": ("30 1 * * 1", "Mondays at 01:30"),
+    "monthly": ("30 2 1 * *", "The 1st of each month at 02:30"),
+}
+
+
+def build_team_automation(
+    parts: OrgPartitions,
+) -> tuple[list[Any], list[dg.ScheduleDefinition]]:
+    """A job per team digest and a schedule that asks, for the window that just ended, one run
+    per team (the teams known then: the config's, or the dynamic partitions)."""
+    from sparky_assets.defs.automation import automation_status
+
+    if parts.teams is None:
+        return [], []
+    jobs, schedules = [], []
+    for period in ("weekly", "monthly"):
+        job = dg.define_asset_job(
+            f"team_{period}_digest_job",
+            selection=dg.AssetSelection.assets(f"team_{period}_digest"),
+            description=f"Each team's digest of a {UNIT[period]} (its days and the org's "
+            f"{period}_metrics first).",
+        )
+        jobs.append(job)
+        schedules.append(_team_schedule(job, period, parts, automation_status()))
+    return jobs, schedules
+
+
+def _team_schedule(
+    job: Any,
+    period: Period,
+    parts: OrgPartitions,
+    status: dg.DefaultScheduleStatus,
+) -> dg.ScheduleDefinition:
+    cron, when = TEAM_SCHEDULES[period]
+    tz = ZoneInfo(parts.timezone)
+    teams = parts.teams
+    assert teams is not None
+
+    @dg.schedule(
+        name=f"team_{period}_digest_schedule",
+        job=job,
+        cron_schedule=cron,
+        execution_timezone=parts.timezone,
+        default_status=status,
+        description=f"{when} (org timezone): every team's digest of the {UNIT[period]} that "
+        "just ended.",
+    )
+    def _tick(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+        tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+        key = clock.window_ended_at(period, tick, tz).key
+        names = teams.get_partition_keys(dynamic_partitions_store=context.instance)
+        return [
+            dg.RunRequest(
+                run_key=f"team-{period}-{key}-{team}",
+                partition_key=dg.MultiPartitionKey({DIMENSION[period]: key, TEAM: team}),
+            )
+            for team in names
+        ]
+
+    return _tick
