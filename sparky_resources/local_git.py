@@ -37,6 +37,7 @@ from pathlib import Path
 import dagster as dg
 
 from sparky_resources.config import repo_name, work_tree_path
+from sparky_resources.github_records import reverted_sha
 from sparky_resources.models import (
     CommitRecord,
     FirstCommit,
@@ -73,9 +74,11 @@ _PINNED_CONFIG = {
     "diff.ignoreSubmodules": "none",
 }
 _STABLE = [arg for key, value in _PINNED_CONFIG.items() for arg in ("-c", f"{key}={value}")]
-# Placeholders with N/E respect .mailmap (for bare clones git reads HEAD:.mailmap). The sha is
-# repeated last: the parser checks it to prove the fields did not shift.
-_FIELDS = ["%H", "%P", "%aN", "%aE", "%cN", "%cE", "%at", "%ct", "%aI", "%cI", "%s", "%H"]
+# Placeholders with N/E respect .mailmap (for bare clones git reads HEAD:.mailmap). `%b` is the
+# body (after the subject's paragraph): a merge's title and a revert's "This reverts commit"
+# line are read from it in this same pass. git prints a message only up to a NUL byte, so a
+# body cannot shift the fields; the sha is repeated last to prove they did not shift.
+_FIELDS = ["%H", "%P", "%aN", "%aE", "%cN", "%cE", "%at", "%ct", "%aI", "%cI", "%s", "%b", "%H"]
 _FORMAT = "%x00".join(_FIELDS)
 # NUL-terminated fields, and a diff as git itself computes it: no colour, no textconv filters,
 # no external diff driver (a repository's .gitattributes cannot change what is counted).
@@ -557,6 +560,16 @@ def parse_log(out: bytes, repo: str, boundary: frozenset[str] = frozenset()) -> 
     a diff, a newline, then per file `added TAB deleted TAB path NUL`, or for a rename
     `added TAB deleted TAB NUL old NUL new NUL`. Commits in `boundary` (a shallow clone's cut)
     get no line stats: git diffs them against an empty tree, counting their whole tree as added.
+
+    Paths: git-diff(1), "--numstat": "When -z output option is in effect ... a NUL (only exists
+    if renamed), pathname in preimage, a NUL (only exists if renamed), pathname in postimage
+    (only exists if renamed)"; and `-z`: "do not munge pathnames" (no core.quotePath quoting,
+    no `dir/{a => b}/f` notation). So each path is the repository-relative name verbatim, a
+    rename's the new one (the postimage, as `--name-only` lists it). Names that are not UTF-8
+    keep their structure, the undecodable bytes becoming U+FFFD (the JSON files hold text).
+    Merges (`--diff-merges=off`) and boundary commits get `paths=None`: not computed, which is
+    not "changed nothing" (an empty commit's `[]`). `reverts` is read from the body as GitHub's
+    commits are (`github_records.reverted_sha`), so both sources agree on what a revert is.
     """
     tokens = out.split(b"\0")
     n, i, width = len(tokens), 0, len(_FIELDS)
@@ -573,11 +586,18 @@ def parse_log(out: bytes, repo: str, boundary: frozenset[str] = frozenset()) -> 
             raise UnparseableCommit(f"commit {sha}: its fields did not parse (NUL in a field?)")
         i += width
         adds = dels = files = binary = 0
+        paths: list[str] = []
         if i < n and tokens[i].startswith(b"\n"):
             tokens[i] = tokens[i][1:]
             while i < n and (stat := _STAT.match(tokens[i])):
-                rename = len(tokens[i]) == stat.end()
-                i += 3 if rename else 1
+                if len(tokens[i]) == stat.end():  # a rename: old and new follow as tokens
+                    if i + 2 >= n:
+                        raise UnparseableCommit(f"commit {sha}: its file list did not parse")
+                    paths.append(_text(tokens[i + 2]))
+                    i += 3
+                else:
+                    paths.append(_text(tokens[i][stat.end() :]))
+                    i += 1
                 files += 1
                 if stat.group(1) == b"-":
                     binary += 1
@@ -590,6 +610,8 @@ def parse_log(out: bytes, repo: str, boundary: frozenset[str] = frozenset()) -> 
         except (UnicodeDecodeError, ValueError):
             raise UnparseableCommit(f"commit {sha}: unreadable parents or dates") from None
         cut = sha in boundary
+        is_merge = len(parents) > 1
+        subject, body = _text(head[10]), _text(head[11])
         records.append(
             CommitRecord(
                 repo=repo,
@@ -603,13 +625,16 @@ def parse_log(out: bytes, repo: str, boundary: frozenset[str] = frozenset()) -> 
                 committed_ts=committed_ts,
                 authored_at=_text(head[8]),
                 committed_at=_text(head[9]),
-                subject=_text(head[10]),
+                subject=subject,
                 additions=0 if cut else adds,
                 deletions=0 if cut else dels,
                 files_changed=0 if cut else files,
                 binary_files=0 if cut else binary,
-                is_merge=len(parents) > 1,
+                is_merge=is_merge,
                 shallow_boundary=cut,
+                merge_title=merge_title(body) if is_merge else None,
+                paths=None if cut or is_merge else paths,
+                reverts=reverted_sha(body),
             )
         )
     return records
@@ -622,43 +647,6 @@ def merge_title(body: str) -> str | None:
         if line := line.strip():
             return line[:MERGE_TITLE_MAX]
     return None
-
-
-def merge_titles(git: GitRunner, shas: Sequence[str]) -> dict[str, str | None]:
-    """Each merge commit's title from its body, in one `git log --no-walk` pass.
-
-    Bodies are read only for merges, apart from the numstat pass: a body can be long, and only
-    a merge's first line is wanted. Layout as `parse_log`'s: sha, body, sha again, each
-    NUL-terminated (`-z`), so a field that shifts is an error naming the commit.
-    """
-    if not shas:
-        return {}
-    out = git.run(
-        ["log", "--format=%H%x00%b%x00%H", *_PLAIN, "--no-walk=unsorted", "--stdin"],
-        stdin=("\n".join(shas) + "\n").encode("ascii"),
-    )
-    tokens = out.split(b"\0")
-    if tokens and not tokens[-1]:
-        tokens.pop()
-    if len(tokens) % 3:
-        raise UnparseableCommit("unreadable merge commit bodies (a NUL in a message?)")
-    titles: dict[str, str | None] = {}
-    for k in range(0, len(tokens), 3):
-        sha, body, again = tokens[k : k + 3]
-        if not _SHA.fullmatch(sha) or again != sha:
-            raise UnparseableCommit(f"commit {_text(sha[:64])}: its body did not parse")
-        titles[sha.decode("ascii")] = merge_title(_text(body))
-    return titles
-
-
-def _with_merge_titles(git: GitRunner, records: list[CommitRecord]) -> list[CommitRecord]:
-    titles = merge_titles(git, [r.sha for r in records if r.is_merge])
-    if not titles:
-        return records
-    return [
-        r.model_copy(update={"merge_title": titles[r.sha]}) if titles.get(r.sha) else r
-        for r in records
-    ]
 
 
 def _epoch(when: dt.datetime | None, default: float) -> float:
@@ -678,7 +666,7 @@ def read_clone(
         return []
     if start is None and end is None:
         out = clone.git.run(["log", f"--format={_FORMAT}", *_LOG_OPTS, *refs])
-        return _with_merge_titles(clone.git, parse_log(out, clone.name, clone.shallow_boundary))
+        return parse_log(out, clone.name, clone.shallow_boundary)
     listing = (cache or ListingCache(None)).listing(clone)
     shas = listing.window(_epoch(start, float("-inf")), _epoch(end, float("inf")))
     if not shas:
@@ -697,8 +685,7 @@ def read_clone(
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             outputs = list(pool.map(numstat, chunks))
-    records = [r for out in outputs for r in parse_log(out, clone.name, clone.shallow_boundary)]
-    return _with_merge_titles(clone.git, records)
+    return [r for out in outputs for r in parse_log(out, clone.name, clone.shallow_boundary)]
 
 
 def read_commits(

@@ -47,6 +47,10 @@ class CommitRecord(_Record):
     binary_files: int
     is_merge: bool
     shallow_boundary: bool = False
+    # Issue 20: the repository-relative paths the commit changed, from the clone's numstat
+    # (a rename's new path), for CODEOWNERS-style ownership. None where not known: older files,
+    # GitHub's commits, merge commits (no diff is computed) and a shallow clone's boundary.
+    paths: list[str] | None = None
     # GitHub's view, where GitHub was collected: the accounts behind the emails (None when an
     # email is linked to no account) and which sources saw the commit.
     author_login: str | None = None

@@ -7,6 +7,7 @@ day 2024-06-03 is [04:00Z June 3, 04:00Z June 4).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +22,8 @@ from sparky_resources.local_git import (
     inspect_repo,
     read_commits,
 )
+from sparky_resources.models import CommitRecord
+from sparky_resources.store import DataStore
 
 NY = ZoneInfo("America/New_York")
 
@@ -230,3 +233,104 @@ def test_default_branch_with_a_slash_in_its_name(known: KnownHistory, tmp_path: 
     info = inspect_repo(clone)
     assert info.refs == ["refs/remotes/origin/release/2024"]
     assert info.head_sha == known.shas["skewed"]
+
+
+# --- Issue 20: changed paths and reverts per commit -------------------------------------------
+
+
+def _name_only(path: Path, sha: str) -> list[str]:
+    """The paths a commit changed, by git's own `show --name-only` (new names for renames),
+    a method independent of Sparky's numstat parsing; `-z` so names come unquoted."""
+    out = subprocess.run(
+        ["git", "-C", str(path), "show", "--name-only", "-M", "--format=", "-z", sha],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return [name.decode("utf-8", "replace") for name in out.strip(b"\n").split(b"\0") if name]
+
+
+@pytest.mark.parametrize("windowed", [True, False], ids=["window", "whole-history"])
+def test_paths_are_the_files_each_commit_changed(known: KnownHistory, windowed: bool) -> None:
+    records = read_commits(known.path, *day("2024-06-03")) if windowed else read_commits(known.path)
+    by_sha = {r.sha: r for r in records}
+    s = known.shas
+    # By hand, from build_known_history: the rename counts under its new name.
+    assert by_sha[s["zoe_feature"]].paths == ["docs/new.md", "logo.png"]
+    assert by_sha[s["alice_app"]].paths == ["README.md", "src/app.py"]
+    assert by_sha[s["bob"]].paths == ["src/app.py"]
+    assert by_sha[s["empty"]].paths == []  # known: it changed nothing
+    # A merge's diff is not computed (--diff-merges=off): its paths are not known, not "none".
+    assert by_sha[s["merge"]].is_merge and by_sha[s["merge"]].paths is None
+    for record in records:
+        if not record.is_merge:
+            assert sorted(record.paths or []) == sorted(_name_only(known.path, record.sha))
+            assert len(record.paths or []) == record.files_changed
+    if not windowed:
+        assert sorted(by_sha[s["root"]].paths or []) == [".mailmap", "README.md", "docs/old.md"]
+
+
+def _revert(r: Repo, when: str, *args: str) -> str:
+    """`git revert --no-edit <args>` as Alice at `when`; the new commit's sha by rev-parse."""
+    env = {
+        "GIT_AUTHOR_NAME": ALICE.name,
+        "GIT_AUTHOR_EMAIL": ALICE.email,
+        "GIT_COMMITTER_NAME": ALICE.name,
+        "GIT_COMMITTER_EMAIL": ALICE.email,
+        "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_DATE": when,
+    }
+    r.git("revert", "--no-edit", *args, env=env)
+    return r.git("rev-parse", "HEAD").strip()
+
+
+def test_a_git_revert_names_the_reverted_commit(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "reverts")
+    r.write("a.txt", "a\n")
+    r.commit("base", ALICE, "2024-06-03T08:00:00+00:00")
+    r.write("b.txt", "b\n")
+    r.commit("add b", ALICE, "2024-06-03T09:00:00+00:00")
+    bad = r.git("rev-parse", "HEAD").strip()
+    revert = _revert(r, "2024-06-03T10:00:00+00:00", bad)
+    # Reverting the revert: its message names the first revert, not the original commit.
+    reapply = _revert(r, "2024-06-03T11:00:00+00:00", revert)
+    by_sha = {c.sha: c for c in read_commits(r.path, *day("2024-06-03"))}
+    assert by_sha[revert].reverts == bad
+    assert by_sha[revert].paths == ["b.txt"]
+    assert by_sha[reapply].reverts == revert
+    assert by_sha[bad].reverts is None
+
+
+def test_reverting_a_merge_names_the_merge(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "merge-revert")
+    r.write("a.txt", "a\n")
+    r.commit("base", ALICE, "2024-06-03T08:00:00+00:00")
+    r.git("checkout", "-q", "-b", "topic")
+    r.write("t.txt", "t\n")
+    r.commit("topic", ALICE, "2024-06-03T09:00:00+00:00")
+    r.git("checkout", "-q", "main")
+    merge = r.merge("topic", "Merge pull request #3 from o/topic", ALICE, "2024-06-03T10:00:00Z")
+    # git writes "This reverts commit <merge>, reversing\nchanges made to <parent>."
+    revert = _revert(r, "2024-06-03T11:00:00+00:00", "-m", "1", merge)
+    by_sha = {c.sha: c for c in read_commits(r.path, *day("2024-06-03"))}
+    assert by_sha[revert].reverts == merge
+    assert by_sha[revert].paths == _name_only(r.path, revert) == ["t.txt"]
+    assert by_sha[merge].paths is None and by_sha[merge].reverts is None
+
+
+def test_records_without_the_new_fields_still_load(tmp_path: Path, known: KnownHistory) -> None:
+    (record,) = [r for r in read_commits(known.path) if r.sha == known.shas["bob"]]
+    old = record.model_dump(exclude={"paths", "reverts"})
+    # A version-1 raw file (a bare JSON list, as older Sparky wrote it) without the fields.
+    folder = tmp_path / "data" / "raw" / "raw_commits"
+    folder.mkdir(parents=True)
+    (folder / "2024-06-03.json").write_text(json.dumps([old]), encoding="utf-8")
+    store = DataStore(data_dir=str(tmp_path / "data"), output_dir=str(tmp_path / "out"))
+    (loaded,) = [
+        CommitRecord.model_validate(r) for r in store.read("raw", "raw_commits", "2024-06-03")
+    ]
+    assert loaded.paths is None and loaded.reverts is None
+    assert loaded.model_dump(exclude={"paths", "reverts"}) == old
+    # New files keep the paths exactly through a write and a read.
+    store.write("raw", "raw_commits", "2024-06-04", [record.model_dump()])
+    (again,) = store.read("raw", "raw_commits", "2024-06-04")
+    assert CommitRecord.model_validate(again) == record

@@ -107,12 +107,12 @@ def test_file_names_with_tabs_newlines_and_digits_count_once(tmp_path: Path) -> 
 
 def test_a_record_that_does_not_parse_names_the_commit() -> None:
     sha = "a" * 40
-    fields = [sha, "", "n", "e", "n", "e", "1", "2", "t", "t", "subject", "b" * 40]
+    fields = [sha, "", "n", "e", "n", "e", "1", "2", "t", "t", "subject", "body", "b" * 40]
     with pytest.raises(UnparseableCommit, match=f"commit {sha}"):
         parse_log(b"\0".join(f.encode() for f in fields) + b"\0", "repo")
     with pytest.raises(UnparseableCommit, match="unreadable git log output at the start"):
         parse_log(b"not a sha\0", "repo")
-    good = [sha, "", "n", "e", "n", "e", "x", "2", "t", "t", "s", sha]
+    good = [sha, "", "n", "e", "n", "e", "x", "2", "t", "t", "s", "body", sha]
     with pytest.raises(UnparseableCommit, match=f"commit {sha}: unreadable parents or dates"):
         parse_log(b"\0".join(f.encode() for f in good) + b"\0", "repo")
 
@@ -415,3 +415,143 @@ def test_a_commit_dated_past_year_9999_fails_nothing(tmp_path: Path) -> None:
     assert info.head_committed_at == "@300000000000"
     result = LocalGitResource(repos=[str(r.path)]).collect(*utc_day("2024-06-03"))
     assert [c.sha for c in result.commits] == [base] and not result.failed
+
+
+# --- 15. Issue 20: changed paths exact on hostile names; bodies are data -----------------------
+
+
+def _name_only(path: Path, sha: str) -> list[str]:
+    """git's own list of a commit's changed paths (`show --name-only -M -z`: new names for
+    renames, unquoted), independent of Sparky's numstat parsing."""
+    out = subprocess.run(
+        ["git", "-C", str(path), "show", "--name-only", "-M", "--format=", "-z", sha],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return [name.decode("utf-8", "replace") for name in out.strip(b"\n").split(b"\0") if name]
+
+
+# Names git quotes without -z (core.quotePath: spaces are fine, but `"`, `\`, tabs, newlines
+# and, with quotePath on, non-ASCII get C-style quotes), and names that look like git's rename
+# notation (`old => new`, `dir/{a => b}/f`) or like numstat counts.
+HOSTILE_NAMES = [
+    "with space.txt",
+    " leading and trailing ",
+    "ünïcödé/файл 名前.md",
+    "q\"uote's.txt",
+    "back\\slash\\n.txt",
+    "tab\there.txt",
+    "new\nline.txt",
+    "a => b.txt",
+    "{x => y}/f.txt",
+    "3\t4\tlooks-like-numstat",
+    '"already quoted"',
+]
+
+
+def test_paths_are_exact_for_hostile_names_and_renames(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "names")
+    for i, name in enumerate(HOSTILE_NAMES):
+        r.write(name, f"file {i}\nline two\nline three\n")
+    r.write("pkg/a/mod.py", "".join(f"line {i}\n" for i in range(20)))
+    r.write("tool.sh", "echo hi\n")
+    r.write("gone.txt", "bye\n")
+    added = r.commit("hostile names", ALICE, "2024-06-03T09:00:00+00:00")
+
+    # A rename within a directory (git writes `pkg/{a => b}/mod.py` without -z), a rename to a
+    # hostile name, a mode-only change, a deletion and an edit of a quoted name.
+    (r.path / "pkg" / "b").mkdir()
+    r.git("mv", "pkg/a/mod.py", "pkg/b/mod.py")
+    r.git("mv", "with space.txt", 'renamed => to ünï "x".txt')
+    (r.path / "tool.sh").chmod(0o755)
+    r.git("rm", "-q", "gone.txt")
+    r.write("q\"uote's.txt", "changed\n")
+    changed = r.commit("rename and friends", ALICE, "2024-06-03T10:00:00+00:00")
+    by_sha = {c.sha: c for c in read_commits(r.path, *utc_day("2024-06-03"))}
+
+    expected_added = {*HOSTILE_NAMES, "pkg/a/mod.py", "tool.sh", "gone.txt"}
+    assert set(by_sha[added].paths or []) == expected_added
+    expected_changed = {
+        "pkg/b/mod.py",
+        'renamed => to ünï "x".txt',
+        "tool.sh",
+        "gone.txt",
+        "q\"uote's.txt",
+    }
+    assert set(by_sha[changed].paths or []) == expected_changed
+    for sha in (added, changed):
+        assert sorted(by_sha[sha].paths or []) == sorted(_name_only(r.path, sha))
+        assert len(by_sha[sha].paths or []) == by_sha[sha].files_changed
+    # The pure renames and the mode change count no lines: the quoted name's 3 lines became 1
+    # (+1 -3) and gone.txt lost its 1.
+    assert (by_sha[changed].additions, by_sha[changed].deletions) == (1, 4)
+
+
+def test_a_name_that_is_not_utf8_keeps_its_directories(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "latin1")
+    r.write(os.fsdecode(b"legacy/caf\xe9.txt"), "x\n")  # ISO-8859-1 bytes, as older tools wrote
+    sha = r.commit("latin-1 name", ALICE, "2024-06-03T09:00:00+00:00")
+    (commit,) = read_commits(r.path, *utc_day("2024-06-03"))
+    # JSON holds text: the undecodable byte becomes U+FFFD, the path around it stays exact.
+    assert commit.paths == ["legacy/caf\ufffd.txt"] == _name_only(r.path, sha)
+    assert commit.model_dump_json()  # writable as the raw file's JSON
+
+
+def test_a_body_that_imitates_numstat_or_a_revert_is_data(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "bodies")
+    r.write("real.txt", "one\n")
+    fake = "f" * 40
+    message = f"subject\n\n\n100000\t0\tinjected.txt\n{fake}\n\t\nreverts commit {fake}\n"
+    sha = r.commit(message, ALICE, "2024-06-03T09:00:00+00:00")
+    (commit,) = read_commits(r.path, *utc_day("2024-06-03"))
+    assert commit.sha == sha and commit.subject == "subject"
+    assert commit.paths == ["real.txt"] and (commit.additions, commit.files_changed) == (1, 1)
+    # Not git's sentence ("This reverts commit <sha>."): no revert.
+    assert commit.reverts is None
+
+
+def test_a_nul_in_a_message_body_shifts_nothing(tmp_path: Path) -> None:
+    r = Repo(tmp_path / "nul")
+    r.write("a.txt", "a\n")
+    base = r.commit("base", ALICE, "2024-06-03T08:00:00+00:00")
+    # A commit object written by hand (git commit refuses NULs): git prints a message only up
+    # to its first NUL byte, so what follows is not read, and no field shifts.
+    tree = git(r.path, "write-tree").strip()
+    raw = (
+        f"tree {tree}\nparent {base}\n"
+        f"author A <a@example.com> 1717405200 +0000\n"
+        f"committer A <a@example.com> 1717405200 +0000\n\n"
+        f"subject\n\nbefore\0after\nThis reverts commit {base}.\n"
+    ).encode()
+    sha = (
+        subprocess.run(
+            ["git", "-C", str(r.path), "hash-object", "-t", "commit", "-w", "--stdin"],
+            input=raw,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    git(r.path, "update-ref", "refs/heads/main", sha)
+    result = LocalGitResource(repos=[str(r.path)]).collect(*utc_day("2024-06-03"))
+    assert not result.failed
+    by_sha = {c.sha: c for c in result.commits}
+    assert set(by_sha) == {base, sha}
+    assert by_sha[sha].subject == "subject" and by_sha[sha].reverts is None
+    assert by_sha[sha].paths == [] and by_sha[base].paths == ["a.txt"]
+
+
+def test_a_shallow_boundary_has_no_paths(tmp_path: Path) -> None:
+    up = Repo(tmp_path / "up")
+    up.write("old.txt", "old\n")
+    up.commit("old", ALICE, "2024-06-01T09:00:00+00:00")
+    up.write("mid.txt", "mid\n")
+    boundary = up.commit("mid", ALICE, "2024-06-02T09:00:00+00:00")
+    up.write("new.txt", "new\n")
+    tip = up.commit("new", ALICE, "2024-06-03T09:00:00+00:00")
+    shallow = clone(up.path, tmp_path / "shallow", "--depth", "2", "--no-local")
+    commits = {c.sha: c for c in read_commits(shallow)}
+    # git would diff the boundary against an empty tree (every file "changed"): not known.
+    assert commits[boundary].shallow_boundary and commits[boundary].paths is None
+    assert commits[tip].paths == ["new.txt"]
