@@ -42,7 +42,7 @@ from sparky_resources.local_git import (
     read_clone,
 )
 
-_FIELD_COUNT = 12  # fields of Sparky's log format, NUL-separated (sparky_resources.local_git)
+_FIELD_COUNT = 13  # fields of Sparky's log format, NUL-separated (sparky_resources.local_git)
 
 _AUTHORS = [
     ("Alice Archer", "alice@example.com", "+0000"),

@@ -75,7 +75,7 @@ def test_a_deployments_latest_meaningful_status_counts_and_inactive_is_ignored()
                     "3", "m", "2024-11-03T11:00:00Z", ("success", "2024-11-03T11:05:00Z")
                 ),
                 "environment": "staging",
-            },  # fmt: skip
+            },
         ],
         commits=COMMITS,
         github=True,
@@ -178,7 +178,7 @@ def test_an_incident_fails_the_deployment_before_it_and_is_timed_to_its_close() 
                 "created_at": "2024-11-02T16:00:00Z",
                 "closed_at": None,
             },
-        ],  # fmt: skip
+        ],
         github=True,
     )
     row = dora_figures(records, DoraSettings(source="deployments"), START, END).overall
@@ -197,7 +197,7 @@ def test_a_team_sees_only_its_repositories() -> None:
                     "9", "a", "2024-11-02T15:00:00Z", ("success", "2024-11-02T16:00:00Z")
                 ),
                 "repo": "web",
-            },  # fmt: skip
+            },
         ],
         commits=[*COMMITS, *other],
         github=True,

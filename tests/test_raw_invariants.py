@@ -35,6 +35,9 @@ RECORD_KEYS: dict[str, Key] = {
     # One snapshot a day; its lists of oldest items hold each item once.
     "raw_backlog": lambda r: (r["repo"], r["number"]),
     "raw_local_tags": lambda r: (r["repo"], r["name"]),
+    "raw_deployments": lambda r: (r["repo"], r["id"]),
+    # One snapshot a day: its teams each once (its CODEOWNERS are a mapping by repository).
+    "raw_ownership": lambda r: (r["slug"],),
 }
 HISTORY_PAGE_2 = r'query CommitHistory[\s\S]*"after\d+":\s*"'
 PR_PAGE_2 = r'query SearchPullRequests[\s\S]*"after":\s*"'
@@ -45,6 +48,8 @@ def _records(kind: str, document: Any) -> list[list[Mapping[str, Any]]]:
     """The lists of records of one file whose keys must be unique."""
     if kind == "raw_backlog":
         return [document.get("oldest_pull_requests", []), document.get("oldest_issues", [])]
+    if kind == "raw_ownership":
+        return [document.get("teams", [])]
     return [document["records"] if isinstance(document, dict) else document]
 
 

@@ -41,7 +41,10 @@ from sparky_resources.secrets import SecretError, read_secret, redact
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 CORE = "ghp_R3alLook1ngT0kenF0rSparkyT3sts42"  # 40 characters, like a classic token
-GITHUB_ASSETS = "raw_pull_requests,raw_issues,raw_releases,raw_github_commits,raw_backlog"
+GITHUB_ASSETS = (
+    "raw_pull_requests,raw_issues,raw_releases,raw_github_commits,raw_deployments,raw_ownership,"
+    "raw_backlog"
+)
 
 # Whitespace around a token is how editors and files save a line: stripped, the run works.
 SURROUNDING = {

@@ -174,7 +174,7 @@ def test_one_teams_week_is_materialized_from_its_partition(measured: Measured) -
     unit = "pull request" if len(merged) == 1 else "pull requests"
     assert f"**{len(merged)}** {unit} merged" in text
     # the definitions are three folders up: output/teams/<team>/weekly/
-    assert "](../../../metrics.md#dora)" in text
+    assert "[DORA](../../../metrics.md#dora)" in text
 
 
 def test_the_team_schedule_asks_one_run_per_team_for_the_week_that_ended(

@@ -424,7 +424,9 @@ def digest_view(
             (section.replace("-", " "), f"{metrics_doc(m)}#{section}")
             for section in dict.fromkeys(DOC_SECTION[r] for r, _ in KEY_FIGURES)
             if github_rows or section not in ("pull-requests", "issues", "releases")
-        ],
+        ]
+        + ([("DORA", f"{metrics_doc(m)}#dora")] if m.dora and m.dora.seen else [])
+        + ([("teams", f"{metrics_doc(m)}#teams")] if m.teams else []),
         github=(
             f"GitHub organization {github_org}"
             if m.github_available and github_org

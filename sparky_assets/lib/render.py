@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from sparky_assets import __version__
 from sparky_assets.lib.delivery_view import REPORT, dora_view, team_lines
-from sparky_assets.lib.digest_view import digest_view, metrics_doc
+from sparky_assets.lib.digest_view import digest_view
 from sparky_assets.lib.insights import FactSheet, Insights
 from sparky_assets.lib.metrics import METRIC_DEFINITIONS
 from sparky_assets.lib.sanitize import md_text, plain_text, yaml_text
@@ -156,7 +156,6 @@ def render_digest(
         dora=dora_view(metrics.dora, facts.period),
         teams=team_lines(metrics),
         report=REPORT,
-        metrics_doc=metrics_doc(metrics),
         insights=insights,
         summary=summary_markdown(insights),
         # The model's words only as the items it cites (grounded highlights); the built-in
