@@ -469,6 +469,10 @@ class Generator:
                     "sources": ["github", "local"],
                     "line_stats_known": True,
                     "files_changed_known": True,
+                    # Paths and reverts (teams, DORA) are not generated: the year's figures
+                    # do not read them, and the data stays as it was.
+                    "paths": None,
+                    "reverts": None,
                 }
             )
         out.sort(key=lambda r: (r["committed_ts"], r["sha"]))
@@ -590,6 +594,7 @@ class Generator:
                     if number % 7
                     else None
                 ),
+                "files": None,  # changed paths (teams) are not generated
             }
             self._schedule(
                 self.pending_prs, _record_text(record), [m for m in moments if m is not None]
@@ -656,6 +661,7 @@ class Generator:
                     "kind": kind,
                     # The notes' first line (a tag has none); no draw, so the data is unchanged.
                     "notes": f"Changes in {tag}" if kind == "release" else None,
+                    "sha": None,
                 }
             )
             chance *= 0.5
