@@ -24,7 +24,7 @@ from dagster._core.storage.tags import (
 )
 from fakes.github_org import Org, build_org
 from fakes.github_server import FakeGitHub
-from fakes.ground_truth import dora_truth, team_pull_requests
+from fakes.ground_truth import dora_truth, team_pull_requests, team_repos
 
 from sparky_assets.definitions import build_definitions
 from sparky_assets.partitions import TEAMS
@@ -38,6 +38,7 @@ TZ = "America/New_York"
 NY = ZoneInfo(TZ)
 WEEK = "2024-10-28"
 FIRST_DAY = "2024-10-14"  # two weeks before: deployments and changes before the window are read
+MONTH = "2024-10-01"  # collected from the 14th: a partial month, rendered all the same
 START = dt.datetime(2024, 10, 28, tzinfo=NY)
 END = dt.datetime(2024, 11, 4, tzinfo=NY)
 
@@ -99,6 +100,7 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Measured]:
         for week in ("2024-10-21", WEEK):
             run(["weekly_metrics"], _range(week, week))
         run(["weekly_insights", "weekly_digest"], _range(WEEK, WEEK))
+        run(["monthly_metrics", "monthly_insights", "monthly_digest"], _range(MONTH, MONTH))
         Path("/tmp/teams_org_week.md").write_text(
             (root / "output" / "weekly" / f"{WEEK}.md").read_text()
         )
@@ -191,3 +193,38 @@ def test_the_team_schedule_asks_one_run_per_team_for_the_week_that_ended(
         requests = schedule.evaluate_tick(context).run_requests or []
     keys = sorted(str(r.partition_key) for r in requests)
     assert keys == sorted(f"{t.slug}|{WEEK}" for t in measured.org.teams)
+
+
+def test_a_teams_dora_covers_its_repositories(measured: Measured) -> None:
+    """web-frontend's deployments: its GitHub repositories and those of its pull requests active
+    in the week (GitHub's commits carry no paths: their repository decides)."""
+    org = measured.org
+    owned = team_pull_requests(org, "web-frontend")
+    active = {p.repo for p in org.pull_requests_active_in(START, END) if p in owned}
+    repos = set(team_repos(org, "web-frontend")) | active
+    truth = dora_truth(org, START, END, "production", ("incident",))
+    store = DataStore(
+        data_dir=str(measured.root / "data"), output_dir=str(measured.root / "output")
+    )
+    team = store.read("processed", "team_weekly_metrics", f"web-frontend-{WEEK}")
+    expected = sum(n for repo, n in truth.by_repo.items() if repo in repos)
+    assert team["dora"]["overall"]["deployments"] == expected > 0
+    row = {r["team"]: r for r in measured.metrics["teams"]}["web-frontend"]
+    assert row["deployments"] == expected
+
+
+def test_the_monthly_digest_shows_each_key_with_its_band(measured: Measured) -> None:
+    text = (measured.root / "output" / "monthly" / f"{MONTH}.md").read_text()
+    Path("/tmp/teams_org_month.md").write_text(text)
+    section = text.split("## Delivery (DORA)", 1)[1].split("\n## ", 1)[0]
+    for key in (
+        "Deployment frequency",
+        "Lead time for changes",
+        "Change failure rate",
+        "Time to restore service",
+    ):
+        assert f"| {key} |" in section
+    assert "| Key | This month | Band | Band's bound |" in section
+    assert "| Repository | Deployments |" in section
+    assert "Accelerate State of DevOps Report 2023" in section
+    assert "## Teams" in text

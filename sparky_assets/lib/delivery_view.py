@@ -67,7 +67,7 @@ def _frequency(row: DoraRow, period: str) -> str:
     if not row.deployments:
         return "none"
     count = f"{row.deployments:,} successful"
-    return count if period == "weekly" else f"{count} ({row.per_week:g} a week)"
+    return count if period == "weekly" else f"{count} ({row.per_week:.1f} a week)"
 
 
 def _lead(row: DoraRow) -> str:
