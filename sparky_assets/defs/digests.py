@@ -73,10 +73,11 @@ def write_digest(
 
 
 def previous_metrics(
-    store: DataStore, period: Period, key: str
+    store: DataStore, period: Period, key: str, *, asset: str | None = None, prefix: str = ""
 ) -> list[tuple[str, WindowMetrics | None]]:
     """The metrics of the windows before `key` for the trend table, oldest first (None where a
-    window was not measured); none for a daily digest."""
+    window was not measured); none for a daily digest. `asset` and `prefix` name another
+    window's files (a team's: `team_weekly_metrics/<team>-<key>`)."""
     if period == "daily":
         return []
     keys: list[str] = []
@@ -84,7 +85,7 @@ def previous_metrics(
         keys.insert(0, previous_key(period, keys[0] if keys else key))
     out: list[tuple[str, WindowMetrics | None]] = []
     for k in keys:
-        raw = store.read_or("processed", f"{period}_metrics", k, None)
+        raw = store.read_or("processed", asset or f"{period}_metrics", f"{prefix}{k}", None)
         out.append((k, WindowMetrics.model_validate(raw) if raw is not None else None))
     while out and out[0][1] is None:  # before the first measured window: nothing to show
         out.pop(0)

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from sparky_assets.defs.common import OWNERS
+from sparky_assets.defs.digests import previous_metrics
 from sparky_assets.defs.identity import load_contributors
 from sparky_assets.defs.metrics import (
     MissingDaysError,
@@ -34,7 +35,7 @@ from sparky_assets.lib.team_scope import covered_repos
 from sparky_assets.lib.window import WindowMetrics, change_against
 from sparky_assets.partitions import OrgPartitions
 from sparky_resources import clock
-from sparky_resources.clock import UNIT, Period, previous_key, previous_window
+from sparky_resources.clock import UNIT, Period, previous_window
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore, atomic_write_json
@@ -94,7 +95,7 @@ def write_team_digest(
     plain = facts.plain_sheet(metrics)
     insights = DeterministicWriter().write(plain)
     name = github_org or "local"
-    trend = _team_trend(store, period, key, team)
+    trend = previous_metrics(store, period, key, asset=team_metrics_name(period), prefix=f"{team}-")
     markdown = render_digest(
         plain,
         insights,
@@ -116,24 +117,6 @@ def write_team_digest(
         "prs_merged": metrics.prs_merged if metrics.prs_merged is not None else "n/a",
         "commits": metrics.human_commits,
     }
-
-
-def _team_trend(
-    store: DataStore, period: Period, key: str, team: str
-) -> list[tuple[str, WindowMetrics | None]]:
-    """The team's earlier windows (as their digests measured them), oldest first."""
-    from sparky_assets.lib.digest_view import TREND_WINDOWS
-
-    keys: list[str] = []
-    for _ in range(TREND_WINDOWS - 1):
-        keys.insert(0, previous_key(period, keys[0] if keys else key))
-    out: list[tuple[str, WindowMetrics | None]] = []
-    for k in keys:
-        raw = store.read_or("processed", team_metrics_name(period), f"{team}-{k}", None)
-        out.append((k, WindowMetrics.model_validate(raw) if raw is not None else None))
-    while out and out[0][1] is None:
-        out.pop(0)
-    return out
 
 
 def team_digest_asset(period: Period, parts: OrgPartitions) -> dg.AssetsDefinition:
