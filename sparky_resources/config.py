@@ -96,7 +96,7 @@ DEFAULT_BOT_PATTERNS = [
     # (https://allcontributors.org/docs/en/bot/overview).
     r"all-?contributors(?:[ ._-]?bot)?",
 ]
-_SECRET_KEY = re.compile(r"token|secret|password|passwd|credential|api_key", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"token|secret|password|passwd|credential|api_key|_env$", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -547,6 +547,79 @@ class DoraSection(_Section):
     incident_labels: list[NonBlank] = Field(default_factory=lambda: ["incident"])
 
 
+# `[[deliver]]`: where each digest's first screen is posted (sparky_resources/deliver.py).
+DeliverKind = Literal["slack", "discord", "email", "webhook"]
+# An environment variable's name (POSIX: letters, digits, '_', not starting with a digit).
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def _check_env_name(value: str | None) -> str | None:
+    if value is not None and not ENV_NAME.fullmatch(value):
+        raise ValueError(
+            "expected the NAME of an environment variable (letters, digits, '_'), not its value: "
+            "secrets are never written in the config file"
+        )
+    return value
+
+
+def _check_target_name(value: str | None) -> str | None:
+    if value is not None and not TARGET_NAME.fullmatch(value):
+        raise ValueError("expected lowercase letters, digits, '-' or '_' (it names the ledger)")
+    return value
+
+
+EnvName = Annotated[str | None, AfterValidator(_check_env_name)]
+
+
+class DeliverTarget(_Section):
+    """One `[[deliver]]` entry: a chat webhook, a mailbox or a webhook that gets each digest's
+    first screen. Secrets (webhook URLs, SMTP passwords) only ever come from the environment
+    variables named by `url_env` / `password_env`."""
+
+    kind: DeliverKind
+    # Names the target in the delivery ledger and the run metadata; default `<kind>-<n>`
+    # (its position among the entries), so set it before reordering entries.
+    name: Annotated[str | None, AfterValidator(_check_target_name)] = None
+    periods: list[Literal["daily", "weekly", "monthly"]] = Field(
+        default_factory=lambda: ["daily", "weekly", "monthly"], min_length=1
+    )
+    teams: list[TeamName] | None = None  # None: the org's digests; a list: those teams' digests
+    url_env: EnvName = None  # slack, discord, webhook: the variable holding the URL
+    password_env: EnvName = None  # email: the variable holding the SMTP password (optional)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    username: str | None = None  # email: SMTP login (default: `from`)
+    sender: str | None = Field(default=None, alias="from")
+    to: list[str] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _complete(self) -> DeliverTarget:
+        if self.kind in ("slack", "discord", "webhook") and not self.url_env:
+            raise ValueError(
+                f"expected url_env in a {self.kind} target: the name of the environment "
+                "variable that holds its webhook URL"
+            )
+        if self.kind == "email":
+            missing = [
+                k
+                for k in ("smtp_host", "from", "to")
+                if not getattr(self, {"from": "sender"}.get(k, k))
+            ]
+            if missing:
+                raise ValueError(f"expected {', '.join(missing)} in an email target")
+            for address in [self.sender or "", *self.to]:
+                _check_email(address)
+        elif self.smtp_host or self.sender or self.to or self.password_env:
+            raise ValueError(
+                f"expected no smtp_host, from, to or password_env in a {self.kind} target "
+                "(they are for email targets)"
+            )
+        return self
+
+
 class SparkyConfig(BaseModel):
     """The whole `sparky.toml`. `base_dir` is the file's folder (not read from the file)."""
 
@@ -561,7 +634,24 @@ class SparkyConfig(BaseModel):
     publish: PublishSection = Field(default_factory=PublishSection)
     teams: TeamsSection = Field(default_factory=TeamsSection)
     dora: DoraSection = Field(default_factory=DoraSection)
+    deliver: list[DeliverTarget] = Field(default_factory=list)
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @property
+    def deliver_targets(self) -> list[DeliverTarget]:
+        """`[[deliver]]` with every target named (`<kind>-<n>` where no name was given)."""
+        return [
+            t if t.name else t.model_copy(update={"name": f"{t.kind}-{i}"})
+            for i, t in enumerate(self.deliver, start=1)
+        ]
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> SparkyConfig:
+        names = [t.name for t in self.deliver_targets]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"[[deliver]]: two targets are named {twice[0]!r}")
+        return self
 
     @model_validator(mode="after")
     def _has_a_source(self) -> SparkyConfig:
@@ -748,6 +838,9 @@ def _shown(value: Any, key: str) -> str:
         shown = shown[:77] + "..."
     if _SECRET_KEY.search(key):
         shown = "<redacted>"
+    if key.startswith("[deliver]") and isinstance(value, dict):
+        # A whole [[deliver]] entry: its kind and name only (a URL pasted anywhere stays out).
+        shown = repr({k: value[k] for k in ("kind", "name") if k in value})
     return redact_userinfo(shown)
 
 
