@@ -230,6 +230,8 @@ def digest_sidecar(
         "quiet": view.quiet,
         # The first screen as plain sentences: the feed's summary, a chat message's body.
         "first_screen": view.first.bullets,
+        # The same as markdown, title first (links and emphasis kept): what deliveries post.
+        "first_screen_markdown": view.first.markdown,
         "metrics": metrics,
         # Without what grounding dropped: the model's rejected text is not for publishing.
         "insights": insights.model_dump(mode="json", exclude={"dropped"})
