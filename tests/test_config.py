@@ -1194,3 +1194,66 @@ def test_team_path_check_agrees_with_the_team_matcher(tmp_path: Path, glob: str)
         assert "[teams.t].paths[0]" in str(exc)
         config_ok = False
     assert config_ok == matcher_ok
+
+
+# --- [[deliver]] -------------------------------------------------------------------------------
+
+SLACK_URL = "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX"
+
+
+def test_deliver_targets_are_named_and_default_to_every_period(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        '[[deliver]]\nkind = "slack"\nurl_env = "SLACK_URL"\n'
+        '[[deliver]]\nkind = "email"\nname = "leads"\nsmtp_host = "smtp.example.org"\n'
+        'from = "sparky@example.org"\nto = ["a@example.org", "b@example.org"]\n'
+        'password_env = "SMTP_PASSWORD"\nperiods = ["weekly"]\nteams = ["platform"]\n'
+    )
+    cfg = load_config(write(tmp_path, text))
+    slack, mail = cfg.deliver_targets
+    assert (slack.name, slack.periods, slack.teams) == (
+        "slack-1",
+        ["daily", "weekly", "monthly"],
+        None,
+    )
+    assert (mail.name, mail.sender, mail.to, mail.smtp_port) == (
+        "leads",
+        "sparky@example.org",
+        ["a@example.org", "b@example.org"],
+        587,
+    )
+    assert mail.teams == ["platform"] and mail.periods == ["weekly"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "must"),
+    [
+        (f'kind = "slack"\nurl_env = "{SLACK_URL}"', ["[deliver][0].url_env = <redacted>", "NAME"]),
+        ('kind = "discord"', ["[deliver][0]", "url_env"]),
+        ('kind = "email"\nsmtp_host = "h"\nto = ["a@b.c"]', ["[deliver][0]", "from"]),
+        ('kind = "teams"\nurl_env = "X"', ["[deliver][0].kind"]),
+        ('kind = "slack"\nurl_env = "X"\nperiods = ["hourly"]', ["[deliver][0].periods[0]"]),
+        ('kind = "slack"\nurl_env = "X"\nperiods = []', ["[deliver][0].periods"]),
+        ('kind = "slack"\nurl_env = "X"\nsmtp_host = "h"', ["[deliver][0]", "email targets"]),
+        (f'kind = "slack"\nurl = "{SLACK_URL}"', ["[deliver][0].url", "unknown key"]),
+        (
+            'kind = "email"\nsmtp_host = "h"\nfrom = "not-an-address"\nto = ["a@b.c"]',
+            ["[deliver][0]"],
+        ),
+        ('kind = "slack"\nurl_env = "X"\nname = "Eng Chat"', ["[deliver][0].name"]),
+    ],
+)
+def test_bad_deliver_entries_name_the_key_and_never_echo_a_url(
+    tmp_path: Path, entry: str, must: list[str]
+) -> None:
+    message = load_error(write(tmp_path, MINIMAL + f"[[deliver]]\n{entry}\n"))
+    for part in must:
+        assert part in message, message
+    assert "XXXXsecretXXXX" not in message and "hooks.slack.com" not in message
+
+
+def test_two_deliver_targets_cannot_share_a_name(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        '[[deliver]]\nkind = "slack"\nurl_env = "A"\nname = "chat"\n'
+        '[[deliver]]\nkind = "discord"\nurl_env = "B"\nname = "chat"\n'
+    )
+    assert "two targets are named 'chat'" in load_error(write(tmp_path, text))
