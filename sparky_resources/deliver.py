@@ -381,7 +381,7 @@ class Deliverer:
             httpx.Client(follow_redirects=False, timeout=self.timeout_s) as client,
         ):
             answer = self._retrying(
-                target, redactor, budget, lambda: self._post_once(client, url, payload, budget)
+                redactor, budget, lambda: self._post_once(client, url, payload, budget)
             )
         return {"status": answer.status_code}
 
@@ -463,7 +463,7 @@ class Deliverer:
         if "To" not in message:
             message["To"] = ", ".join(target.to)
         refused = self._retrying(
-            target, redactor, budget, lambda: self._smtp_once(target, message, password, budget)
+            redactor, budget, lambda: self._smtp_once(target, message, password, budget)
         )
         detail: dict[str, Any] = {}
         if refused:
@@ -625,9 +625,7 @@ class Deliverer:
             raise _NotDelivered(f"{setting} {env_name} is not set")
         return value
 
-    def _retrying(
-        self, target: DeliverTarget, redactor: Redactor, budget: _Budget, attempt: Callable[[], _T]
-    ) -> _T:
+    def _retrying(self, redactor: Redactor, budget: _Budget, attempt: Callable[[], _T]) -> _T:
         """`attempt` until it succeeds, raises something other than `_Again`, or `retries`
         retries are spent (then `_NotDelivered` with the last reason)."""
 

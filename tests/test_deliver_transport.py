@@ -12,20 +12,24 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from fakes.chat_receivers import ChatReceivers
 
 from sparky_resources.config import DeliverTarget
-from sparky_resources.deliver import Deliverer, DeliveryLedger, Outcome
+from sparky_resources.deliver import Deliverer, DeliveryLedger, Outcome, entry_key
 
 PASSWORD = "s3cret-Pa55word!x"
 SENDER = "sparky@example.org"
@@ -165,19 +169,17 @@ class _SmtpServer:
 
     def __init__(self, *, tls: bool, auth: bool = True, ca: trustme.CA | None = None):
         self.inbox = _Inbox()
-        self.port = _free_port()
-        kwargs: dict[str, Any] = {}
+        self.port = 0
+        self.kwargs: dict[str, Any] = {}
         if tls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             (ca or _SmtpServer.default_ca()).issue_cert("127.0.0.1", "localhost").configure_cert(
                 context
             )
-            kwargs.update(tls_context=context, require_starttls=True, auth_require_tls=True)
+            self.kwargs.update(tls_context=context, require_starttls=True, auth_require_tls=True)
         if auth:
-            kwargs.update(authenticator=_authenticator, auth_required=tls)
-        self.controller = Controller(
-            self.inbox, hostname="127.0.0.1", port=self.port, server_hostname="mx.test", **kwargs
-        )
+            self.kwargs.update(authenticator=_authenticator, auth_required=tls)
+        self.controller: Controller | None = None
 
     @classmethod
     def default_ca(cls) -> trustme.CA:
@@ -186,11 +188,26 @@ class _SmtpServer:
         return cls._ca
 
     def __enter__(self) -> _SmtpServer:
-        self.controller.start()
-        return self
+        for tries_left in (2, 1, 0):  # another process may take the free port first (xdist)
+            self.port = _free_port()
+            self.controller = Controller(
+                self.inbox,
+                hostname="127.0.0.1",
+                port=self.port,
+                server_hostname="mx.test",
+                **self.kwargs,
+            )
+            try:
+                self.controller.start()
+                return self
+            except OSError:
+                if not tries_left:
+                    raise
+        raise AssertionError("unreachable")
 
     def __exit__(self, *exc: object) -> None:
-        self.controller.stop()
+        if self.controller is not None:
+            self.controller.stop()
 
 
 @pytest.fixture
@@ -226,7 +243,8 @@ def _message() -> EmailMessage:
 
 
 def _quick(tmp_path: Path, env: dict[str, str], **kwargs: Any) -> Deliverer:
-    return Deliverer(tmp_path, env=env, backoff_s=0.05, timeout_s=5, **kwargs)
+    """A Deliverer with a short backoff (0.05 s) and timeout (5 s), for the tests' time."""
+    return Deliverer(tmp_path, env=env, **{"backoff_s": 0.05, "timeout_s": 5, **kwargs})
 
 
 def test_email_over_starttls_with_login(smtp: _SmtpServer, tmp_path: Path) -> None:
@@ -346,3 +364,301 @@ def test_email_4xx_every_time_fails_after_retries(smtp: _SmtpServer, tmp_path: P
 def _ledger_text(data_dir: Path) -> str:
     folder = data_dir / "deliveries"
     return "".join(p.read_text() for p in folder.glob("*.json")) if folder.is_dir() else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP: helper D's Slack / Discord / webhook receivers
+
+# Token-like paths, shaped as Slack's and Discord's webhook URLs are.
+SLACK_PATH = "/slack/T0ABCDEF1/B0ABCDEF2/abcdefghijklmnopqrstuvwx"
+DISCORD_PATH = "/discord/112233445566778899/Zq9-Token_abcdefghijklmnopqrstuvwxyz0123456789"
+SLACK_PAYLOAD = {
+    "text": "Week of 23 – 29 Nov 2026",
+    "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "*What shipped*"}}],
+}
+
+
+@pytest.fixture
+def rx() -> Iterator[ChatReceivers]:
+    with ChatReceivers() as receivers:
+        yield receivers
+    assert receivers.internal_errors == []
+
+
+def _hook(kind: str, name: str, env: str) -> DeliverTarget:
+    return DeliverTarget.model_validate({"kind": kind, "name": name, "url_env": env})
+
+
+SLACK = _hook("slack", "chat", "SPARKY_SLACK_URL")
+DISCORD = _hook("discord", "dc", "SPARKY_DISCORD_URL")
+
+
+def _env(rx: ChatReceivers) -> dict[str, str]:
+    return {
+        "SPARKY_SLACK_URL": rx.url_for(SLACK_PATH),
+        "SPARKY_DISCORD_URL": rx.url_for(DISCORD_PATH),
+    }
+
+
+def test_http_delivers_to_slack_discord_and_a_webhook(rx: ChatReceivers, tmp_path: Path) -> None:
+    env = {**_env(rx), "HOOK": rx.url_for("/hook/x")}
+    deliverer = _quick(tmp_path, env)
+    out = deliverer.send_http(SLACK, "weekly", "2026-11-23", None, SLACK_PAYLOAD)
+    assert out == Outcome("chat", "slack", "weekly", "2026-11-23", None, "delivered", None, 1)
+    assert rx.bodies("/slack/") == [SLACK_PAYLOAD]
+    assert [r.status for r in rx.received()] == [200]
+
+    out = deliverer.send_http(DISCORD, "weekly", "2026-11-23", "platform", {"content": "hi"})
+    assert (out.status, out.team, out.attempts) == ("delivered", "platform", 1)
+    assert [r.status for r in rx.received("/discord/")] == [204]
+
+    hook = _hook("webhook", "hook", "HOOK")
+    out = deliverer.send_http(hook, "daily", "2026-11-23", None, {"title": "t"})
+    assert out.status == "delivered"
+    assert rx.bodies("/hook/") == [{"title": "t"}]
+    entries = json.loads((tmp_path / "deliveries" / "dc.json").read_text())["entries"]
+    assert entries["weekly/2026-11-23/platform"]["state"] == "delivered"
+    assert entries["weekly/2026-11-23/platform"]["status"] == 204
+
+
+def test_http_sends_once(rx: ChatReceivers, tmp_path: Path) -> None:
+    deliverer = _quick(tmp_path, _env(rx))
+    first = deliverer.send_http(SLACK, "weekly", "2026-11-23", None, SLACK_PAYLOAD)
+    assert first.status == "delivered"
+    # Another run, another Deliverer: the ledger file decides.
+    again = _quick(tmp_path, _env(rx)).send_http(SLACK, "weekly", "2026-11-23", None, SLACK_PAYLOAD)
+    assert (again.status, again.attempts, again.error) == ("already", 0, None)
+    assert len(rx.received()) == 1
+    # Another week is another digest.
+    assert deliverer.send_http(SLACK, "weekly", "2026-11-30", None, SLACK_PAYLOAD).status == (
+        "delivered"
+    )
+    assert len(rx.received()) == 2
+
+
+def test_http_found_sending_is_unknown_and_sends_nothing(rx: ChatReceivers, tmp_path: Path) -> None:
+    """A run died mid-post: it may have arrived, so nothing is sent until the entry is removed."""
+    ledger = DeliveryLedger(tmp_path)
+    ledger.mark("chat", "weekly", "2026-11-23", None, "sending")
+    out = _quick(tmp_path, _env(rx)).send_http(SLACK, "weekly", "2026-11-23", None, SLACK_PAYLOAD)
+    assert out.status == "unknown" and out.attempts == 0
+    ledger_file = tmp_path / "deliveries" / "chat.json"
+    assert out.error == (
+        "chat: weekly/2026-11-23 may have been delivered (a run was sending); if it did not "
+        f'arrive, remove "weekly/2026-11-23" from {ledger_file} and rerun'
+    )
+    assert rx.received() == []
+    # Following the advice sends it.
+    document = json.loads(ledger_file.read_text())
+    del document["entries"][entry_key("weekly", "2026-11-23", None)]
+    ledger_file.write_text(json.dumps(document))
+    out = _quick(tmp_path, _env(rx)).send_http(SLACK, "weekly", "2026-11-23", None, SLACK_PAYLOAD)
+    assert out.status == "delivered"
+    assert len(rx.received()) == 1
+
+
+def test_http_429_waits_retry_after(rx: ChatReceivers, tmp_path: Path) -> None:
+    rx.fail("/slack/", [429], retry_after=1)
+    started = time.monotonic()
+    out = _quick(tmp_path, _env(rx)).send_http(SLACK, "daily", "2026-11-23", None, SLACK_PAYLOAD)
+    elapsed = time.monotonic() - started
+    assert (out.status, out.attempts) == ("delivered", 2)
+    assert [r.status for r in rx.received()] == [429, 200]
+    gap = rx.gaps()[0]
+    assert 1.0 <= gap < 1.5, gap  # Retry-After: 1, not the 0.05 s backoff
+    assert elapsed >= 1.0
+
+
+def test_http_discord_429_json_body(rx: ChatReceivers, tmp_path: Path) -> None:
+    """Discord's 429: Retry-After: 1 and {"retry_after": 0.6}: the longer is waited."""
+    rx.fail("/discord/", [429], retry_after=0.6)
+    out = _quick(tmp_path, _env(rx)).send_http(
+        DISCORD, "daily", "2026-11-23", None, {"content": "x"}
+    )
+    assert (out.status, out.attempts) == ("delivered", 2)
+    assert rx.received("/discord/")[0].status == 429
+    assert 1.0 <= rx.gaps()[0] < 1.5
+
+
+def test_http_429_longer_than_max_wait_fails_at_once(rx: ChatReceivers, tmp_path: Path) -> None:
+    rx.fail("/slack/", [429], retry_after=2)
+    started = time.monotonic()
+    out = _quick(tmp_path, _env(rx), max_wait_s=1.5).send_http(
+        SLACK, "daily", "2026-11-23", None, SLACK_PAYLOAD
+    )
+    assert time.monotonic() - started < 1.0
+    assert (out.status, out.attempts) == ("failed", 1)
+    assert "asked to wait 2 s, more than max_wait_s=1.5" in (out.error or "")
+    assert DeliveryLedger(tmp_path).state("chat", "daily", "2026-11-23", None) is None
+
+
+def test_http_503_then_success(rx: ChatReceivers, tmp_path: Path) -> None:
+    deliverer = _quick(tmp_path, _env(rx))
+    rx.fail("/slack/", [503])
+    out = deliverer.send_http(SLACK, "daily", "2026-11-23", None, SLACK_PAYLOAD)
+    assert (out.status, out.attempts) == ("delivered", 2)
+    rx.fail("/slack/", [503, 503])
+    out = deliverer.send_http(SLACK, "daily", "2026-11-24", None, SLACK_PAYLOAD)
+    assert (out.status, out.attempts) == ("delivered", 3)
+    assert [r.status for r in rx.received()] == [503, 200, 503, 503, 200]
+    # Backoff 0.05 s, then 0.1 s, each plus up to 0.05 s of jitter (retry.backoff).
+    gaps = rx.gaps()
+    assert 0.05 <= gaps[0] < 0.5 and 0.05 <= gaps[2] < 0.5 and 0.1 <= gaps[3] < 0.5
+
+
+def test_http_always_503_fails_after_retries_and_clears(rx: ChatReceivers, tmp_path: Path) -> None:
+    rx.fail("/slack/", [503] * 10)
+    out = _quick(tmp_path, _env(rx), retries=2).send_http(
+        SLACK, "daily", "2026-11-23", None, SLACK_PAYLOAD
+    )
+    assert (out.status, out.attempts) == ("failed", 3)
+    assert out.error == "chat: daily/2026-11-23: HTTP 503: fault (after 3 attempts)"
+    assert len(rx.received()) == 3
+    # The server answered each time: certainly not delivered, so a later run sends it.
+    assert DeliveryLedger(tmp_path).state("chat", "daily", "2026-11-23", None) is None
+    assert json.loads((tmp_path / "deliveries" / "chat.json").read_text())["entries"] == {}
+
+
+def test_http_400_fails_at_once_with_the_receivers_error(rx: ChatReceivers, tmp_path: Path) -> None:
+    deliverer = _quick(tmp_path, _env(rx))
+    bad_blocks = {"text": "x", "blocks": [{"type": "carousel"}]}
+    out = deliverer.send_http(SLACK, "daily", "2026-11-23", None, bad_blocks)
+    assert (out.status, out.attempts) == ("failed", 1)
+    assert out.error == "chat: daily/2026-11-23: HTTP 400: invalid_blocks"
+    out = deliverer.send_http(DISCORD, "daily", "2026-11-23", None, {"content": "x" * 2001})
+    assert (out.status, out.attempts) == ("failed", 1)
+    assert out.error == (
+        "dc: daily/2026-11-23: HTTP 400: Invalid Form Body (code 50035): "
+        "content: Must be 2000 or fewer in length."
+    )
+    assert len(rx.received()) == 2
+    assert DeliveryLedger(tmp_path).state("dc", "daily", "2026-11-23", None) is None
+
+
+def test_http_url_env_unset(rx: ChatReceivers, tmp_path: Path) -> None:
+    out = _quick(tmp_path, {"SPARKY_SLACK_URL": "  \n"}).send_http(
+        SLACK, "daily", "2026-11-23", None, SLACK_PAYLOAD
+    )
+    assert out.status == "failed" and out.attempts == 0
+    assert out.error == "chat: daily/2026-11-23: url_env SPARKY_SLACK_URL is not set"
+    assert not (tmp_path / "deliveries" / "chat.json").exists()
+
+
+def test_http_plain_http_refused_off_loopback(tmp_path: Path) -> None:
+    url = "http://hooks.example.invalid/services/T0ABCDEF1/B0ABCDEF2/abcdefghijklmnopqrstuvwx"
+    out = _quick(tmp_path, {"SPARKY_SLACK_URL": url}).send_http(
+        SLACK, "daily", "2026-11-23", None, SLACK_PAYLOAD
+    )
+    assert out.status == "failed" and out.attempts == 0
+    assert out.error == (
+        "chat: daily/2026-11-23: url_env SPARKY_SLACK_URL holds an http URL; expected https"
+    )
+
+
+def test_http_no_answer_is_unknown(rx: ChatReceivers, tmp_path: Path) -> None:
+    """The request arrived but the answer came after the client's timeout: retrying could post
+    twice, so the entry stays "sending" and the outcome is "unknown"."""
+    rx.delay("/slack/", 1.0)
+    deliverer = _quick(tmp_path, _env(rx), timeout_s=0.3)
+    out = deliverer.send_http(SLACK, "daily", "2026-11-23", None, SLACK_PAYLOAD)
+    assert (out.status, out.attempts) == ("unknown", 1)
+    assert "no answer after the request was sent (ReadTimeout" in (out.error or "")
+    assert DeliveryLedger(tmp_path).state("chat", "daily", "2026-11-23", None) == "sending"
+    deadline = time.monotonic() + 5
+    while not rx.received() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(rx.received()) == 1  # it did arrive
+    rx.delay("/slack/", 0)
+    again = deliverer.send_http(SLACK, "daily", "2026-11-23", None, SLACK_PAYLOAD)
+    assert again.status == "unknown" and again.attempts == 0
+    assert len(rx.received()) == 1
+
+
+class _Redirect(BaseHTTPRequestHandler):
+    """Answers every POST with 307 to `target` (a redirect that keeps the method and body)."""
+
+    target = ""
+
+    def do_POST(self) -> None:
+        self.send_response(307)
+        self.send_header("Location", self.target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_http_redirect_is_not_followed(rx: ChatReceivers, tmp_path: Path) -> None:
+    handler = type("H", (_Redirect,), {"target": rx.url_for("/hook/stolen")})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}{SLACK_PATH}"
+        out = _quick(tmp_path, {"SPARKY_SLACK_URL": url}).send_http(
+            SLACK, "daily", "2026-11-23", None, SLACK_PAYLOAD
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (out.status, out.attempts) == ("failed", 1)
+    assert "HTTP 307: the webhook URL redirects" in (out.error or "")
+    assert rx.received() == []
+
+
+def test_http_connection_refused_fails_and_clears(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}{SLACK_PATH}"
+    out = _quick(tmp_path, {"SPARKY_SLACK_URL": url}, retries=1).send_http(
+        SLACK, "daily", "2026-11-23", None, SLACK_PAYLOAD
+    )
+    assert (out.status, out.attempts) == ("failed", 2)
+    assert "no connection: ConnectError" in (out.error or "")
+    assert DeliveryLedger(tmp_path).state("chat", "daily", "2026-11-23", None) is None
+
+
+def test_the_webhook_url_never_shows(
+    rx: ChatReceivers, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every way a send can end, with the token-like URL: it is in no outcome, log line,
+    ledger file or exception (send_http raised none: each call returned)."""
+    caplog.set_level(logging.DEBUG)
+    env = _env(rx)
+    dead = f"http://127.0.0.1:{_free_port()}{SLACK_PATH}"
+    deliverer = _quick(tmp_path, env, retries=1, max_wait_s=1.5)
+    outcomes = [deliverer.send_http(SLACK, "daily", "2026-11-01", None, SLACK_PAYLOAD)]
+    rx.fail("/slack/", [503, 503])
+    outcomes.append(deliverer.send_http(SLACK, "daily", "2026-11-02", None, SLACK_PAYLOAD))
+    rx.fail("/slack/", [429], retry_after=5)
+    outcomes.append(deliverer.send_http(SLACK, "daily", "2026-11-03", None, SLACK_PAYLOAD))
+    outcomes.append(deliverer.send_http(SLACK, "daily", "2026-11-04", None, {"blocks": 1}))
+    outcomes.append(deliverer.send_http(DISCORD, "daily", "2026-11-05", None, {"content": ""}))
+    refused = _quick(tmp_path, {"SPARKY_SLACK_URL": dead}, retries=1)
+    outcomes.append(refused.send_http(SLACK, "daily", "2026-11-06", None, SLACK_PAYLOAD))
+    rx.delay("/slack/", 0.6)
+    slow = _quick(tmp_path, env, timeout_s=0.2)
+    outcomes.append(slow.send_http(SLACK, "daily", "2026-11-07", None, SLACK_PAYLOAD))
+    statuses = [o.status for o in outcomes]
+    assert statuses == ["delivered", "failed", "failed", "failed", "failed", "failed", "unknown"]
+    assert "HTTP Request: POST" in caplog.text  # httpx logged each request: redacted
+    texts = [repr(outcomes), caplog.text, _ledger_text(tmp_path)]
+    for url in (env["SPARKY_SLACK_URL"], env["SPARKY_DISCORD_URL"], dead):
+        path = url.split("127.0.0.1:")[1].split("/", 1)[1]
+        for secret in (url, path, path.rsplit("/", 1)[1], quote(url, safe="")):
+            for text in texts:
+                assert secret not in text
+    for out in outcomes[1:]:
+        assert out.error is not None and "\n" not in out.error and len(out.error) <= 300
+
+
+def test_a_failing_target_does_not_stop_the_next(rx: ChatReceivers, tmp_path: Path) -> None:
+    """The caller loops over targets: the first one's failure is an Outcome, not an exception,
+    and the second is still delivered."""
+    env = {**_env(rx), "SPARKY_SLACK_URL": f"http://127.0.0.1:{_free_port()}{SLACK_PATH}"}
+    deliverer = _quick(tmp_path, env, retries=0)
+    outcomes = [
+        deliverer.send_http(target, "weekly", "2026-11-23", None, payload)
+        for target, payload in ((SLACK, SLACK_PAYLOAD), (DISCORD, {"content": "hi"}))
+    ]
+    assert [(o.target, o.status) for o in outcomes] == [("chat", "failed"), ("dc", "delivered")]
+    assert len(rx.received("/discord/")) == 1
