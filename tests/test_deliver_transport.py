@@ -9,12 +9,9 @@ from __future__ import annotations
 import email
 import json
 import logging
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,9 +21,8 @@ from urllib.parse import quote
 
 import pytest
 import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from fakes.chat_receivers import ChatReceivers
+from fakes.smtp_server import SmtpServer, free_port
 
 from sparky_resources.config import DeliverTarget
 from sparky_resources.deliver import Deliverer, DeliveryLedger, Outcome, entry_key
@@ -93,7 +89,7 @@ def test_ledger_refuses_a_path_as_target_name(tmp_path: Path) -> None:
 def test_a_broken_ledger_sends_nothing(tmp_path: Path) -> None:
     (tmp_path / "deliveries").mkdir()
     (tmp_path / "deliveries" / "mail.json").write_text("{not json")
-    server = _SmtpServer(tls=True)
+    server = SmtpServer(tls=True)
     with server:
         out = Deliverer(tmp_path, env={}).send_email(
             _email_target(server.port, password_env=None), "daily", "2026-11-23", None, _message()
@@ -105,46 +101,6 @@ def test_a_broken_ledger_sends_nothing(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # SMTP: aiosmtpd with STARTTLS and AUTH
-
-
-@dataclass
-class _Inbox:
-    """aiosmtpd handler: keeps each message with whether the session was under TLS; the first
-    `temporary` DATA commands are answered 451 (RFC 5321: transient), the next `permanent` 554."""
-
-    messages: list[tuple[Envelope, bool]] = field(default_factory=list)
-    temporary: int = 0
-    permanent: int = 0
-    data_commands: int = 0
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        self.data_commands += 1
-        if self.temporary:
-            self.temporary -= 1
-            return "451 4.3.0 try again later"
-        if self.permanent:
-            self.permanent -= 1
-            return "554 5.7.1 message rejected"
-        self.messages.append((envelope, session.ssl is not None))
-        return "250 2.0.0 OK"
-
-
-def _authenticator(
-    server: Any, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
-) -> AuthResult:
-    ok = (
-        isinstance(auth_data, LoginPassword)
-        and auth_data.login == SENDER.encode()
-        and auth_data.password == PASSWORD.encode()
-    )
-    return AuthResult(success=ok, handled=False)
-
-
-def _free_port() -> int:
-    # aiosmtpd's Controller connects to its own port once started, so it needs a real number.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -161,58 +117,9 @@ def trusted(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     return pem
 
 
-class _SmtpServer:
-    """aiosmtpd on 127.0.0.1: with `tls`, STARTTLS required before MAIL and AUTH (with
-    `auth`, required before MAIL); without, a plain server that offers no STARTTLS."""
-
-    _ca: trustme.CA | None = None
-
-    def __init__(self, *, tls: bool, auth: bool = True, ca: trustme.CA | None = None):
-        self.inbox = _Inbox()
-        self.port = 0
-        self.kwargs: dict[str, Any] = {}
-        if tls:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            (ca or _SmtpServer.default_ca()).issue_cert("127.0.0.1", "localhost").configure_cert(
-                context
-            )
-            self.kwargs.update(tls_context=context, require_starttls=True, auth_require_tls=True)
-        if auth:
-            self.kwargs.update(authenticator=_authenticator, auth_required=tls)
-        self.controller: Controller | None = None
-
-    @classmethod
-    def default_ca(cls) -> trustme.CA:
-        if cls._ca is None:
-            cls._ca = trustme.CA()
-        return cls._ca
-
-    def __enter__(self) -> _SmtpServer:
-        for tries_left in (2, 1, 0):  # another process may take the free port first (xdist)
-            self.port = _free_port()
-            self.controller = Controller(
-                self.inbox,
-                hostname="127.0.0.1",
-                port=self.port,
-                server_hostname="mx.test",
-                **self.kwargs,
-            )
-            try:
-                self.controller.start()
-                return self
-            except OSError:
-                if not tries_left:
-                    raise
-        raise AssertionError("unreachable")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.controller is not None:
-            self.controller.stop()
-
-
 @pytest.fixture
-def smtp(ca: trustme.CA, trusted: Path) -> Iterator[_SmtpServer]:
-    with _SmtpServer(tls=True, ca=ca) as server:
+def smtp(ca: trustme.CA, trusted: Path) -> Iterator[SmtpServer]:
+    with SmtpServer(tls=True, ca=ca, login=SENDER, password=PASSWORD) as server:
         yield server
 
 
@@ -247,7 +154,7 @@ def _quick(tmp_path: Path, env: dict[str, str], **kwargs: Any) -> Deliverer:
     return Deliverer(tmp_path, env=env, **{"backoff_s": 0.05, "timeout_s": 5, **kwargs})
 
 
-def test_email_over_starttls_with_login(smtp: _SmtpServer, tmp_path: Path) -> None:
+def test_email_over_starttls_with_login(smtp: SmtpServer, tmp_path: Path) -> None:
     deliverer = _quick(tmp_path, {"SPARKY_SMTP_PASSWORD": PASSWORD + "\n"})
     out = deliverer.send_email(_email_target(smtp.port), "weekly", "2026-11-23", None, _message())
     assert out == Outcome("mail", "email", "weekly", "2026-11-23", None, "delivered", None, 1)
@@ -272,7 +179,7 @@ def test_email_over_starttls_with_login(smtp: _SmtpServer, tmp_path: Path) -> No
 
 
 def test_email_wrong_password_fails_without_showing_it(
-    smtp: _SmtpServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    smtp: SmtpServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = "not-the-Pa55word-42"
@@ -290,7 +197,7 @@ def test_email_wrong_password_fails_without_showing_it(
     assert wrong not in _ledger_text(tmp_path)
 
 
-def test_email_password_env_unset_names_the_variable(smtp: _SmtpServer, tmp_path: Path) -> None:
+def test_email_password_env_unset_names_the_variable(smtp: SmtpServer, tmp_path: Path) -> None:
     out = _quick(tmp_path, {}).send_email(
         _email_target(smtp.port), "weekly", "2026-11-23", None, _message()
     )
@@ -301,7 +208,7 @@ def test_email_password_env_unset_names_the_variable(smtp: _SmtpServer, tmp_path
 
 
 def test_email_refused_without_starttls(tmp_path: Path, trusted: Path) -> None:
-    with _SmtpServer(tls=False) as plain:
+    with SmtpServer(tls=False) as plain:
         out = _quick(tmp_path, {"SPARKY_SMTP_PASSWORD": PASSWORD}).send_email(
             _email_target(plain.port), "daily", "2026-11-23", None, _message()
         )
@@ -320,7 +227,7 @@ def test_email_untrusted_certificate_is_refused(
     empty.write_text("")
     monkeypatch.setenv("SSL_CERT_FILE", str(empty))
     monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
-    with _SmtpServer(tls=True) as server:
+    with SmtpServer(tls=True) as server:
         out = _quick(tmp_path, {"SPARKY_SMTP_PASSWORD": PASSWORD}).send_email(
             _email_target(server.port), "daily", "2026-11-23", None, _message()
         )
@@ -330,7 +237,7 @@ def test_email_untrusted_certificate_is_refused(
     assert PASSWORD not in (out.error or "")
 
 
-def test_email_4xx_is_retried_5xx_is_not(smtp: _SmtpServer, tmp_path: Path) -> None:
+def test_email_4xx_is_retried_5xx_is_not(smtp: SmtpServer, tmp_path: Path) -> None:
     deliverer = _quick(tmp_path, {"SPARKY_SMTP_PASSWORD": PASSWORD})
     smtp.inbox.temporary = 2
     out = deliverer.send_email(_email_target(smtp.port), "daily", "2026-11-23", None, _message())
@@ -350,7 +257,7 @@ def test_email_4xx_is_retried_5xx_is_not(smtp: _SmtpServer, tmp_path: Path) -> N
     assert len(smtp.inbox.messages) == 2
 
 
-def test_email_4xx_every_time_fails_after_retries(smtp: _SmtpServer, tmp_path: Path) -> None:
+def test_email_4xx_every_time_fails_after_retries(smtp: SmtpServer, tmp_path: Path) -> None:
     smtp.inbox.temporary = 10
     out = _quick(tmp_path, {"SPARKY_SMTP_PASSWORD": PASSWORD}, retries=2).send_email(
         _email_target(smtp.port), "daily", "2026-11-23", None, _message()
@@ -608,7 +515,7 @@ def test_http_redirect_is_not_followed(rx: ChatReceivers, tmp_path: Path) -> Non
 
 
 def test_http_connection_refused_fails_and_clears(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}{SLACK_PATH}"
+    url = f"http://127.0.0.1:{free_port()}{SLACK_PATH}"
     out = _quick(tmp_path, {"SPARKY_SLACK_URL": url}, retries=1).send_http(
         SLACK, "daily", "2026-11-23", None, SLACK_PAYLOAD
     )
@@ -624,7 +531,7 @@ def test_the_webhook_url_never_shows(
     ledger file or exception (send_http raised none: each call returned)."""
     caplog.set_level(logging.DEBUG)
     env = _env(rx)
-    dead = f"http://127.0.0.1:{_free_port()}{SLACK_PATH}"
+    dead = f"http://127.0.0.1:{free_port()}{SLACK_PATH}"
     deliverer = _quick(tmp_path, env, retries=1, max_wait_s=1.5)
     outcomes = [deliverer.send_http(SLACK, "daily", "2026-11-01", None, SLACK_PAYLOAD)]
     rx.fail("/slack/", [503, 503])
@@ -654,7 +561,7 @@ def test_the_webhook_url_never_shows(
 def test_a_failing_target_does_not_stop_the_next(rx: ChatReceivers, tmp_path: Path) -> None:
     """The caller loops over targets: the first one's failure is an Outcome, not an exception,
     and the second is still delivered."""
-    env = {**_env(rx), "SPARKY_SLACK_URL": f"http://127.0.0.1:{_free_port()}{SLACK_PATH}"}
+    env = {**_env(rx), "SPARKY_SLACK_URL": f"http://127.0.0.1:{free_port()}{SLACK_PATH}"}
     deliverer = _quick(tmp_path, env, retries=0)
     outcomes = [
         deliverer.send_http(target, "weekly", "2026-11-23", None, payload)
