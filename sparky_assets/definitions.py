@@ -28,6 +28,7 @@ with warnings.catch_warnings():
         digest_freshness_job,
     )
     from sparky_assets.defs.collect import build_collect_assets
+    from sparky_assets.defs.deliver import build_delivery_assets, build_delivery_automation
     from sparky_assets.defs.digests import build_digest_assets, digest_index
     from sparky_assets.defs.github import build_github_activity
     from sparky_assets.defs.identity import contributors
@@ -44,6 +45,7 @@ def build_definitions(config: SparkyConfig) -> dg.Definitions:
     """Every asset, check, job, schedule, sensor and resource of Sparky for `config`."""
     parts = OrgPartitions.from_config(config)
     team_jobs, team_schedules = build_team_automation(parts)
+    deliver_jobs, deliver_sensors = build_delivery_automation(parts)
     # Beta in Dagster 1.13 and warned about once per asset and per load (~90 lines a run):
     # `backfill_policy` (every asset runs a range in one run) and `with_source_code_references`
     # (every asset links to the file and line that defines it, "Code references" in the UI),
@@ -60,6 +62,7 @@ def build_definitions(config: SparkyConfig) -> dg.Definitions:
             *build_team_assets(parts),
             digest_index,
             published_digests,
+            *build_delivery_assets(parts),
         ]
         referenced = dg.with_source_code_references(assets)
     return dg.Definitions(
@@ -72,13 +75,19 @@ def build_definitions(config: SparkyConfig) -> dg.Definitions:
             digest_freshness_job,
             publish_job,
             *team_jobs,
+            *deliver_jobs,
         ],
         schedules=[
             *build_schedules(parts.timezone),
             build_freshness_schedule(parts.timezone),
             *team_schedules,
         ],
-        sensors=[record_run_failures, notice_new_repositories, publish_new_digests],
+        sensors=[
+            record_run_failures,
+            notice_new_repositories,
+            publish_new_digests,
+            *deliver_sensors,
+        ],
         resources=build_resources(config),
     )
 

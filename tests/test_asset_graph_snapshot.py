@@ -74,7 +74,7 @@ def test_the_asset_graph_matches_the_reviewed_snapshot() -> None:
 def test_every_asset_has_a_group_owner_kind_description_and_code_reference() -> None:
     defs = load_defs()
     graph = defs.resolve_asset_graph()
-    groups = {"collect", "identity", "metrics", "insights", "digests", "publish"}
+    groups = {"collect", "identity", "metrics", "insights", "digests", "publish", "deliver"}
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         name = key.to_user_string()

@@ -37,6 +37,9 @@ def test_definitions_load_and_validate(defs: dg.Definitions) -> None:
         "monthly_digest",
         "digest_index",
         "published_digests",
+        "daily_delivered_digests",
+        "weekly_delivered_digests",
+        "monthly_delivered_digests",
     }
 
 

@@ -22,6 +22,7 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
 )
+from fakes.chat_receivers import ChatReceivers
 from fakes.github_org import Org, build_org
 from fakes.github_server import FakeGitHub
 from fakes.ground_truth import dora_truth, team_pull_requests, team_repos
@@ -50,6 +51,7 @@ class Measured:
     metrics: dict
     instance: dg.DagsterInstance
     defs: dg.Definitions
+    delivered: list  # what the team's webhook target received
 
 
 def _range(first: str, last: str) -> dict[str, str]:
@@ -67,9 +69,18 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Measured]:
         f'[github]\norg = "{org.login}"\n'
         '[local]\nrepos = []\n[llm]\nenabled = false\nbase_url = "http://127.0.0.1:9"\n'
         '[teams]\nfrom_github = true\n[dora]\nsource = "deployments"\n'
+        '[publish]\nsite_url = "https://acme.example/digests"\n'
+        '[[deliver]]\nkind = "webhook"\nname = "team-hook"\nurl_env = "T_TEAM_HOOK"\n'
+        'periods = ["weekly"]\nteams = ["web-frontend"]\n'
     )
     defs = build_definitions(load_config(config_file))
-    with FakeGitHub(org) as server, dg.instance_for_test() as instance:
+    with (
+        FakeGitHub(org) as server,
+        dg.instance_for_test() as instance,
+        ChatReceivers() as rx,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        env.setenv("T_TEAM_HOOK", rx.url_for("/hook/team"))
         resources = {
             "github": GitHubResource(
                 org=org.login,
@@ -108,8 +119,9 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Measured]:
             ["team_weekly_digest"],
             partition_key=dg.MultiPartitionKey({"team": "web-frontend", "week": WEEK}),
         )
+        run(["weekly_delivered_digests"], partition_key=WEEK)
         metrics = resources["store"].read("processed", "weekly_metrics", WEEK)
-        yield Measured(org, root, metrics, instance, defs)
+        yield Measured(org, root, metrics, instance, defs, rx.bodies("/hook/"))
 
 
 def test_dora_figures_equal_the_fakes_ground_truth(measured: Measured) -> None:
@@ -228,3 +240,10 @@ def test_the_monthly_digest_shows_each_key_with_its_band(measured: Measured) -> 
     assert "| Repository | Deployments |" in section
     assert "Accelerate State of DevOps Report 2023" in section
     assert "## Teams" in text
+
+
+def test_a_teams_digest_is_delivered_to_the_target_that_asks_for_it(measured: Measured) -> None:
+    [body] = measured.delivered  # the org's weekly digest is not this target's
+    assert body["team"] == "web-frontend" and body["partition"] == WEEK
+    assert body["url"] == f"https://acme.example/digests/teams/web-frontend/weekly/{WEEK}.html"
+    assert body["title"].startswith("Team web-frontend")

@@ -10,6 +10,7 @@ import dagster as dg
 
 from sparky_resources import secrets
 from sparky_resources.config import SparkyConfig
+from sparky_resources.deliver_resource import delivery_from_config
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.local_git import LocalGitResource
 from sparky_resources.ollama import OllamaResource
@@ -69,4 +70,6 @@ def build_resources(config: SparkyConfig) -> dict[str, Any]:
         # Not configured: an empty work tree, and published_digests says so.
         "publisher": publisher_from_config(config) or GitPublisherResource(work_tree=""),
         "store": DataStore(data_dir=str(config.data_dir), output_dir=str(config.output_dir)),
+        # [[deliver]]: the targets name the variables with their secrets, read when sending.
+        "delivery": delivery_from_config(config),
     }
