@@ -96,10 +96,16 @@ class FakeGitHub:
                     fake.requests.append(seen)
                     fake.inflight += 1
                     fake.max_inflight = max(fake.max_inflight, fake.inflight)
+                answered = False
                 try:
                     reply = fake.reply_for(seen)
                     if reply.delay_s:
                         time.sleep(reply.delay_s)
+                    # No longer in flight once the answer is ready: the client may send its next
+                    # request as soon as it has read this one, before this thread carries on.
+                    with fake._lock:
+                        fake.inflight -= 1
+                        answered = True
                     body = reply.body
                     if not isinstance(body, bytes):
                         body = b"" if body is None else json.dumps(body).encode()
@@ -112,8 +118,9 @@ class FakeGitHub:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 finally:
-                    with fake._lock:
-                        fake.inflight -= 1
+                    if not answered:
+                        with fake._lock:
+                            fake.inflight -= 1
 
             do_GET = do_POST = do_PATCH = _serve
 
