@@ -31,6 +31,7 @@ from sparky_assets.lib.delivery import (
     DeliveryRecords,
     DoraSettings,
     dora_figures,
+    dora_inputs,
 )
 from sparky_assets.lib.facts import WindowFacts, window_facts
 from sparky_assets.lib.identity import ContributorsTable
@@ -335,8 +336,9 @@ def add_delivery(
     """DORA's four keys and the Teams table of a weekly or monthly window."""
     records = load_delivery_records(store, org, window)
     settings = dora_settings(org)
+    inputs_of_dora = dora_inputs(records, settings)  # read once, cut per team below
     if records.github or settings.source != "deployments":
-        metrics.dora = dora_figures(records, settings, window.start, window.end)
+        metrics.dora = dora_figures(inputs_of_dora, settings, window.start, window.end)
     owner, names = window_ownership(store, org, window)
     for team in names:
         team_metrics, cut = measure_team(
@@ -348,7 +350,7 @@ def add_delivery(
         deployments = None
         if metrics.dora is not None:
             deployments = dora_figures(
-                records, settings, window.start, window.end, repos=repos
+                inputs_of_dora, settings, window.start, window.end, repos=repos
             ).overall.deployments
         metrics.teams.append(
             TeamRow(

@@ -295,15 +295,16 @@ def dora_row(
 
 
 def dora_figures(
-    records: DeliveryRecords,
+    records: DeliveryRecords | DoraInputs,
     settings: DoraSettings,
     start: dt.datetime,
     end: dt.datetime,
     repos: Collection[str] | None = None,
 ) -> DoraFigures:
     """The window's figures, overall and per repository with a deployment or an incident;
-    `repos` limits them to those repositories (a team's)."""
-    inputs = dora_inputs(records, settings)
+    `repos` limits them to those repositories (a team's). `records` may be `dora_inputs`'
+    result already, so that many teams share one reading of the records."""
+    inputs = dora_inputs(records, settings) if isinstance(records, DeliveryRecords) else records
     if repos is not None:
         inputs = inputs.of_repos(set(repos))
     environment = settings.environment if settings.source == "deployments" else None
