@@ -30,8 +30,11 @@ from sparky_assets.lib.delivery import (
     LOOKBACK_DAYS,
     DeliveryRecords,
     DoraSettings,
+    deployments_of,
     dora_figures,
     dora_inputs,
+    incident_item,
+    slim_commit,
 )
 from sparky_assets.lib.facts import WindowFacts, window_facts
 from sparky_assets.lib.identity import ContributorsTable
@@ -264,24 +267,39 @@ def dora_settings(org: OrgResource) -> DoraSettings:
     )
 
 
-def load_delivery_records(store: DataStore, org: OrgResource, window: Window) -> DeliveryRecords:
+def load_delivery_records(
+    store: DataStore, org: OrgResource, window: Window, settings: DoraSettings
+) -> DeliveryRecords:
     """The records DORA reads: the window's days and the `LOOKBACK_DAYS` before them (a change
-    committed earlier and first deployed in the window; the deployment before a failure)."""
+    committed earlier and first deployed in the window; the deployment before a failure).
+
+    Deployments, releases and tags first; commits and incident items only where the source has
+    a deployment at all (an org that neither deploys through GitHub nor releases pays nothing),
+    and only the fields DORA reads of them."""
     first = window.days[0]
     days = [previous_key("daily", first, steps) for steps in range(LOOKBACK_DAYS, 0, -1)]
     days += list(org.partition_days(window))
     records = DeliveryRecords()
+    github_days = []
     for day in days:
-        records.commits.extend(store.read_or("raw", "raw_commits", day, []))
         records.local_tags.extend(store.read_or("raw", LOCAL_TAGS, day, []))
         github = store.read_or("raw", GITHUB_COVERAGE, day, None)
         if not github or not github.get("configured"):
             continue
         records.github = True
+        github_days.append(day)
         records.deployments.extend(store.read_or("raw", "raw_deployments", day, []))
         records.releases.extend(store.read_or("raw", "raw_releases", day, []))
-        records.items.extend(store.read_or("raw", "raw_pull_requests", day, []))
-        records.items.extend(store.read_or("raw", "raw_issues", day, []))
+    if not deployments_of(records, settings):
+        return records
+    labels = settings.incident_labels
+    for day in days:
+        records.commits.extend(map(slim_commit, store.read_or("raw", "raw_commits", day, [])))
+    for day in github_days:
+        for kind in ("raw_pull_requests", "raw_issues"):
+            for item in store.read_or("raw", kind, day, []):
+                if (kept := incident_item(item, labels)) is not None:
+                    records.items.append(kept)
     return records
 
 
@@ -334,8 +352,8 @@ def add_delivery(
     history: Iterable[str] | None,
 ) -> None:
     """DORA's four keys and the Teams table of a weekly or monthly window."""
-    records = load_delivery_records(store, org, window)
     settings = dora_settings(org)
+    records = load_delivery_records(store, org, window, settings)
     inputs_of_dora = dora_inputs(records, settings)  # read once, cut per team below
     if records.github or settings.source != "deployments":
         metrics.dora = dora_figures(inputs_of_dora, settings, window.start, window.end)

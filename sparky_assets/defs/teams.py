@@ -81,8 +81,8 @@ def write_team_digest(
         metrics.change = change_against(metrics, previous)
     else:
         metrics.change = change_against(metrics, None)
-    records = load_delivery_records(store, org, window)
     settings = dora_settings(org)
+    records = load_delivery_records(store, org, window, settings)
     if records.github or settings.source != "deployments":
         metrics.dora = dora_figures(
             records, settings, window.start, window.end, repos=covered_repos(cut)

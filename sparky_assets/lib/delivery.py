@@ -233,13 +233,35 @@ def _with_changes(
     return [d.model_copy(update={"changes": reach(d.repo, d.sha)}) for d in deployments]
 
 
+def deployments_of(records: DeliveryRecords, settings: DoraSettings) -> list[dora.Deployment]:
+    """The deployments `settings.source` finds in `records` (without their changes)."""
+    if settings.source == "deployments":
+        return _deployments_from_github(records.deployments, settings.environment)
+    return _deployments_from_releases(records.releases, records.local_tags, settings)
+
+
+# What DORA reads of a commit and of an issue or pull request: the rest is not kept, so that a
+# window's 60 days of lookback cost little memory.
+COMMIT_FIELDS = ("repo", "sha", "parents", "authored_at", "committed_at", "is_merge", "reverts")
+ITEM_FIELDS = ("repo", "number", "labels", "created_at", "closed_at")
+
+
+def slim_commit(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: record.get(k) for k in COMMIT_FIELDS}
+
+
+def incident_item(record: Mapping[str, Any], labels: Collection[str]) -> dict[str, Any] | None:
+    """The fields DORA reads of an issue or pull request with an incident label, else None."""
+    wanted = {label.lower() for label in labels}
+    if not wanted & {str(x).lower() for x in record.get("labels") or []}:
+        return None
+    return {k: record.get(k) for k in ITEM_FIELDS}
+
+
 def dora_inputs(records: DeliveryRecords, settings: DoraSettings) -> DoraInputs:
     """Deployments (with the changes they contain), changes, reverts and incidents."""
     commits = _unique(records.commits, "repo", "sha")
-    if settings.source == "deployments":
-        deployments = _deployments_from_github(records.deployments, settings.environment)
-    else:
-        deployments = _deployments_from_releases(records.releases, records.local_tags, settings)
+    deployments = deployments_of(records, settings)
     changes = [
         dora.Change(repo=c["repo"], sha=c["sha"], first_commit_at=at)
         for c in commits
