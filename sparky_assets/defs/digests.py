@@ -7,7 +7,9 @@ job wait for (and the UI warn about) digests it does not need. A weekly or month
 refreshes the index itself once it is written, so the index lists it as soon as it exists.
 """
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -27,12 +29,13 @@ from sparky_assets.lib.index import (
     scan_digests,
     tag_uri,
 )
-from sparky_assets.lib.insights import Insights
+from sparky_assets.lib.insights import FactSheet, Insights
 from sparky_assets.lib.render import digest_sidecar, render_digest, without_front_matter
 from sparky_assets.lib.window import WindowMetrics
 from sparky_assets.partitions import OrgPartitions
 from sparky_resources.clock import PERIODS, UNIT, Period, previous_key
 from sparky_resources.github_collect import GitHubResource
+from sparky_resources.models import Coverage
 from sparky_resources.org import OrgResource
 from sparky_resources.store import DataStore, atomic_write_json, atomic_write_text
 
@@ -41,14 +44,39 @@ def write_digest(
     store: DataStore, org: OrgResource, github_org: str | None, period: Period, key: str
 ) -> tuple[str, dict[str, object]]:
     """Render one window's digest and sidecar from its stored metrics, facts and insights."""
-    name = github_org or "local"
     metrics = WindowMetrics.model_validate(
         read_upstream(store, "processed", f"{period}_metrics", key)
     )
     insights = Insights.model_validate(read_upstream(store, "processed", f"{period}_insights", key))
     window = upstream_facts(store, period, key)
-    coverages = window.coverages
-    facts = window.plain_sheet(metrics)
+    markdown, meta = render_and_write(
+        store,
+        org,
+        github_org,
+        window.plain_sheet(metrics),
+        insights,
+        window.coverages,
+        folder=period,
+        trend=previous_metrics(store, period, key),
+    )
+    return markdown, {**meta, "writer": insights.writer}
+
+
+def render_and_write(
+    store: DataStore,
+    org: OrgResource,
+    github_org: str | None,
+    facts: FactSheet,
+    insights: Insights,
+    coverages: Sequence[Coverage],
+    *,
+    folder: str,
+    trend: Sequence[tuple[str, WindowMetrics | None]],
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[str, dict[str, object]]:
+    """Write a digest's markdown to `output/<folder>/<key>.md` and its sidecar next to it (with
+    `extra` fields); the path and a preview for the materialization's metadata."""
+    name = github_org or "local"
     markdown = render_digest(
         facts,
         insights,
@@ -57,18 +85,17 @@ def write_digest(
         timezone=org.timezone,
         github_org=github_org,
         start_date=org.first_day,
-        trend=previous_metrics(store, period, key),
+        trend=trend,
     )
-    path = store.write_output(period, key, ".md", markdown)
+    path = store.write_output(folder, facts.partition, ".md", markdown)
     sidecar = digest_sidecar(
         facts, insights, coverages, org=name, timezone=org.timezone, github_org=github_org
     )
-    atomic_write_json(path.with_suffix(".json"), sidecar)
+    atomic_write_json(path.with_suffix(".json"), {**sidecar, **(extra or {})})
     return markdown, {
         "path": dg.MetadataValue.path(str(path)),
         # The UI renders front matter as a bold paragraph: the preview starts at the title.
         "preview": dg.MetadataValue.md(without_front_matter(markdown)),
-        "writer": insights.writer,
     }
 
 

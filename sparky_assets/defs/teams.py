@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from sparky_assets.defs.common import OWNERS
-from sparky_assets.defs.digests import previous_metrics
+from sparky_assets.defs.digests import previous_metrics, render_and_write
 from sparky_assets.defs.identity import load_contributors
 from sparky_assets.defs.metrics import (
     MissingDaysError,
@@ -30,7 +30,6 @@ from sparky_assets.defs.metrics import (
 from sparky_assets.lib.delivery import dora_figures
 from sparky_assets.lib.facts import window_facts
 from sparky_assets.lib.insights import DeterministicWriter
-from sparky_assets.lib.render import digest_sidecar, render_digest, without_front_matter
 from sparky_assets.lib.team_scope import covered_repos
 from sparky_assets.lib.window import WindowMetrics, change_against
 from sparky_assets.partitions import OrgPartitions
@@ -38,7 +37,7 @@ from sparky_resources import clock
 from sparky_resources.clock import UNIT, Period, previous_window
 from sparky_resources.github_collect import GitHubResource
 from sparky_resources.org import OrgResource
-from sparky_resources.store import DataStore, atomic_write_json
+from sparky_resources.store import DataStore
 
 TEAM = "team"
 DIMENSION: dict[Period, str] = {"weekly": "week", "monthly": "month"}
@@ -93,27 +92,21 @@ def write_team_digest(
     coverages = window_coverage(store, window)
     facts = window_facts(WindowMetrics.model_validate(stored), cut, coverages)
     plain = facts.plain_sheet(metrics)
-    insights = DeterministicWriter().write(plain)
-    name = github_org or "local"
-    trend = previous_metrics(store, period, key, asset=team_metrics_name(period), prefix=f"{team}-")
-    markdown = render_digest(
+    _, meta = render_and_write(
+        store,
+        org,
+        github_org,
         plain,
-        insights,
+        DeterministicWriter().write(plain),
         coverages,
-        org=name,
-        timezone=org.timezone,
-        github_org=github_org,
-        start_date=org.first_day,
-        trend=trend,
+        folder=folder,
+        trend=previous_metrics(
+            store, period, key, asset=team_metrics_name(period), prefix=f"{team}-"
+        ),
+        extra={"team": team},
     )
-    path = store.write_output(folder, key, ".md", markdown)
-    sidecar = digest_sidecar(
-        plain, insights, coverages, org=name, timezone=org.timezone, github_org=github_org
-    )
-    atomic_write_json(path.with_suffix(".json"), {**sidecar, "team": team})
     return {
-        "path": dg.MetadataValue.path(str(path)),
-        "preview": dg.MetadataValue.md(without_front_matter(markdown)),
+        **meta,
         "prs_merged": metrics.prs_merged if metrics.prs_merged is not None else "n/a",
         "commits": metrics.human_commits,
     }
